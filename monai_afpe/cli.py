@@ -1,0 +1,37 @@
+"""The ``monai-afpe`` command line: one sub-command per module in :mod:`monai_afpe.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+# sub-command name -> module that defines ``add_arguments(parser)`` and ``run(args) -> int``;
+# imported only when chosen so that ``monai-afpe --help`` stays fast.
+COMMANDS = {
+    "similarity-map": "monai_afpe.commands.similarity_map",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monai-afpe", description="Anisotropic Fourier feature positional encodings for MONAI (arXiv 2509.02488)."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(name, help=module.__doc__.strip().splitlines()[0], description=module.__doc__)
+        module.add_arguments(sub)
+        sub.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args._module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
