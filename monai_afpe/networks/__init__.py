@@ -1,0 +1,1 @@
+"""Networks: positional-embedding blocks and AFPE Vision Transformers."""

@@ -1,0 +1,24 @@
+"""Positional-embedding building blocks: pure feature functions, the module family and its factory."""
+
+from monai_afpe.networks.blocks.position_features import (
+    fourier_features,
+    grid_positions,
+    physical_positions,
+    sincos_axis_order,
+    sincos_features,
+)
+from monai_afpe.networks.blocks.positional_embedding import (
+    CLASS_TOKEN_POSITIONS,
+    POSITION_MODES,
+    FourierPositionalEmbedding,
+    LearnablePositionalEmbedding,
+    NoPositionalEmbedding,
+    PositionalEmbedding,
+    SinCosPositionalEmbedding,
+    check_spacing,
+)
+from monai_afpe.networks.blocks.positional_embedding_factory import (
+    POSITIONAL_EMBEDDING_KINDS,
+    build_positional_embedding,
+    default_afpe_scales,
+)
