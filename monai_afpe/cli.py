@@ -9,7 +9,7 @@ import sys
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # sub-command name -> module that defines ``add_arguments(parser)`` and ``run(args) -> int``;
-# imported only when chosen so that ``monai-afpe --help`` stays fast.
+# command modules import torch and MONAI inside ``run`` so that ``monai-afpe --help`` stays fast.
 COMMANDS = {
     "similarity-map": "monai_afpe.commands.similarity_map",
 }

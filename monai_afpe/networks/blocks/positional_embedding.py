@@ -252,7 +252,7 @@ class FourierPositionalEmbedding(PositionalEmbedding):
         cls_position: see :class:`PositionalEmbedding`; ``"fourier"`` encodes ``cls_coordinate``.
         seed: seed of the draw of ``G`` (and of a learned class vector).
         mode: ``"grid"``: positions ``k / (n_i - 1)`` on the unit cube (the paper's and MONAI's
-            convention; the table of the default grid is cached); ``"physical"``: token centres from the
+            convention; the table of the default grid is cached, see :meth:`refresh_table`); ``"physical"``: token centres from the
             centre of the field of view, ``(k + 0.5 - n_i / 2) * patch_i * spacing_i / L_i``, evaluated
             per sample from ``spacing``.
         patch_size: voxels per token along each axis (physical mode).
@@ -344,10 +344,16 @@ class FourierPositionalEmbedding(PositionalEmbedding):
         """The frequency matrix ``B = G diag(s)``, shape ``(D / 2, m)``."""
         return self.gaussian * self.log_scales.exp()[None, :]
 
+    @torch.jit.unused
+    def refresh_table(self) -> None:
+        """Recompute the cached table of the default grid; needed only after editing ``G`` or the scales in place
+        (``load_state_dict`` calls it)."""
+        with torch.no_grad():
+            self.table = self._grid_table(self.grid_size)
+
     @staticmethod
     def _refresh_table(module: "FourierPositionalEmbedding", incompatible_keys) -> None:
-        with torch.no_grad():
-            module.table = module._grid_table(module.grid_size)
+        module.refresh_table()
 
     def _grid_table(self, grid_size: List[int]) -> torch.Tensor:
         return fourier_features(grid_positions(grid_size, device=self.gaussian.device), self.frequency_matrix())[None]
