@@ -1,0 +1,3 @@
+"""Figures: similarity maps of positional embeddings."""
+
+from monai_afpe.visualize.similarity_map import plane_of, plot_similarity_maps, token_similarity
