@@ -1,0 +1,38 @@
+"""Spacing-aware transforms: physical spacing from a MetaTensor's affine, and AFPE scales from it (arXiv 2509.02488)."""
+
+from monai_afpe.transforms.array import ComputeAFPEScales, ExtractSpacing
+from monai_afpe.transforms.dictionary import (
+    ComputeAFPEScalesD,
+    ComputeAFPEScalesd,
+    ComputeAFPEScalesDict,
+    ExtractSpacingD,
+    ExtractSpacingd,
+    ExtractSpacingDict,
+)
+from monai_afpe.transforms.scales import SCALE_POLICIES, check_scale_options, compute_afpe_scales
+from monai_afpe.transforms.spacing import (
+    DEFAULT_SPACING_UNIT,
+    image_spacing,
+    image_spatial_shape,
+    spacing_from_affine,
+    spacing_units,
+)
+
+__all__ = [
+    "ComputeAFPEScales",
+    "ComputeAFPEScalesD",
+    "ComputeAFPEScalesDict",
+    "ComputeAFPEScalesd",
+    "DEFAULT_SPACING_UNIT",
+    "ExtractSpacing",
+    "ExtractSpacingD",
+    "ExtractSpacingDict",
+    "ExtractSpacingd",
+    "SCALE_POLICIES",
+    "check_scale_options",
+    "compute_afpe_scales",
+    "image_spacing",
+    "image_spatial_shape",
+    "spacing_from_affine",
+    "spacing_units",
+]
