@@ -193,3 +193,10 @@ def test_extract_spacingd_writes_spacing_and_units_under_configurable_keys():
         ExtractSpacingd("volume", spacing_key_postfix="")
     with pytest.raises(ValueError, match="units_key_postfix must be a non-empty string or None, got 3"):
         ExtractSpacingd("volume", units_key_postfix=3)
+
+
+def test_spacing_of_a_sagittal_dicom_slice_uses_every_world_row():
+    """pydicom's CT2N/6293 is a sagittal slice: its in-plane axes point along y and z of the world."""
+    path = pydicom.data.get_testdata_file("dicomdirtests/98892001/CT2N/6293", download=False)
+    img = LoadImage(reader="PydicomReader", image_only=True, ensure_channel_first=True)(path)
+    torch.testing.assert_close(image_spacing(img), torch.tensor([0.596847, 0.545455], dtype=torch.float64), atol=1e-5, rtol=0)

@@ -25,14 +25,15 @@ def spacing_from_affine(affine: NdarrayOrTensor, spatial_dims: int | None = None
     """Spacing per array axis: the norms of the columns of the affine's linear part.
 
     The column norm is the physical distance between neighbouring voxels along an array axis, so this
-    is exact for oblique affines (rotation times scaling) too. It equals
-    ``monai.data.utils.affine_to_spacing(affine, spatial_dims, suppress_zeros=False)`` and also accepts
-    a batch of affines.
+    is exact for oblique affines (rotation times scaling) too. Every world row counts: a 2D slice in a
+    3D world (a sagittal DICOM slice, say) has in-plane axes that point along z. For volumes it equals
+    ``monai.data.utils.affine_to_spacing(affine, spatial_dims, suppress_zeros=False)``, which only reads
+    the top-left ``r x r`` block and so gets such slices wrong; it also accepts a batch of affines.
 
     Args:
         affine: a ``(d, d)`` affine, or a batch ``(..., d, d)`` of them.
         spatial_dims: number of array axes ``r`` (``1 <= r < d``); spacing is computed from
-            ``affine[..., :r, :r]``. Defaults to ``d - 1``.
+            ``affine[..., :d - 1, :r]``. Defaults to ``d - 1``.
 
     Returns:
         float64 tensor of shape ``(..., r)``, on the affine's device; not validated (see :func:`image_spacing`).
@@ -44,7 +45,7 @@ def spacing_from_affine(affine: NdarrayOrTensor, spatial_dims: int | None = None
     spatial_dims = rank if spatial_dims is None else spatial_dims
     if not 1 <= spatial_dims <= rank:
         raise ValueError(f"spatial_dims must be in [1, {rank}] for a {rank + 1}x{rank + 1} affine, got {spatial_dims}.")
-    return torch.linalg.vector_norm(affine[..., :spatial_dims, :spatial_dims], dim=-2)
+    return torch.linalg.vector_norm(affine[..., :rank, :spatial_dims], dim=-2)
 
 
 def _filename(img: MetaTensor) -> str:

@@ -1,0 +1,196 @@
+"""Show shape, spacing (with units), orientation and derived AFPE scales of images, DICOM series and videos.
+
+Each PATH is a NIfTI, MHA / MHD, NRRD or DICOM file (single slice, enhanced multi-frame or ultrasound
+cine), a DICOM series folder, or a video (AVI, MP4, ...). Spacing is given per array axis of MONAI's
+channel-first layout (channel excluded), in mm along space and s along time, as read from the loaded
+affine; orientation as axis codes (RAS world) for patient images; scales by the chosen policy
+(arXiv 2509.02488, DESIGN.md §2). Bad input gives a one-line error naming the file and the field on
+stderr and exit status 1; warnings about the data are printed on stderr, one line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+__all__ = ["add_arguments", "run"]
+
+_PROG = "monai-afpe info"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image file, DICOM file or series folder, or video")
+    parser.add_argument(
+        "--patch-size",
+        nargs="+",
+        type=int,
+        default=[1],
+        metavar="N",
+        help="patch (tubelet) size along each array axis, or one value for all (default: 1, a token per voxel)",
+    )
+    parser.add_argument(
+        "--policy", default="physical", help="scale policy: physical, resolution or fixed (default: physical)"
+    )
+    parser.add_argument(
+        "--base-scale", type=float, default=1.0, metavar="S0", help="base scale of the spatial axes (default: 1)"
+    )
+    parser.add_argument(
+        "--temporal-base-scale",
+        type=float,
+        default=None,
+        metavar="S0",
+        help="base scale of the time axis of videos and cine files; needed to derive their scales",
+    )
+    parser.add_argument("--scales", nargs="+", type=float, metavar="S", help="per-axis scales for --policy fixed")
+    parser.add_argument("--multipliers", nargs="+", type=float, metavar="M", help="per-axis factors on the scales")
+    parser.add_argument(
+        "--pixel-spacing",
+        nargs="+",
+        type=float,
+        metavar="MM",
+        help="pixel size (dy dx, or one value) in mm for videos, and for ultrasound cine instead of its regions",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        metavar="MM",
+        help="non-uniformity of DICOM slice steps (mm) accepted with a warning (default: 0)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per path and line")
+
+
+def _number(value: float) -> float:
+    return float(f"{value:.10g}")  # drop float noise such as 0.48828100000000004
+
+
+def _describe(path: str, args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    """Load ``path`` and describe it; returns the record and notes (for stderr) about the scales.
+
+    Raises:
+        Exception: whatever loading or the scale computation raises for bad input.
+    """
+    import nibabel as nib
+
+    from monai_afpe.data.readers import load_image
+    from monai_afpe.transforms import compute_afpe_scales, image_spacing, image_spatial_shape, spacing_units
+
+    img = load_image(path, pixel_spacing=args.pixel_spacing, tolerance=args.tolerance)
+    spacing = [_number(v) for v in image_spacing(img).tolist()]
+    units = list(spacing_units(img))
+    spatial_shape = list(image_spatial_shape(img))
+    temporal_axes = tuple(axis for axis, unit in enumerate(units) if unit == "s")
+    orientation = None if temporal_axes else "".join(nib.aff2axcodes(img.affine.numpy()))[: len(spatial_shape)]
+    notes = []
+    if temporal_axes and args.temporal_base_scale is None and args.policy != "fixed":
+        scales = None
+        notes.append(
+            f"{path}: scales: not derived: the time axis needs --temporal-base-scale "
+            "(space and time have different units)"
+        )
+    else:
+        scales = compute_afpe_scales(
+            spacing=spacing,
+            patch_size=args.patch_size if len(args.patch_size) > 1 else args.patch_size[0],
+            image_size=spatial_shape,
+            policy=args.policy,
+            base_scale=args.base_scale,
+            temporal_base_scale=args.temporal_base_scale if temporal_axes else None,
+            temporal_axes=temporal_axes,
+            multipliers=args.multipliers,
+            scales=args.scales,
+            units=units,
+        )
+        scales = [_number(v) for v in scales.tolist()]
+    record = {
+        "path": path,
+        "shape": list(img.shape),
+        "spatial_shape": spatial_shape,
+        "spacing": spacing,
+        "units": units,
+        "orientation": orientation,
+        "policy": args.policy,
+        "patch_size": args.patch_size,
+        "scales": scales,
+    }
+    return record, notes
+
+
+def _spacing_text(spacing: list[float], units: list[str]) -> str:
+    if len(set(units)) == 1:
+        return ", ".join(f"{v:.6g}" for v in spacing) + f" {units[0]}"
+    return ", ".join(f"{v:.6g} {u}" for v, u in zip(spacing, units))
+
+
+def _table(records: list[dict[str, Any]]) -> str:
+    header = ("PATH", "SHAPE (C, ...)", "SPACING", "ORIENTATION", "SCALES")
+    rows = [header] + [
+        (
+            r["path"],
+            "(" + ", ".join(str(n) for n in r["shape"]) + ")",
+            _spacing_text(r["spacing"], r["units"]),
+            r["orientation"] or "n/a (time axis)",
+            "-" if r["scales"] is None else ", ".join(f"{v:.4g}" for v in r["scales"]),
+        )
+        for r in records
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def _say(kind: str, message: object, path: str | None = None) -> None:
+    text = " ".join(str(message).split())  # one line, whatever the message
+    if path is not None and path not in text:
+        text = f"{path}: {text}"
+    print(f"{_PROG}: {kind}: {text}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+    import warnings
+
+    from monai_afpe.transforms import check_scale_options
+
+    # MONAI's LoadImage builds all its default readers; without the optional nvImageCodec, its DICOM
+    # reader reports that on every load. That is no news about the data, so it is not shown.
+    logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
+    try:
+        temporal_axes = () if args.temporal_base_scale is None else (0,)  # validates the value alone
+        check_scale_options(
+            patch_size=args.patch_size,
+            policy=args.policy,
+            base_scale=args.base_scale,
+            temporal_base_scale=args.temporal_base_scale,
+            temporal_axes=temporal_axes,
+            multipliers=args.multipliers,
+            scales=args.scales,
+        )
+    except ValueError as e:
+        _say("error", e)
+        return 2
+
+    records, failed = [], 0
+    for path in args.paths:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", message="NvImgCodecPydicomReader")
+            try:
+                record, notes = _describe(path, args)
+            except Exception as e:  # bad input: one line naming the file and the field, no traceback
+                record, notes = None, []
+                failed += 1
+                _say("error", e if isinstance(e, (ValueError, OSError)) else f"{type(e).__name__}: {e}", path)
+        for warning in caught:
+            _say("warning", warning.message, path)
+        for note in notes:
+            _say("note", note)
+        if record is not None:
+            records.append(record)
+            if args.json:
+                print(json.dumps(record), flush=True)
+    if records and not args.json:
+        print(_table(records))
+    return 1 if failed else 0

@@ -1,0 +1,57 @@
+"""Readers that put the true physical spacing into the affine: DICOM series, enhanced and cine DICOM, video.
+
+AFPE scales (arXiv 2509.02488) follow the data's physical geometry, so every reader here validates the
+geometry metadata it turns into an affine and raises :class:`ImageMetadataError` (naming the file and
+the field) instead of guessing. :func:`load_image` picks the right reader for a path.
+"""
+
+from monai_afpe.data.readers.dicom_series import (
+    DICOM_FIELDS,
+    ROUNDING_TOLERANCE,
+    DicomSeriesReader,
+    SliceGeometry,
+    check_slice_geometry,
+)
+from monai_afpe.data.readers.enhanced_dicom import ENHANCED_DICOM_FIELDS, EnhancedDicomReader, functional_group
+from monai_afpe.data.readers.load import NIFTI_SUFFIXES, load_image, select_reader
+from monai_afpe.data.readers.sitk_reader import SITK_SUFFIXES, SimpleITKReader
+from monai_afpe.data.readers.ultrasound_cine import (
+    ULTRASOUND_UNITS,
+    UltrasoundCineReader,
+    frame_interval,
+    ultrasound_pixel_spacing,
+)
+from monai_afpe.data.readers.validation import (
+    ImageMetadataError,
+    check_spacing,
+    check_spacing_argument,
+    format_values,
+)
+from monai_afpe.data.readers.video import VIDEO_SUFFIXES, DecodedVideo, VideoReader
+
+__all__ = [
+    "DICOM_FIELDS",
+    "ENHANCED_DICOM_FIELDS",
+    "NIFTI_SUFFIXES",
+    "ROUNDING_TOLERANCE",
+    "SITK_SUFFIXES",
+    "ULTRASOUND_UNITS",
+    "VIDEO_SUFFIXES",
+    "DecodedVideo",
+    "DicomSeriesReader",
+    "EnhancedDicomReader",
+    "ImageMetadataError",
+    "SimpleITKReader",
+    "SliceGeometry",
+    "UltrasoundCineReader",
+    "VideoReader",
+    "check_slice_geometry",
+    "check_spacing",
+    "check_spacing_argument",
+    "format_values",
+    "frame_interval",
+    "functional_group",
+    "load_image",
+    "select_reader",
+    "ultrasound_pixel_spacing",
+]

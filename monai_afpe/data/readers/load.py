@@ -1,0 +1,139 @@
+"""Load any supported path into a channel-first MetaTensor whose affine carries the true spacing.
+
+One entry point for tools (``monai-afpe info``) and notebooks: NIfTI files, DICOM files and series
+folders, MHA / NRRD, ultrasound cine DICOM and videos. Pipelines use the readers directly with MONAI's
+``LoadImaged(reader=...)``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from monai.config import DtypeLike, PathLike
+from monai.data import ImageReader, MetaTensor, NibabelReader
+from monai.data.utils import is_supported_format
+from monai.transforms import LoadImage
+from monai.utils import optional_import
+
+from monai_afpe.data.readers.dicom_series import DicomSeriesReader
+from monai_afpe.data.readers.enhanced_dicom import EnhancedDicomReader
+from monai_afpe.data.readers.sitk_reader import SITK_SUFFIXES, SimpleITKReader
+from monai_afpe.data.readers.ultrasound_cine import UltrasoundCineReader
+from monai_afpe.data.readers.validation import ImageMetadataError
+from monai_afpe.data.readers.video import VIDEO_SUFFIXES, VideoReader
+
+pydicom, _ = optional_import("pydicom")
+
+__all__ = ["NIFTI_SUFFIXES", "select_reader", "load_image"]
+
+NIFTI_SUFFIXES = ("nii", "nii.gz")
+_ULTRASOUND_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
+_NIFTI_UNITS = {0: ("unknown", 1.0), 1: ("meter", 1000.0), 2: ("mm", 1.0), 3: ("micron", 1e-3)}  # xyz code
+
+
+def select_reader(
+    path: PathLike, pixel_spacing: Sequence[float] | float | None = None, tolerance: float = 0.0
+) -> ImageReader:
+    """The reader for ``path``, chosen from the file system, the suffix and, for DICOM, the header.
+
+    - a folder: a DICOM series, :class:`~monai_afpe.data.readers.DicomSeriesReader`;
+    - ``.avi``, ``.mp4``, ... (:data:`~monai_afpe.data.readers.VIDEO_SUFFIXES`):
+      :class:`~monai_afpe.data.readers.VideoReader`;
+    - ``.nii``, ``.nii.gz``: MONAI's :class:`~monai.data.NibabelReader`;
+    - ``.mha``, ``.mhd``, ``.nrrd``, ...: :class:`~monai_afpe.data.readers.SimpleITKReader`;
+    - a DICOM file: :class:`~monai_afpe.data.readers.EnhancedDicomReader` when it has functional
+      groups, :class:`~monai_afpe.data.readers.UltrasoundCineReader` for a multi-frame ultrasound file,
+      :class:`~monai_afpe.data.readers.DicomSeriesReader` otherwise (a single slice).
+
+    Args:
+        path: file or folder.
+        pixel_spacing: ``(dy, dx)`` in mm for videos (whose pixel size is unknown otherwise) and
+            ultrasound cine files (instead of their regions); other formats state their own spacing and
+            do not use it.
+        tolerance: slice-step non-uniformity (mm) accepted with a warning in DICOM series and
+            enhanced DICOM volumes.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the format is not supported.
+    """
+    name = str(path)
+    if os.path.isdir(name):
+        return DicomSeriesReader(tolerance=tolerance)
+    if not os.path.isfile(name):
+        raise FileNotFoundError(f"{name}: no such file or folder")
+    if is_supported_format(name, VIDEO_SUFFIXES):
+        return VideoReader(pixel_spacing=pixel_spacing)
+    if is_supported_format(name, NIFTI_SUFFIXES):
+        return NibabelReader()
+    if is_supported_format(name, SITK_SUFFIXES) and not is_supported_format(name, ("dcm",)):
+        return SimpleITKReader(tolerance=tolerance)
+    if not pydicom.misc.is_dicom(name):
+        raise ValueError(
+            f"{name}: unsupported format: expected a NIfTI, MHA / MHD, NRRD or DICOM file, a DICOM series "
+            f"folder or a video ({', '.join(VIDEO_SUFFIXES)})"
+        )
+    header = pydicom.dcmread(name, stop_before_pixels=True)
+    if "PerFrameFunctionalGroupsSequence" in header or "SharedFunctionalGroupsSequence" in header:
+        return EnhancedDicomReader(tolerance=tolerance)
+    if int(header.get("NumberOfFrames") or 1) > 1 and (
+        header.get("Modality") == "US" or header.get("SOPClassUID") == _ULTRASOUND_MULTIFRAME_STORAGE
+    ):
+        return UltrasoundCineReader(pixel_spacing=pixel_spacing)
+    return DicomSeriesReader(tolerance=tolerance)
+
+
+def _nifti_to_millimetres(img: MetaTensor, path: str) -> None:
+    """Express the affine of a NIfTI image in mm, from the header's xyzt_units (unknown: assumed mm, with a warning)."""
+    code = int(np.asarray(img.meta.get("xyzt_units", 0))) & 0x07
+    unit, factor = _NIFTI_UNITS.get(code, (f"code {code}", None))
+    if factor is None:
+        raise ImageMetadataError(path, "xyzt_units", f"unknown spatial unit {unit} (expected meter, mm or micron)")
+    if unit == "unknown":
+        warnings.warn(f"{path}: xyzt_units: spatial unit not stated (0); assuming millimetres", stacklevel=3)
+    if factor != 1.0:
+        affine = img.affine.clone()
+        affine[:-1, :] *= factor
+        img.affine = affine
+
+
+def load_image(
+    path: PathLike,
+    pixel_spacing: Sequence[float] | float | None = None,
+    tolerance: float = 0.0,
+    dtype: DtypeLike = np.float32,
+) -> MetaTensor:
+    """Load ``path`` with the reader :func:`select_reader` picks, as a channel-first MetaTensor.
+
+    The affine is in millimetres along space and seconds along time (NIfTI files in metres or microns
+    are converted), and ``meta["spacing_units"]`` names the unit of every spatial array axis.
+
+    Args:
+        path: NIfTI / MHA / NRRD / DICOM file, DICOM series folder, or video.
+        pixel_spacing: see :func:`select_reader`.
+        tolerance: see :func:`select_reader`.
+        dtype: data type of the array.
+
+    Raises:
+        ImageMetadataError: bad geometry metadata, or fewer than 2 spatial axes ("too few dimensions").
+        ValueError: from the spacing check of ``monai_afpe.transforms.image_spacing`` (zero, negative or
+            non-finite spacing in the affine), or an unsupported format.
+        FileNotFoundError: ``path`` does not exist.
+    """
+    from monai_afpe.transforms import image_spacing
+
+    name = str(path)
+    reader = select_reader(name, pixel_spacing=pixel_spacing, tolerance=tolerance)
+    img = LoadImage(image_only=True, ensure_channel_first=True, dtype=dtype)(name, reader=reader)
+    if img.ndim < 3:
+        raise ImageMetadataError(
+            name, "shape", f"too few dimensions: {tuple(img.shape)} (channel first); at least 2 spatial axes are needed"
+        )
+    if isinstance(reader, NibabelReader):
+        _nifti_to_millimetres(img, name)
+    img.meta.setdefault("spacing_units", ("mm",) * (img.ndim - 1))
+    image_spacing(img)
+    return img

@@ -1,0 +1,201 @@
+"""A MONAI ``ImageReader`` backed by SimpleITK: DICOM series folders, MHA / MHD, NRRD, NIfTI.
+
+MONAI's own :class:`~monai.data.ITKReader` needs the much heavier ``itk`` package; SimpleITK is already
+a dependency of this project. This reader follows ``ITKReader``'s conventions exactly, so the two are
+interchangeable in a pipeline:
+
+- array in ITK index order ``(x, y, z)`` (the reverse of SimpleITK's NumPy view), channels last;
+  ``reverse_indexing=True`` keeps NumPy's ``(z, y, x)`` order and, as in ``ITKReader``, leaves the
+  affine unchanged;
+- affine ``direction @ diag(spacing)`` with the origin as translation, for at most 3 spatial axes,
+  converted from ITK's LPS to MONAI's RAS world unless ``affine_lps_to_ras=False``;
+- DICOM series: the folder's files in SimpleITK's (GDCM's) order, sorted by position along the slice
+  normal.
+
+Unlike ``ITKReader``, the slice geometry of a DICOM series is validated with
+:func:`~monai_afpe.data.readers.check_slice_geometry`: ITK only prints a note on uneven slices and
+stacks slices of different planes (ITK itself refuses zero and non-finite spacings).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from monai.config import PathLike
+from monai.data import ImageReader
+from monai.data.image_reader import _copy_compatible_dict, _stack_images
+from monai.data.utils import is_supported_format, orientation_ras_lps
+from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, optional_import, require_pkg
+
+from monai_afpe.data.readers.dicom_series import SliceGeometry, check_slice_geometry
+from monai_afpe.data.readers.validation import ImageMetadataError
+
+sitk, has_sitk = optional_import("SimpleITK")
+
+__all__ = ["SITK_SUFFIXES", "SimpleITKReader"]
+
+SITK_SUFFIXES = ("nii", "nii.gz", "mha", "mhd", "nrrd", "nhdr", "dcm", "gipl", "gipl.gz")
+"""File suffixes :meth:`SimpleITKReader.verify_suffix` accepts (folders are read as DICOM series)."""
+
+
+def _slice_geometry(reader, index: int, name: str) -> SliceGeometry:
+    """Geometry of slice ``index`` from a SimpleITK series reader's per-slice DICOM dictionary."""
+
+    def tag(key: str) -> list[str] | None:
+        if not reader.HasMetaDataKey(index, key):
+            return None
+        value = reader.GetMetaData(index, key).strip()
+        return [v.strip() for v in value.split("\\")] if value else None
+
+    rows, columns = tag("0028|0010"), tag("0028|0011")
+    thickness, between, uid = tag("0018|0050"), tag("0018|0088"), tag("0020|000e")
+    return SliceGeometry(
+        name=name,
+        position=tag("0020|0032"),
+        orientation=tag("0020|0037"),
+        pixel_spacing=tag("0028|0030"),
+        rows_columns=None if rows is None or columns is None else (int(rows[0]), int(columns[0])),
+        slice_thickness=thickness and thickness[0],
+        spacing_between_slices=between and between[0],
+        series_uid=uid and uid[0],
+    )
+
+
+@require_pkg(pkg_name="SimpleITK")
+class SimpleITKReader(ImageReader):
+    """Load medical images with SimpleITK, with the conventions of MONAI's :class:`~monai.data.ITKReader`.
+
+    Args:
+        channel_dim: the channel dimension of the input image, default ``None``: ``original_channel_dim``
+            is then ``"no_channel"`` for scalar images and ``-1`` otherwise (multi-component pixels, or
+            a 4th image axis).
+        series_name: SeriesInstanceUID to read when a folder holds several DICOM series; by default the
+            first series is read, with a warning when there are several.
+        reverse_indexing: keep SimpleITK's NumPy index order ``(z, y, x)`` instead of ITK's ``(x, y, z)``.
+            As in ``ITKReader``, the affine is not changed, so it then no longer matches the array.
+        affine_lps_to_ras: convert the affine from ITK's LPS to RAS (default), as ``ITKReader`` and
+            ``NibabelReader`` do.
+        tolerance: for DICOM series, the largest deviation (mm) of a slice step from the median step
+            accepted with a warning (see :func:`~monai_afpe.data.readers.check_slice_geometry`).
+
+    ``meta`` holds the image's metadata dictionary (keys starting with ``ITK_`` excluded), ``spacing``
+    (SimpleITK's, as ``ITKReader`` does; it goes stale under spatial transforms, read the affine
+    instead) and ``spacing_units`` (``"mm"`` per spatial axis).
+    """
+
+    def __init__(
+        self,
+        channel_dim: str | int | None = None,
+        series_name: str = "",
+        reverse_indexing: bool = False,
+        affine_lps_to_ras: bool = True,
+        tolerance: float = 0.0,
+    ):
+        super().__init__()
+        if not np.isfinite(tolerance) or tolerance < 0:
+            raise ValueError(f"tolerance must be a finite number >= 0 (mm), got {tolerance!r}.")
+        self.channel_dim = float("nan") if channel_dim == "no_channel" else channel_dim
+        self.series_name = series_name
+        self.reverse_indexing = reverse_indexing
+        self.affine_lps_to_ras = affine_lps_to_ras
+        self.tolerance = float(tolerance)
+        self._sources: list[str] = []
+        self._slices: list[list[SliceGeometry] | None] = []
+
+    def verify_suffix(self, filename: Sequence[PathLike] | PathLike) -> bool:
+        """Whether SimpleITK is installed and every name is a folder or has one of :data:`SITK_SUFFIXES`."""
+        names = ensure_tuple(filename)
+        return has_sitk and all(Path(n).is_dir() or is_supported_format(n, SITK_SUFFIXES) for n in names)
+
+    def read(self, data: Sequence[PathLike] | PathLike, **kwargs):
+        """Read one SimpleITK image per name (a folder is read as a DICOM series); a list for several names.
+
+        The geometry of DICOM series is validated in :meth:`get_data` (``LoadImage`` tries its other
+        readers when ``read`` fails, but reports errors from ``get_data``).
+
+        Raises:
+            TypeError: ``kwargs`` are given (SimpleITK reading takes no options here).
+            ImageMetadataError: a folder holds no DICOM series, or not the series ``series_name``.
+        """
+        if kwargs:
+            raise TypeError(f"SimpleITKReader.read takes no keyword arguments, got {sorted(kwargs)}.")
+        self._sources = [str(name) for name in ensure_tuple(data)]
+        self._slices = []
+        images = []
+        for name in self._sources:
+            if os.path.isdir(name):
+                image, slices = self._read_series(name)
+            else:
+                image, slices = sitk.ReadImage(name), None
+            images.append(image)
+            self._slices.append(slices)
+        return images if len(images) > 1 else images[0]
+
+    def _read_series(self, folder: str):
+        field = "SeriesInstanceUID (0020,000E)"
+        series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder)
+        if not series:
+            raise ImageMetadataError(folder, field, "no DICOM series in the folder")
+        if self.series_name and self.series_name not in series:
+            raise ImageMetadataError(folder, field, f"no series {self.series_name!r}; the folder holds {list(series)}")
+        if not self.series_name and len(series) > 1:
+            warnings.warn(f"{folder}: {field}: {len(series)} series in the folder; reading {series[0]}", stacklevel=3)
+        files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, self.series_name or series[0])
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(files)
+        reader.MetaDataDictionaryArrayUpdateOn()
+        image = reader.Execute()
+        return image, [_slice_geometry(reader, i, os.path.basename(f)) for i, f in enumerate(files)]
+
+    def get_data(self, img) -> tuple[np.ndarray, dict]:
+        """Array and metadata (``affine``, ``original_affine``, ``spatial_shape``, ...) of the image(s).
+
+        Raises ``ImageMetadataError`` when a DICOM series' slice geometry is invalid (see
+        :func:`~monai_afpe.data.readers.check_slice_geometry`).
+        Several images are stacked as channels (a new first axis), with the first image's metadata, as
+        MONAI's readers do.
+        """
+        arrays: list[np.ndarray] = []
+        compatible_meta: dict = {}
+        images = img if isinstance(img, list) else [img]  # not ensure_tuple: a SimpleITK image is iterable
+        for image, source, slices in zip(images, self._sources, self._slices):
+            if slices is not None:
+                check_slice_geometry(slices, source, self.tolerance)
+            array = sitk.GetArrayFromImage(image)
+            if not self.reverse_indexing:
+                array = array.T if image.GetNumberOfComponentsPerPixel() == 1 else np.moveaxis(array.T, 0, -1)
+            arrays.append(array)
+            meta = {key: image.GetMetaData(key) for key in image.GetMetaDataKeys() if not key.startswith("ITK_")}
+            meta["spacing"] = np.asarray(image.GetSpacing())
+            meta[MetaKeys.ORIGINAL_AFFINE] = self._get_affine(image)
+            meta[MetaKeys.AFFINE] = meta[MetaKeys.ORIGINAL_AFFINE].copy()
+            meta[MetaKeys.SPACE] = SpaceKeys.RAS if self.affine_lps_to_ras else SpaceKeys.LPS
+            meta[MetaKeys.SPATIAL_SHAPE] = self._get_spatial_shape(image)
+            if self.channel_dim is None:
+                no_channel = array.ndim == len(meta[MetaKeys.SPATIAL_SHAPE])
+                meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = float("nan") if no_channel else -1
+            else:
+                meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = self.channel_dim
+            meta["spacing_units"] = ("mm",) * len(meta[MetaKeys.SPATIAL_SHAPE])
+            _copy_compatible_dict(meta, compatible_meta)
+        return _stack_images(arrays, compatible_meta), compatible_meta
+
+    def _get_affine(self, image) -> np.ndarray:
+        """``direction @ diag(spacing)`` and the origin, over at most 3 spatial axes; RAS unless asked not to."""
+        dim = image.GetDimension()
+        rank = min(dim, 3)
+        direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(dim, dim)[:rank, :rank]
+        affine = np.eye(rank + 1)
+        affine[:rank, :rank] = direction @ np.diag(np.asarray(image.GetSpacing(), dtype=np.float64)[:rank])
+        affine[:rank, -1] = np.asarray(image.GetOrigin(), dtype=np.float64)[:rank]
+        return orientation_ras_lps(affine) if self.affine_lps_to_ras else affine
+
+    def _get_spatial_shape(self, image) -> np.ndarray:
+        size = list(image.GetSize())
+        if isinstance(self.channel_dim, int):
+            size.pop(self.channel_dim)
+        return np.asarray(size[: min(image.GetDimension(), 3)])

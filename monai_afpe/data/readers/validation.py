@@ -1,0 +1,85 @@
+"""The error raised on bad geometry metadata, and the check every reader applies to a spacing value.
+
+AFPE scales (arXiv 2509.02488) follow the data's physical spacing, so a reader must never hand a
+missing, zero, negative or non-finite spacing to the rest of the pipeline, nor guess one silently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["ImageMetadataError", "check_spacing", "check_spacing_argument", "format_values"]
+
+
+class ImageMetadataError(ValueError):
+    """Missing, malformed or inconsistent geometry metadata in an image file, DICOM series or video.
+
+    The message is one line, ``"<source>: <field>: <problem>"``, so that it names the file (or folder)
+    and the metadata field, e.g. ``"ct/0001.dcm: PixelSpacing (0028,0030): missing"``.
+
+    Args:
+        source: the file or folder the metadata comes from.
+        field: the metadata field (a DICOM keyword and tag, a container property, ...).
+        problem: what is wrong and, where useful, what was expected.
+    """
+
+    def __init__(self, source: object, field: str, problem: str):
+        self.source = str(source)
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{self.source}: {field}: {problem}")
+
+    def __reduce__(self):  # picklable, e.g. across DataLoader worker processes
+        return type(self), (self.source, self.field, self.problem)
+
+
+def format_values(values: Sequence[float] | np.ndarray | float, unit: str = "") -> str:
+    """``(0.5, 0.5, 2.5)`` -> ``"0.5, 0.5, 2.5 mm"``: numbers with 6 significant digits for messages."""
+    text = ", ".join(f"{v:.6g}" for v in np.asarray(values, dtype=np.float64).reshape(-1).tolist())
+    return f"{text} {unit}" if unit else text
+
+
+def check_spacing(spacing: object, source: object, field: str, unit: str = "mm") -> tuple[float, ...]:
+    """Return ``spacing`` as a tuple of floats, or raise if it is missing, zero, negative, NaN or infinite.
+
+    Args:
+        spacing: one number or a sequence of numbers (a DICOM multi-value, a tuple, an array); ``None``
+            or an empty value means the field is missing.
+        source: the file or folder, for the message.
+        field: the metadata field, for the message.
+        unit: the unit of the values, for the message.
+
+    Raises:
+        ImageMetadataError: naming ``source`` and ``field``.
+    """
+    if spacing is None or (isinstance(spacing, str) and not spacing.strip()):
+        raise ImageMetadataError(source, field, "missing")
+    try:
+        values = tuple(np.asarray(spacing, dtype=np.float64).reshape(-1).tolist())
+    except (TypeError, ValueError):
+        raise ImageMetadataError(source, field, f"expected numbers, got {spacing!r}") from None
+    if not values:
+        raise ImageMetadataError(source, field, "missing (empty value)")
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise ImageMetadataError(source, field, f"spacing must be finite and > 0, got {format_values(values, unit)}")
+    return values
+
+
+def check_spacing_argument(value: Sequence[float] | float, name: str, length: int) -> tuple[float, ...]:
+    """Validate a user-given spacing argument: one or ``length`` finite numbers > 0, returned as a tuple.
+
+    Raises:
+        ValueError: naming the argument, the value and what is allowed.
+    """
+    try:
+        values = tuple(float(v) for v in np.asarray(value, dtype=np.float64).reshape(-1))
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) == 1:
+        values = values * length
+    if len(values) != length or not all(math.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"{name} must be one or {length} finite numbers > 0, got {value!r}.")
+    return values
