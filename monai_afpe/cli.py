@@ -12,6 +12,9 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 # command modules import torch and MONAI inside ``run`` so that ``monai-afpe --help`` stays fast.
 COMMANDS = {
     "similarity-map": "monai_afpe.commands.similarity_map",
+    "info": "monai_afpe.commands.info",
+    "generate": "monai_afpe.commands.generate",
+    "report": "monai_afpe.commands.report",
 }
 
 

@@ -1,6 +1,8 @@
-"""Spacing-aware transforms: physical spacing from a MetaTensor's affine, and AFPE scales from it (arXiv 2509.02488)."""
+"""Spacing-aware transforms: physical spacing from a MetaTensor's affine, AFPE scales from it (arXiv 2509.02488),
+and EchoNet-style clip sampling."""
 
 from monai_afpe.transforms.array import ComputeAFPEScales, ExtractSpacing
+from monai_afpe.transforms.clip_sampling import CLIP_MODES, SampleClip, SampleClipD, SampleClipd, SampleClipDict
 from monai_afpe.transforms.dictionary import (
     ComputeAFPEScalesD,
     ComputeAFPEScalesd,
@@ -19,6 +21,11 @@ from monai_afpe.transforms.spacing import (
 )
 
 __all__ = [
+    "CLIP_MODES",
+    "SampleClip",
+    "SampleClipD",
+    "SampleClipDict",
+    "SampleClipd",
     "ComputeAFPEScales",
     "ComputeAFPEScalesD",
     "ComputeAFPEScalesDict",
