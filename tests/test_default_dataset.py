@@ -9,7 +9,7 @@ from monai_afpe.data import ensure_dataset
 
 def test_generates_into_an_empty_folder_then_reuses_it(tmp_path, caplog):
     folder = tmp_path / "data"
-    index = ensure_dataset(folder, "organ-shapes", seed=3, num_samples=12, spatial_size=24)
+    index = ensure_dataset(folder, "organ-shapes", seed=3, num_samples=12)
     assert index == folder / "datalist.json"
     datalist = json.loads(index.read_text())
     assert sum(len(datalist[split]) for split in ("training", "validation", "test")) == 12
