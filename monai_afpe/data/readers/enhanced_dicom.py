@@ -10,17 +10,15 @@ identity affine), so AFPE scales (arXiv 2509.02488) would be derived from a 1 mm
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from monai.config import PathLike
-from monai.data import ImageReader
 from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.data.utils import orientation_ras_lps
-from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, optional_import, require_pkg
+from monai.utils import MetaKeys, SpaceKeys, optional_import, require_pkg
 
 from monai_afpe.data.readers.dicom_series import SliceGeometry, check_slice_geometry
+from monai_afpe.data.readers.reader_base import PydicomDatasetReader
 from monai_afpe.data.readers.validation import ImageMetadataError
 
 pydicom, has_pydicom = optional_import("pydicom")
@@ -74,7 +72,7 @@ def _frame_geometry(ds: Any, frame: int) -> SliceGeometry:
 
 
 @require_pkg(pkg_name="pydicom")
-class EnhancedDicomReader(ImageReader):
+class EnhancedDicomReader(PydicomDatasetReader):
     """Load an enhanced multi-frame DICOM file as a volume with the affine from its functional groups.
 
     The output follows MONAI's :class:`~monai.data.PydicomReader` conventions for a series: array
@@ -102,23 +100,11 @@ class EnhancedDicomReader(ImageReader):
     """
 
     def __init__(self, affine_lps_to_ras: bool = True, tolerance: float = 0.0, **kwargs):
-        super().__init__()
+        super().__init__(**kwargs)
         if not np.isfinite(tolerance) or tolerance < 0:
             raise ValueError(f"tolerance must be a finite number >= 0 (mm), got {tolerance!r}.")
         self.affine_lps_to_ras = affine_lps_to_ras
         self.tolerance = float(tolerance)
-        self.kwargs = kwargs
-        self._sources: list[str] = []
-
-    def verify_suffix(self, filename: Sequence[PathLike] | PathLike) -> bool:
-        """Whether pydicom is installed (DICOM files need not have a suffix)."""
-        return has_pydicom
-
-    def read(self, data: Sequence[PathLike] | PathLike, **kwargs):
-        """Read one pydicom dataset per file name (a list for several names)."""
-        self._sources = [str(name) for name in ensure_tuple(data)]
-        datasets = [pydicom.dcmread(name, **{**self.kwargs, **kwargs}) for name in self._sources]
-        return datasets if len(datasets) > 1 else datasets[0]
 
     def get_data(self, img) -> tuple[np.ndarray, dict]:
         """Array and metadata of the volume(s); several files are stacked as channels (a new first axis)."""

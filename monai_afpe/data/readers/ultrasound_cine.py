@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 from monai.config import PathLike
-from monai.data import ImageReader
 from monai.data.image_reader import _copy_compatible_dict, _stack_images
-from monai.utils import MetaKeys, ensure_tuple, optional_import, require_pkg
+from monai.utils import optional_import, require_pkg
 
+from monai_afpe.data.readers.reader_base import PydicomDatasetReader, cine_metadata
 from monai_afpe.data.readers.validation import (
     ImageMetadataError,
     check_spacing,
@@ -156,7 +156,7 @@ def ultrasound_pixel_spacing(ds: Any, source: PathLike) -> tuple[float, float]:
 
 
 @require_pkg(pkg_name="pydicom")
-class UltrasoundCineReader(ImageReader):
+class UltrasoundCineReader(PydicomDatasetReader):
     """Load an ultrasound cine DICOM (multi-frame 2D+t) as ``(C, T, H, W)`` with spacing ``(dt, dy, dx)``.
 
     Frames are the time axis. The affine is ``diag(dt, dy, dx, 1)`` over the array axes ``(T, H, W)``:
@@ -179,22 +179,10 @@ class UltrasoundCineReader(ImageReader):
     """
 
     def __init__(self, pixel_spacing: Sequence[float] | float | None = None, **kwargs):
-        super().__init__()
+        super().__init__(**kwargs)
         if pixel_spacing is not None:
             pixel_spacing = check_spacing_argument(pixel_spacing, "pixel_spacing", 2)
         self.pixel_spacing = pixel_spacing
-        self.kwargs = kwargs
-        self._sources: list[str] = []
-
-    def verify_suffix(self, filename: Sequence[PathLike] | PathLike) -> bool:
-        """Whether pydicom is installed (DICOM files need not have a suffix)."""
-        return has_pydicom
-
-    def read(self, data: Sequence[PathLike] | PathLike, **kwargs):
-        """Read one pydicom dataset per file name (a list for several names)."""
-        self._sources = [str(name) for name in ensure_tuple(data)]
-        datasets = [pydicom.dcmread(name, **{**self.kwargs, **kwargs}) for name in self._sources]
-        return datasets if len(datasets) > 1 else datasets[0]
 
     def get_data(self, img) -> tuple[np.ndarray, dict]:
         """``(C, T, H, W)`` array and metadata; several files are concatenated along the channel axis."""
@@ -213,14 +201,6 @@ class UltrasoundCineReader(ImageReader):
             array = ds.pixel_array  # (T, H, W) or (T, H, W, samples)
             array = array[None] if array.ndim == 3 else np.moveaxis(array, -1, 0)
             arrays.append(array)
-            affine = np.diag([dt, dy, dx, 1.0])
-            meta = {
-                MetaKeys.ORIGINAL_AFFINE: affine,
-                MetaKeys.AFFINE: affine.copy(),
-                MetaKeys.SPATIAL_SHAPE: np.asarray(array.shape[1:]),
-                MetaKeys.ORIGINAL_CHANNEL_DIM: 0,
-                "spacing_units": ("s", "mm", "mm"),
-                "frame_time_source": time_field,
-            }
+            meta = cine_metadata(dt, dy, dx, array.shape[1:], frame_time_source=time_field)
             _copy_compatible_dict(meta, compatible_meta)
         return _stack_images(arrays, compatible_meta), compatible_meta

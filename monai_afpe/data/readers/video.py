@@ -20,8 +20,9 @@ from monai.config import PathLike
 from monai.data import ImageReader
 from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.data.utils import is_supported_format
-from monai.utils import MetaKeys, ensure_tuple, optional_import, require_pkg
+from monai.utils import ensure_tuple, optional_import, require_pkg
 
+from monai_afpe.data.readers.reader_base import cine_metadata
 from monai_afpe.data.readers.validation import ImageMetadataError, check_spacing_argument
 
 av, has_av = optional_import("av")
@@ -121,15 +122,7 @@ class VideoReader(ImageReader):
             dy, dx = self.pixel_spacing or (1.0, 1.0)
             array = np.moveaxis(video.frames, -1, 0)  # (C, T, H, W)
             arrays.append(array)
-            affine = np.diag([dt, dy, dx, 1.0])
-            meta = {
-                MetaKeys.ORIGINAL_AFFINE: affine,
-                MetaKeys.AFFINE: affine.copy(),
-                MetaKeys.SPATIAL_SHAPE: np.asarray(array.shape[1:]),
-                MetaKeys.ORIGINAL_CHANNEL_DIM: 0,
-                "spacing_units": ("s", "mm", "mm"),
-                "frame_rate": str(video.average_rate),
-            }
+            meta = cine_metadata(dt, dy, dx, array.shape[1:], frame_rate=str(video.average_rate))
             _copy_compatible_dict(meta, compatible_meta)
         return _stack_images(arrays, compatible_meta), compatible_meta
 

@@ -1,0 +1,52 @@
+"""Shared parts of this package's readers: pydicom file reading, and the metadata of a (C, T, H, W) cine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from monai.config import PathLike
+from monai.data import ImageReader
+from monai.utils import MetaKeys, ensure_tuple, optional_import
+
+pydicom, has_pydicom = optional_import("pydicom")
+
+__all__ = ["PydicomDatasetReader", "cine_metadata"]
+
+
+class PydicomDatasetReader(ImageReader):
+    """An ``ImageReader`` whose ``read`` returns pydicom datasets (one per file) and remembers the file names.
+
+    Subclasses turn the datasets into arrays in ``get_data`` and name ``self._sources[i]`` in their errors.
+
+    Args:
+        kwargs: passed to ``pydicom.dcmread``.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.kwargs = kwargs
+        self._sources: list[str] = []
+
+    def verify_suffix(self, filename: Sequence[PathLike] | PathLike) -> bool:
+        """Whether pydicom is installed (DICOM files need not have a suffix)."""
+        return has_pydicom
+
+    def read(self, data: Sequence[PathLike] | PathLike, **kwargs):
+        """Read one pydicom dataset per file name (a list for several names)."""
+        self._sources = [str(name) for name in ensure_tuple(data)]
+        datasets = [pydicom.dcmread(name, **{**self.kwargs, **kwargs}) for name in self._sources]
+        return datasets if len(datasets) > 1 else datasets[0]
+
+
+def cine_metadata(dt: float, dy: float, dx: float, spatial_shape: Sequence[int], **extra) -> dict:
+    """Metadata of a ``(C, T, H, W)`` cine: affine ``diag(dt, dy, dx, 1)``, units ``("s", "mm", "mm")``, plus ``extra``."""
+    affine = np.diag([dt, dy, dx, 1.0])
+    return {
+        MetaKeys.ORIGINAL_AFFINE: affine,
+        MetaKeys.AFFINE: affine.copy(),
+        MetaKeys.SPATIAL_SHAPE: np.asarray(spatial_shape),
+        MetaKeys.ORIGINAL_CHANNEL_DIM: 0,
+        "spacing_units": ("s", "mm", "mm"),
+        **extra,
+    }
