@@ -22,3 +22,6 @@ from monai_afpe.networks.blocks.positional_embedding_factory import (
     build_positional_embedding,
     default_afpe_scales,
 )
+from monai_afpe.networks.blocks.attention import SDPASelfAttention
+from monai_afpe.networks.blocks.patch_embedding import PatchEmbedding, check_patch_grid
+from monai_afpe.networks.blocks.transformer_block import SDPATransformerBlock

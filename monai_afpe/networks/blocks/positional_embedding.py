@@ -77,8 +77,10 @@ def check_spacing(spacing: torch.Tensor, num_axes: int) -> torch.Tensor:
             f"spacing must have shape (B, {num_axes}) or ({num_axes},) (one value per token-grid axis), "
             f"got {list(spacing.shape)}."
         )
-    if not bool(torch.isfinite(spacing).all()) or bool((spacing <= 0).any()):
-        raise ValueError(f"spacing must be finite and positive, got {spacing}.")
+    # a value check needs the data: skipped while torch.export (ONNX) or jit.trace records a graph
+    if not torch.compiler.is_compiling() and not torch.jit.is_tracing():
+        if not bool(torch.isfinite(spacing).all()) or bool((spacing <= 0).any()):
+            raise ValueError(f"spacing must be finite and positive, got {spacing}.")
     return spacing
 
 
@@ -377,4 +379,6 @@ class FourierPositionalEmbedding(PositionalEmbedding):
     def class_embedding(self, batch_size: int, spacing: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
         if self.cls_position == "fourier":
             return fourier_features(self.cls_coordinate, self.frequency_matrix())[None].expand(batch_size, -1, -1)
-        return super().class_embedding(batch_size, spacing)
+        if self.learned_cls_embedding is not None:  # not super(): TorchScript cannot compile super() calls
+            return self.learned_cls_embedding.expand(batch_size, -1, -1)
+        return None

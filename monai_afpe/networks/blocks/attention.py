@@ -1,0 +1,55 @@
+"""Multi-head self-attention through PyTorch's fused ``scaled_dot_product_attention``."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["SDPASelfAttention"]
+
+
+class SDPASelfAttention(nn.Module):
+    """Multi-head self-attention computed by :func:`torch.nn.functional.scaled_dot_product_attention`.
+
+    Numerically the attention of MONAI's ``SABlock`` (``softmax(q kᵀ / sqrt(d)) v``), with the same
+    parameter names and layout (``qkv``: one linear layer whose output splits as ``(3, heads, head_dim)``;
+    ``out_proj``), so MONAI ViT / UNETR weights load unchanged. The fused kernel never stores the
+    ``N x N`` attention matrix, which makes long token sequences (a 1568-token echo clip) several times
+    faster and smaller on CPU and GPU. Unlike ``SABlock(use_flash_attention=True)`` in MONAI 1.6, the
+    attention dropout is applied in training only.
+
+    Args:
+        hidden_size: token feature size.
+        num_heads: attention heads; must divide ``hidden_size``.
+        dropout_rate: dropout on the attention weights and on the output, in training.
+        qkv_bias: give the query-key-value projection a bias.
+
+    Raises:
+        ValueError: ``dropout_rate`` outside ``[0, 1]`` or ``hidden_size`` not divisible by ``num_heads``.
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, dropout_rate: float = 0.0, qkv_bias: bool = False):
+        super().__init__()
+        if not 0.0 <= dropout_rate <= 1.0:
+            raise ValueError(f"dropout_rate must be in [0, 1], got {dropout_rate}.")
+        if num_heads < 1 or hidden_size % num_heads != 0:
+            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).")
+        self.num_heads = int(num_heads)
+        self.head_dim = int(hidden_size) // self.num_heads
+        self.dropout_rate = float(dropout_rate)
+        self.qkv = nn.Linear(hidden_size, 3 * hidden_size, bias=qkv_bias)
+        self.out_proj = nn.Linear(hidden_size, hidden_size)
+        self.drop_output = nn.Dropout(dropout_rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attend over the tokens of ``x`` ``(B, N, hidden_size)``; returns the same shape."""
+        batch, tokens, channels = x.shape
+        # unbind, not qkv[0], qkv[1], qkv[2]: its backward stacks once instead of zero-filling three full copies
+        query, key, value = (
+            self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        )
+        attended = F.scaled_dot_product_attention(
+            query, key, value, dropout_p=self.dropout_rate if self.training else 0.0
+        )
+        return self.drop_output(self.out_proj(attended.transpose(1, 2).reshape(batch, tokens, channels)))
