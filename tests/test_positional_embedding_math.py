@@ -192,3 +192,15 @@ def test_learnable_scales_are_log_parameterised_and_initialised_from_scales():
     embedding = build_positional_embedding("afpe_learnable_scales", (3, 4), 16, scales=[0.25, 4.0])
     torch.testing.assert_close(embedding.log_scales.data, torch.tensor([0.25, 4.0]).log())
     assert isinstance(embedding, FourierPositionalEmbedding) and embedding.log_scales.requires_grad
+
+
+def test_physical_mode_is_exact_under_bf16_autocast():
+    afpe = build_positional_embedding(
+        "lfpe", (4, 5, 3), 64, scales=4.0, mode="physical", patch_size=(4, 4, 2), reference_extent=20.0
+    )
+    spacing = torch.tensor([[0.7, 0.7, 5.0], [1.1, 0.9, 2.0]])
+    reference = table(afpe, (4, 5, 3), spacing)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = table(afpe, (4, 5, 3), spacing)
+    assert under_autocast.dtype == torch.float32
+    torch.testing.assert_close(under_autocast, reference, atol=1e-5, rtol=0)

@@ -63,8 +63,17 @@ def physical_positions(
     return token_offsets[None] * step[:, None, :]
 
 
+def _autocast_enabled(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (TorchScript programs run without autocast)."""
+    if torch.jit.is_scripting():
+        return False
+    return torch.is_autocast_enabled(device_type)
+
+
 def fourier_features(positions: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
     """``[sin(2π B p), cos(2π B p)]`` for every position ``p``: sine block first, then cosine block.
+
+    Computed in the dtype of the inputs (float32) even under autocast.
 
     Args:
         positions: shape ``(..., m)``.
@@ -73,7 +82,13 @@ def fourier_features(positions: torch.Tensor, frequencies: torch.Tensor) -> torc
     Returns:
         tensor of shape ``(..., D)``.
     """
-    projection = (2.0 * math.pi) * positions @ frequencies.transpose(0, 1)
+    angular = (2.0 * math.pi) * positions
+    if _autocast_enabled(positions.device.type):
+        # autocast would run a matmul in bf16, where phases of several radians lose their fraction:
+        # a sum of m <= 4 products stays in float32
+        projection = (angular.unsqueeze(-2) * frequencies).sum(dim=-1)
+    else:
+        projection = angular @ frequencies.transpose(0, 1)
     return torch.cat([torch.sin(projection), torch.cos(projection)], dim=-1)
 
 
