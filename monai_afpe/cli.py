@@ -15,6 +15,7 @@ COMMANDS = {
     "info": "monai_afpe.commands.info",
     "generate": "monai_afpe.commands.generate",
     "report": "monai_afpe.commands.report",
+    "benchmark": "monai_afpe.commands.benchmark",
 }
 
 

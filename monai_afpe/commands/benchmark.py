@@ -1,0 +1,110 @@
+"""Run an experiment config: train and evaluate every arm over seeds, write results.csv, results.md and plots.
+
+Kinds of experiment (the config's ``kind``): ``benchmark`` trains every condition x arm x seed and
+reports per-seed results, mean ± sd and paired differences across seeds with bootstrap intervals and
+exact sign-flip p-values; ``scale_search`` searches per-axis AFPE scales with Optuna and compares the
+best with the spacing-derived default on fresh seeds; ``similarity`` draws similarity maps and the
+kernel view (no training). Configs live in ``configs/experiments/``; ``--preset quick`` is sized for a
+laptop CPU, ``--preset full`` for a GPU (see each config's ``expected_time``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="experiment YAML, e.g. configs/experiments/anisotropy_sweep.yaml")
+    parser.add_argument("--preset", help="preset of the config: quick, full, tiny (default: the base config)")
+    parser.add_argument("--output", help="output folder (default: outputs/<experiment>-<preset>)")
+    parser.add_argument("--seeds", type=int, help="number of seeds 0..N-1, overriding the config's")
+    parser.add_argument(
+        "--data", help="OrganMNIST3D .npz file (organmnist3d_64.npz): use it instead of the synthetic organ shapes"
+    )
+    parser.add_argument(
+        "--cache-dir", help="folder of generated data sets (default: $MONAI_AFPE_CACHE or ~/.cache/monai_afpe)"
+    )
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from monai_afpe.experiments.config import ConfigError, load_experiment_config
+    from monai_afpe.experiments.report import write_benchmark_report
+    from monai_afpe.experiments.runner import count_runs, run_benchmark
+    from monai_afpe.experiments.search import check_search_options, run_scale_search
+    from monai_afpe.experiments.similarity import run_similarity
+
+    overrides: dict = {}
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise SystemExit(f"monai-afpe benchmark: --seeds must be at least 1, got {args.seeds}")
+        overrides["seeds"] = args.seeds
+    if args.data is not None:
+        if not Path(args.data).is_file():
+            raise SystemExit(f"monai-afpe benchmark: --data {args.data}: file not found")
+        overrides["data"] = {"source": "organmnist3d", "organmnist3d": {"path": str(Path(args.data).resolve())}}
+    try:
+        config = load_experiment_config(args.config, args.preset, overrides)
+    except (ConfigError, FileNotFoundError) as error:
+        raise SystemExit(f"monai-afpe benchmark: {error}") from None
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    output = Path(args.output or Path("outputs") / f"{config.name}-{config.preset or 'base'}")
+    output.mkdir(parents=True, exist_ok=True)
+    command = "monai-afpe benchmark " + " ".join(
+        shlex.quote(a)
+        for a in [args.config]
+        + (["--preset", args.preset] if args.preset else [])
+        + (["--seeds", str(args.seeds)] if args.seeds else [])
+        + (["--data", args.data] if args.data else [])
+        + (["--output", args.output] if args.output else [])
+        + (["--device", args.device] if args.device != "auto" else [])
+    )
+    (output / "command.txt").write_text(command + "\n")
+    progress = not args.no_progress
+    start = time.perf_counter()
+    if config.kind == "similarity":
+        path = run_similarity(config.similarity, output, config.name)
+        print(f"wrote {path} ({time.perf_counter() - start:.1f} s)")
+        return 0
+    print(
+        f"{config.name} ({config.preset or 'base'}): {len(config.arms)} arms x {len(config.conditions)} condition(s) "
+        f"x {len(config.seeds)} seeds on {device}; lengths in mm, time in s"
+    )
+    extra = []
+    references = config.reference_arms
+    if config.kind == "scale_search":
+        references = references or (check_search_options(config)["arm"],)
+        trials, rows = run_scale_search(config, output, args.cache_dir, device, progress)
+        complete = sum(t["state"] == "complete" for t in trials)
+        extra = [
+            "## Scale search",
+            "",
+            f"{len(trials)} Optuna TPE trials ({complete} complete, {len(trials) - complete} pruned by the median rule), "
+            f"all on seed {check_search_options(config)['seed']}; every trial in `trials.csv`.",
+            "",
+            "![search](search.png)",
+            "",
+        ]
+    else:
+        print(f"{count_runs(config)} training runs")
+        rows = run_benchmark(config, output, args.cache_dir, device, progress)
+    elapsed = time.perf_counter() - start
+    path = write_benchmark_report(
+        rows,
+        output,
+        config.name,
+        config.description,
+        references,
+        command,
+        elapsed,
+        extra_sections=extra,
+    )
+    print(f"wrote {output / 'results.csv'} and {path} ({elapsed / 60:.1f} min)")
+    return 0

@@ -1,0 +1,133 @@
+"""From an arm of a config to a network: per-axis scales by policy, bandwidth matching, and the seeded AFPEViT.
+
+Scales (arXiv 2509.02488, DESIGN.md §2) are resolved against the data the arm trains on: spacing
+policies use the training set's median spacing (one spacing per data set in the stride protocol),
+``match_bandwidth`` gives an isotropic encoding the Euclidean norm ``||s||`` of another arm's scales,
+so that an isotropic and an anisotropic arm differ in the *shape* of their kernel and not in its
+overall bandwidth — the confound of the paper's comparison (IFPE at 1.0 vs AFPE at 0.5 / k).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from monai_afpe.experiments.config import ArmConfig, ExperimentConfig
+from monai_afpe.experiments.data import ExperimentData
+
+__all__ = ["MODEL_DEFAULTS", "nominal_spacing", "resolve_scales", "build_network", "model_options", "tokens_per_sample"]
+
+#: AFPEViT options used when neither the config's ``model`` nor the condition sets them
+MODEL_DEFAULTS = {
+    "patch_size": 8,
+    "hidden_size": 96,
+    "mlp_dim": 192,
+    "num_layers": 2,
+    "num_heads": 4,
+    "dropout_rate": 0.0,
+    "qkv_bias": True,
+    "pooling": "cls",
+}
+
+
+def nominal_spacing(data: ExperimentData) -> torch.Tensor:
+    """The training set's median spacing per axis, the spacing that scale policies use."""
+    return data.train.spacing.median(dim=0).values.double()
+
+
+def model_options(config: ExperimentConfig, condition_model: Mapping) -> dict:
+    """AFPEViT options: defaults, then the config's ``model``, then the condition's overrides."""
+    return {**MODEL_DEFAULTS, **config.model, **condition_model}
+
+
+def tokens_per_sample(input_size: Sequence[int], patch_size: Sequence[int] | int, pooling: str = "cls") -> int:
+    """Tokens the transformer sees per sample: patches plus a class token for ``pooling="cls"``."""
+    patch = [int(p) for p in (patch_size if isinstance(patch_size, Sequence) else [patch_size] * len(input_size))]
+    return math.prod(n // p for n, p in zip(input_size, patch)) + (1 if pooling == "cls" else 0)
+
+
+def resolve_scales(
+    arm: ArmConfig,
+    arms: Mapping[str, ArmConfig],
+    data: ExperimentData,
+    patch_size: Sequence[int] | int,
+    override: tuple[str, Any] | None = None,
+) -> tuple[float, ...] | None:
+    """Per-axis scales of ``arm`` for ``data``, or ``None`` for the kind's default (or a kind without scales).
+
+    Args:
+        arm: the arm.
+        arms: every arm of the experiment by name (for ``match_bandwidth``).
+        data: the data the arm trains on (spacing and input size).
+        patch_size: the network's patch size.
+        override: ``(key, value)`` replacing one key of the arm's scale mapping (a ``tune`` candidate).
+    """
+    from monai_afpe.transforms import compute_afpe_scales
+
+    spec = arm.scales
+    if spec is None:
+        return None
+    m = len(data.input_size)
+    if not isinstance(spec, Mapping):
+        values = [float(v) for v in (spec if isinstance(spec, Sequence) else [spec])]
+        return tuple(values * m if len(values) == 1 else values)
+    if "match_bandwidth" in spec:
+        target = resolve_scales(arms[spec["match_bandwidth"]], arms, data, patch_size)
+        if target is None:
+            raise ValueError(
+                f"arm {arm.name!r}: match_bandwidth arm {spec['match_bandwidth']!r} has no explicit scales."
+            )
+        norm = math.sqrt(sum(s * s for s in target))
+        return (norm / math.sqrt(m),) * m
+    options = dict(spec)
+    if override is not None:
+        options[override[0]] = override[1]
+    values = options.pop("values", None)
+    scales = compute_afpe_scales(
+        nominal_spacing(data),
+        patch_size,
+        data.input_size,
+        policy=options.pop("policy"),
+        scales=values,
+        **options,
+    )
+    return tuple(float(s) for s in scales)
+
+
+def build_network(
+    config: ExperimentConfig,
+    arm: ArmConfig,
+    data: ExperimentData,
+    seed: int,
+    condition_model: Mapping,
+    override: tuple[str, Any] | None = None,
+) -> torch.nn.Module:
+    """The seeded :class:`~monai_afpe.networks.nets.AFPEViT` of ``arm``: ``seed`` sets both the weights and ``G``."""
+    from monai_afpe.networks.nets import AFPEViT
+
+    options = model_options(config, condition_model)
+    patch_size = options.pop("patch_size")
+    arms = {a.name: a for a in config.arms}
+    kwargs = {**arm.pos_embed_kwargs, "seed": int(seed)}
+    scales = resolve_scales(arm, arms, data, patch_size, override)
+    if scales is not None:
+        kwargs["scales"] = scales[0] if arm.pos_embed == "ifpe" else scales
+    head: dict[str, Any] = {}
+    if data.task == "regression":
+        head = {"output_bias": data.target_mean, "output_scale": data.target_std}
+    torch.manual_seed(seed)
+    return AFPEViT(
+        in_channels=int(data.train.images.shape[-len(data.input_size) - 1]),
+        img_size=data.input_size,
+        patch_size=patch_size,
+        spatial_dims=len(data.input_size),
+        pos_embed=arm.pos_embed,
+        pos_embed_kwargs=kwargs,
+        num_classes=data.num_outputs,
+        task=data.task,
+        **options,
+        **head,
+    )

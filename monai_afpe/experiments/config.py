@@ -1,0 +1,558 @@
+"""Experiment configs: YAML files with named presets, validated into frozen dataclasses with clear errors.
+
+A config (``configs/experiments/*.yaml``) describes one comparison of positional encodings from
+"Anisotropic Fourier Features for Positional Encoding in Medical Imaging" (arXiv 2509.02488)::
+
+    name: anisotropy_sweep
+    kind: benchmark                  # benchmark | scale_search | similarity
+    description: ...
+    seeds: 3                         # or an explicit list; a seed sets the network init and the Fourier draw G
+    reference_arms: [sincos]         # paired differences are reported against these arms
+    data:                            # the active source, shared keys, one sub-mapping per source
+      source: organ_shapes
+      anisotropy: 4
+      organ_shapes: {protocol: stride, num_samples: 600}
+      organmnist3d: {path: null}
+    conditions:                      # a sweep: each condition overrides data / model options
+      - {name: k=4, data: {anisotropy: 4}, model: {patch_size: [8, 8, 2]}}
+    model: {hidden_size: 96, num_layers: 2, num_heads: 4, patch_size: [8, 8, 8], ...}
+    training: {epochs: 12, batch_size: 32, learning_rate: 1.0e-3, ...}
+    test_sets: [{name: test}]        # evaluation variants (e.g. another frame rate)
+    arms:
+      - {name: sincos, pos_embed: sincos}
+      - {name: afpe-resolution, pos_embed: afpe, scales: {policy: resolution, base_scale: 0.5}}
+    presets:
+      quick: {training: {epochs: 12}}   # deep-merged over the base (dicts merge, lists replace)
+      full: {...}
+
+Every key is checked; an error names the file, the key path, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monai_afpe.experiments.data import DATA_OPTION_KEYS, TEST_SET_OPTION_KEYS, source_options
+from monai_afpe.networks.blocks import POSITIONAL_EMBEDDING_KINDS
+from monai_afpe.transforms import SCALE_POLICIES
+
+__all__ = [
+    "EXPERIMENT_KINDS",
+    "DATA_SOURCES",
+    "ConfigError",
+    "ArmConfig",
+    "ConditionConfig",
+    "TestSetConfig",
+    "TrainingConfig",
+    "ExperimentConfig",
+    "deep_merge",
+    "load_experiment_config",
+    "parse_experiment_config",
+]
+
+#: what an experiment does: train and compare arms, search scales, or draw encodings (no training)
+EXPERIMENT_KINDS = ("benchmark", "scale_search", "similarity")
+#: where the data comes from (see :mod:`monai_afpe.experiments.data`)
+DATA_SOURCES = ("organ_shapes", "organmnist3d", "echo")
+
+_TOP_KEYS = (
+    "name",
+    "kind",
+    "description",
+    "seeds",
+    "reference_arms",
+    "data",
+    "conditions",
+    "model",
+    "training",
+    "test_sets",
+    "arms",
+    "search",
+    "similarity",
+    "presets",
+    "expected_time",
+)
+_ARM_KEYS = ("name", "pos_embed", "scales", "pos_embed_kwargs", "resample", "tune", "description")
+_SCALE_SPEC_KEYS = (
+    "policy",
+    "base_scale",
+    "temporal_base_scale",
+    "temporal_axes",
+    "multipliers",
+    "values",
+    "match_bandwidth",
+)
+_TUNABLE_SCALE_KEYS = ("base_scale", "temporal_base_scale", "multipliers", "values")
+_MODEL_KEYS = ("patch_size", "hidden_size", "mlp_dim", "num_layers", "num_heads", "dropout_rate", "qkv_bias", "pooling")
+_TRAINING_KEYS = (
+    "epochs",
+    "batch_size",
+    "eval_batch_size",
+    "learning_rate",
+    "weight_decay",
+    "warmup_epochs",
+    "bf16",
+    "grad_clip",
+    "threads",
+)
+_RESAMPLE_KEYS = ("spacing", "spatial_size")
+_UNSCALED_KINDS = ("none", "learnable", "sincos")
+
+
+class ConfigError(ValueError):
+    """An invalid experiment config; the message names the file, the key path and what is allowed."""
+
+
+def _fail(where: str, message: str) -> None:
+    raise ConfigError(f"{where}: {message}")
+
+
+def _check_keys(where: str, mapping: Any, allowed: Sequence[str], required: Sequence[str] = ()) -> dict:
+    if not isinstance(mapping, Mapping):
+        _fail(where, f"expected a mapping with keys from {list(allowed)}, got {type(mapping).__name__} {mapping!r}.")
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            _fail(where, f"unknown key {key!r}{hint}; allowed keys: {', '.join(allowed)}.")
+    for key in required:
+        if key not in mapping:
+            _fail(where, f"missing required key {key!r}.")
+    return dict(mapping)
+
+
+def _positive_int(where: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        _fail(where, f"expected an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _positive_float(where: str, value: Any, allow_zero: bool = False) -> float:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        _fail(where, f"expected a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}.")
+    return float(value)
+
+
+def _name(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        _fail(where, f"expected a non-empty string, got {value!r}.")
+    return value
+
+
+def deep_merge(base: Mapping, override: Mapping) -> dict:
+    """``base`` with ``override`` merged in: nested mappings merge key by key, anything else is replaced."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation of every run: AdamW, linear warm-up then cosine decay, optional bf16 autocast.
+
+    Attributes:
+        epochs: passes over the training set.
+        batch_size, eval_batch_size: samples per step in training and evaluation.
+        learning_rate, weight_decay: AdamW settings (peak learning rate).
+        warmup_epochs: epochs of linear warm-up (may be fractional).
+        bf16: run forward passes under ``torch.autocast(dtype=torch.bfloat16)``.
+        grad_clip: largest gradient norm (0 disables clipping).
+        threads: ``torch.set_num_threads`` for the run (0 leaves PyTorch's default).
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    bf16: bool = True
+    grad_clip: float = 1.0
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class ArmConfig:
+    """One positional-encoding arm.
+
+    Attributes:
+        name: label in tables and plots.
+        pos_embed: a kind of ``POSITIONAL_EMBEDDING_KINDS``.
+        scales: for Fourier kinds: ``None`` (the kind's default), a number or per-axis list, or a
+            mapping with ``policy`` (``physical``, ``resolution``, ``fixed`` with ``values``) and the
+            options of :func:`~monai_afpe.transforms.compute_afpe_scales`, or ``match_bandwidth: <arm>``
+            (one isotropic scale with the Euclidean norm of that arm's scales: equal overall bandwidth).
+        pos_embed_kwargs: further options of the embedding (``mode``, ``reference_extent``, ``cls_position``).
+        resample: ``{spacing, spatial_size}``: resample every image to this spacing (MONAI ``Spacingd``)
+            and crop or pad it to this size before training (the standard isotropic pipeline).
+        tune: ``{key: [candidates]}`` over one key of ``scales`` (``base_scale``, ``temporal_base_scale``,
+            ``multipliers``, ``values``): every candidate is trained and the one with the best
+            validation score is kept, per seed.
+        description: free text for the report.
+    """
+
+    name: str
+    pos_embed: str
+    scales: Any = None
+    pos_embed_kwargs: dict = field(default_factory=dict)
+    resample: dict | None = None
+    tune: dict | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ConditionConfig:
+    """One setting of a sweep: overrides of the data options and of the model options."""
+
+    name: str
+    data: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TestSetConfig:
+    """One evaluation of every trained model: the test split, optionally changed (``options``, per data source)."""
+
+    name: str
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated experiment (a config file with one preset applied).
+
+    Attributes:
+        name, kind, description: what the experiment is.
+        seeds: seeds of the runs; each seeds the network initialisation and the Fourier draw ``G``.
+        reference_arms: the arms that paired differences are computed against (the first also for
+            generalisation tables).
+        data: data source options (``source`` plus source-specific keys).
+        conditions: the sweep (one ``default`` condition when the file has none).
+        model: options of :class:`~monai_afpe.networks.nets.AFPEViT`.
+        training: optimisation settings.
+        test_sets: evaluation variants of the test split.
+        arms: the encodings compared.
+        search: options of a ``scale_search`` experiment.
+        similarity: options of a ``similarity`` experiment.
+        expected_time: free text: how long the preset takes (measured or estimated).
+        preset: the preset applied, or ``None``.
+        path: the file it was read from, or ``None``.
+    """
+
+    name: str
+    kind: str
+    description: str
+    seeds: tuple[int, ...]
+    reference_arms: tuple[str, ...]
+    data: dict
+    conditions: tuple[ConditionConfig, ...]
+    model: dict
+    training: TrainingConfig
+    test_sets: tuple[TestSetConfig, ...]
+    arms: tuple[ArmConfig, ...]
+    search: dict = field(default_factory=dict)
+    similarity: dict = field(default_factory=dict)
+    expected_time: str = ""
+    preset: str | None = None
+    path: str | None = None
+
+    def arm(self, name: str) -> ArmConfig:
+        """The arm called ``name``."""
+        for arm in self.arms:
+            if arm.name == name:
+                return arm
+        raise KeyError(f"no arm {name!r}; arms: {[a.name for a in self.arms]}")
+
+
+def _parse_seeds(where: str, value: Any) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return tuple(range(_positive_int(where, value)))
+    if not isinstance(value, Sequence) or isinstance(value, str) or not value:
+        _fail(where, f"expected a number of seeds (>= 1) or a non-empty list of seeds, got {value!r}.")
+    seeds = tuple(_positive_int(f"{where}[{i}]", s, minimum=0) for i, s in enumerate(value))
+    if len(set(seeds)) != len(seeds):
+        _fail(where, f"seeds must be distinct, got {list(seeds)}.")
+    return seeds
+
+
+def _parse_scales(where: str, value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind in _UNSCALED_KINDS:
+        _fail(
+            where,
+            f"pos_embed {kind!r} has no scales; scales apply to {', '.join(k for k in POSITIONAL_EMBEDDING_KINDS if k not in _UNSCALED_KINDS)}.",
+        )
+    if isinstance(value, Mapping):
+        spec = _check_keys(where, value, _SCALE_SPEC_KEYS)
+        if "match_bandwidth" in spec:
+            if len(spec) != 1:
+                _fail(
+                    where,
+                    f"match_bandwidth stands alone (one isotropic scale), got also {sorted(set(spec) - {'match_bandwidth'})}.",
+                )
+            _name(f"{where}.match_bandwidth", spec["match_bandwidth"])
+            return spec
+        policy = spec.get("policy", "physical")
+        if policy not in SCALE_POLICIES:
+            _fail(f"{where}.policy", f"{policy!r} is not one of {', '.join(SCALE_POLICIES)}.")
+        if (policy == "fixed") != ("values" in spec):
+            _fail(where, f"'values' goes with policy 'fixed' and only with it; got policy {policy!r}.")
+        for key in ("base_scale", "temporal_base_scale"):
+            if key in spec:
+                _positive_float(f"{where}.{key}", spec[key])
+        for key in ("multipliers", "values"):
+            if key in spec:
+                _check_number_or_list(f"{where}.{key}", spec[key])
+        return {**spec, "policy": policy}
+    _check_number_or_list(where, value)
+    return value
+
+
+def _check_number_or_list(where: str, value: Any) -> None:
+    values = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+    if not values:
+        _fail(where, "expected a positive number or a non-empty list of them, got an empty list.")
+    for i, v in enumerate(values):
+        _positive_float(f"{where}[{i}]" if values is value else where, v)
+
+
+def _parse_arm(where: str, raw: Any) -> ArmConfig:
+    arm = _check_keys(where, raw, _ARM_KEYS, required=("name", "pos_embed"))
+    name = _name(f"{where}.name", arm["name"])
+    kind = arm["pos_embed"]
+    if kind not in POSITIONAL_EMBEDDING_KINDS:
+        _fail(f"{where}.pos_embed", f"{kind!r} is not one of {', '.join(POSITIONAL_EMBEDDING_KINDS)}.")
+    scales = _parse_scales(f"{where}.scales", arm.get("scales"), kind)
+    kwargs = arm.get("pos_embed_kwargs") or {}
+    if not isinstance(kwargs, Mapping):
+        _fail(f"{where}.pos_embed_kwargs", f"expected a mapping, got {kwargs!r}.")
+    for key in ("scales", "seed", "patch_size"):
+        if key in kwargs:
+            _fail(
+                f"{where}.pos_embed_kwargs.{key}",
+                "is set by the harness (scales from the arm's 'scales', seed from the run, patch_size from the model).",
+            )
+    resample = arm.get("resample")
+    if resample is not None:
+        resample = _check_keys(f"{where}.resample", resample, _RESAMPLE_KEYS, required=_RESAMPLE_KEYS)
+        _check_number_or_list(f"{where}.resample.spacing", resample["spacing"])
+        size = resample["spatial_size"]
+        for i, s in enumerate(size if isinstance(size, Sequence) else [size]):
+            _positive_int(f"{where}.resample.spatial_size[{i}]", s)
+    tune = arm.get("tune")
+    if tune is not None:
+        if not isinstance(tune, Mapping) or len(tune) != 1:
+            _fail(
+                f"{where}.tune",
+                f"expected one key of {list(_TUNABLE_SCALE_KEYS)} with a list of candidates, got {tune!r}.",
+            )
+        ((key, candidates),) = tune.items()
+        if key not in _TUNABLE_SCALE_KEYS:
+            _fail(f"{where}.tune", f"{key!r} cannot be tuned; tunable keys: {', '.join(_TUNABLE_SCALE_KEYS)}.")
+        if not isinstance(scales, Mapping) or "match_bandwidth" in scales:
+            _fail(f"{where}.tune", "needs a 'scales' mapping (policy and options) whose key it varies.")
+        if not isinstance(candidates, Sequence) or isinstance(candidates, str) or len(candidates) < 2:
+            _fail(f"{where}.tune.{key}", f"expected a list of at least 2 candidates, got {candidates!r}.")
+        for i, c in enumerate(candidates):
+            _check_number_or_list(f"{where}.tune.{key}[{i}]", c)
+        tune = {key: list(candidates)}
+    return ArmConfig(
+        name=name,
+        pos_embed=kind,
+        scales=scales,
+        pos_embed_kwargs=dict(kwargs),
+        resample=resample,
+        tune=tune,
+        description=str(arm.get("description", "")),
+    )
+
+
+def _parse_model(where: str, raw: Any) -> dict:
+    model = _check_keys(where, raw or {}, _MODEL_KEYS)
+    for key in ("hidden_size", "mlp_dim", "num_layers", "num_heads"):
+        if key in model:
+            _positive_int(f"{where}.{key}", model[key])
+    if "patch_size" in model:
+        size = model["patch_size"]
+        for i, s in enumerate(size if isinstance(size, Sequence) else [size]):
+            _positive_int(f"{where}.patch_size[{i}]", s)
+    if "dropout_rate" in model and not 0 <= _positive_float(f"{where}.dropout_rate", model["dropout_rate"], True) <= 1:
+        _fail(f"{where}.dropout_rate", f"expected a rate in [0, 1], got {model['dropout_rate']!r}.")
+    return model
+
+
+def _parse_training(where: str, raw: Any) -> TrainingConfig:
+    training = _check_keys(where, raw or {}, _TRAINING_KEYS)
+    defaults = TrainingConfig()
+    values = {}
+    for key in _TRAINING_KEYS:
+        value = training.get(key, getattr(defaults, key))
+        if key in ("epochs", "batch_size", "eval_batch_size"):
+            value = _positive_int(f"{where}.{key}", value)
+        elif key == "threads":
+            value = _positive_int(f"{where}.{key}", value, minimum=0)
+        elif key == "bf16":
+            if not isinstance(value, bool):
+                _fail(f"{where}.bf16", f"expected true or false, got {value!r}.")
+        elif key == "learning_rate":
+            value = _positive_float(f"{where}.{key}", value)
+        else:
+            value = _positive_float(f"{where}.{key}", value, allow_zero=True)
+        values[key] = value
+    return TrainingConfig(**values)
+
+
+def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str = "<config>") -> ExperimentConfig:
+    """Validate a config mapping, with ``preset`` (a key of its ``presets``) merged in.
+
+    Args:
+        raw: the mapping read from YAML.
+        preset: name of the preset to apply, or ``None`` for the base config.
+        source: name used in error messages (the file path).
+
+    Raises:
+        ConfigError: naming ``source``, the key path, the bad value and what is allowed.
+    """
+    top = _check_keys(source, raw, _TOP_KEYS, required=("name", "kind", "data"))
+    presets = top.pop("presets", None) or {}
+    if not isinstance(presets, Mapping):
+        _fail(f"{source}: presets", f"expected a mapping of preset name -> overrides, got {presets!r}.")
+    if preset is not None:
+        if preset not in presets:
+            _fail(f"{source}: presets", f"no preset {preset!r}; this config has {sorted(presets) or 'none'}.")
+        overrides = _check_keys(
+            f"{source}: presets.{preset}",
+            presets[preset] or {},
+            [k for k in _TOP_KEYS if k not in ("name", "kind", "presets")],
+        )
+        top = deep_merge(top, overrides)
+    where = f"{source}" + (f" (preset {preset!r})" if preset else "")
+
+    kind = top["kind"]
+    if kind not in EXPERIMENT_KINDS:
+        _fail(f"{where}: kind", f"{kind!r} is not one of {', '.join(EXPERIMENT_KINDS)}.")
+    data = _check_keys(f"{where}: data", top["data"], DATA_OPTION_KEYS, required=("source",))
+    if data["source"] not in DATA_SOURCES:
+        _fail(f"{where}: data.source", f"{data['source']!r} is not one of {', '.join(DATA_SOURCES)}.")
+
+    raw_arms = top.get("arms") or []
+    if kind != "similarity" and (not isinstance(raw_arms, Sequence) or not raw_arms):
+        _fail(f"{where}: arms", "expected a non-empty list of arms.")
+    arms = tuple(_parse_arm(f"{where}: arms[{i}]", a) for i, a in enumerate(raw_arms))
+    names = [a.name for a in arms]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        _fail(f"{where}: arms", f"arm names must be unique, repeated: {duplicates}.")
+    for i, arm in enumerate(arms):
+        if isinstance(arm.scales, Mapping) and "match_bandwidth" in arm.scales:
+            target = arm.scales["match_bandwidth"]
+            if target not in names[:i]:
+                _fail(
+                    f"{where}: arms[{i}].scales.match_bandwidth",
+                    f"{target!r} must name an earlier arm, one of {names[:i]}.",
+                )
+            if arms[names.index(target)].pos_embed in _UNSCALED_KINDS:
+                _fail(
+                    f"{where}: arms[{i}].scales.match_bandwidth",
+                    f"arm {target!r} ({arms[names.index(target)].pos_embed}) has no scales to match.",
+                )
+    references = top.get("reference_arms") or ()
+    references = (references,) if isinstance(references, str) else tuple(references)
+    for i, reference in enumerate(references):
+        if reference not in names:
+            _fail(f"{where}: reference_arms[{i}]", f"{reference!r} is not an arm; arms: {names}.")
+
+    raw_conditions = top.get("conditions") or [{"name": "default"}]
+    if not isinstance(raw_conditions, Sequence):
+        _fail(f"{where}: conditions", f"expected a list of conditions, got {raw_conditions!r}.")
+    conditions = []
+    for i, c in enumerate(raw_conditions):
+        c = _check_keys(f"{where}: conditions[{i}]", c, ("name", "data", "model"), required=("name",))
+        _check_keys(f"{where}: conditions[{i}].data", c.get("data") or {}, DATA_OPTION_KEYS)
+        try:
+            source_options(deep_merge(data, c.get("data") or {}))
+        except ValueError as error:
+            _fail(f"{where}: conditions[{i}] ({c['name']})", str(error))
+        conditions.append(
+            ConditionConfig(
+                name=_name(f"{where}: conditions[{i}].name", str(c["name"])),
+                data=dict(c.get("data") or {}),
+                model=_parse_model(f"{where}: conditions[{i}].model", c.get("model")),
+            )
+        )
+    if len({c.name for c in conditions}) != len(conditions):
+        _fail(f"{where}: conditions", f"condition names must be unique, got {[c.name for c in conditions]}.")
+
+    raw_tests = top.get("test_sets") or [{"name": "test"}]
+    test_sets = []
+    for i, t in enumerate(raw_tests):
+        t = _check_keys(f"{where}: test_sets[{i}]", t, ("name", "options"), required=("name",))
+        _check_keys(f"{where}: test_sets[{i}].options", t.get("options") or {}, TEST_SET_OPTION_KEYS[data["source"]])
+        test_sets.append(
+            TestSetConfig(_name(f"{where}: test_sets[{i}].name", str(t["name"])), dict(t.get("options") or {}))
+        )
+
+    return ExperimentConfig(
+        name=_name(f"{where}: name", top["name"]),
+        kind=kind,
+        description=str(top.get("description", "")).strip(),
+        seeds=_parse_seeds(f"{where}: seeds", top.get("seeds", 3)),
+        reference_arms=references,
+        data=data,
+        conditions=tuple(conditions),
+        model=_parse_model(f"{where}: model", top.get("model")),
+        training=_parse_training(f"{where}: training", top.get("training")),
+        test_sets=tuple(test_sets),
+        arms=arms,
+        search=dict(top.get("search") or {}),
+        similarity=dict(top.get("similarity") or {}),
+        expected_time=str(top.get("expected_time", "")).strip(),
+        preset=preset,
+        path=None if source == "<config>" else source,
+    )
+
+
+def load_experiment_config(
+    path: os.PathLike | str, preset: str | None = None, overrides: Mapping | None = None
+) -> ExperimentConfig:
+    """Read and validate a YAML experiment config.
+
+    Args:
+        path: the YAML file.
+        preset: a key of its ``presets`` (e.g. ``"quick"``, ``"full"``, ``"tiny"``), or ``None``.
+        overrides: a mapping deep-merged last (after the preset), e.g. ``{"data": {"path": ...}}``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ConfigError: invalid YAML or content, naming the file and the key path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"experiment config not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}.")
+    if overrides:
+        raw = deep_merge(raw, {k: v for k, v in overrides.items() if k != "presets"})
+        if preset is not None and preset in (raw.get("presets") or {}):
+            # overrides win over the preset too: apply them to the preset's own values
+            raw["presets"][preset] = deep_merge(raw["presets"][preset] or {}, overrides)
+    return parse_experiment_config(raw, preset, str(path))

@@ -1,0 +1,424 @@
+"""In-memory data for the experiments: generated or user data, read once through MONAI readers, kept as tensors.
+
+Three sources (``data.source`` in a config):
+
+- ``organ_shapes``: the synthetic anisotropic CT classification set
+  (:func:`~monai_afpe.data.synthetic.generate_organ_shapes`), ``protocol: stride`` (every k-th slice,
+  the paper's OrganMNIST3D protocol) or ``protocol: mixed`` (per-sample spacing). Generated once into a
+  cache folder (keyed by every generator option), then read with ``LoadImaged``.
+- ``organmnist3d``: a MedMNIST ``organmnist3d(_64).npz`` the user has (``path``), with the stride
+  protocol (:func:`~monai_afpe.data.adapters.organmnist3d.load_organmnist3d`).
+- ``echo``: synthetic echo loops with an exact ejection fraction
+  (:func:`~monai_afpe.data.synthetic.echo.generate_echo`), read with ``LoadImage`` and the project's
+  ``VideoReader``; training draws one random clip per video and epoch
+  (:class:`~monai_afpe.transforms.clip_sampling.SampleClip`), evaluation averages the predictions
+  over every clip of a video (EchoNet-Dynamic's protocol). The test set option ``frame_step: n``
+  keeps every n-th frame of each test video before clip sampling: the video as it would have been
+  recorded at ``1/n`` of the frame rate.
+
+Spacing always comes from the image's affine after the last spatial transform
+(:class:`~monai_afpe.transforms.ExtractSpacingd`). Volumes become float32 tensors: the intensity window
+(CT: ``intensity_range`` in HU) mapped to [0, 1], then normalised per volume to zero mean and unit
+standard deviation (``NormalizeIntensityd``; the small organ is otherwise a faint signal on a bright
+background and ViTs trained from scratch barely move from chance). Videos stay uint8 until a batch
+is drawn, then scale to [0, 1].
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai.utils import ensure_tuple_rep, look_up_option
+
+__all__ = [
+    "DATA_OPTION_KEYS",
+    "TEST_SET_OPTION_KEYS",
+    "Split",
+    "ExperimentData",
+    "load_experiment_data",
+    "source_options",
+    "default_cache_dir",
+]
+
+#: keys shared by every source; each source also reads its own sub-mapping (``data.<source>``)
+_COMMON_KEYS = ("seed", "anisotropy")
+_SOURCE_KEYS = {
+    "organ_shapes": ("num_samples", "fractions", "protocol", "spatial_size", "intensity_range", "generator"),
+    "organmnist3d": ("path", "spacing", "max_samples"),
+    "echo": (
+        "num_samples",
+        "fractions",
+        "frame_size",
+        "num_frames",
+        "fps_range",
+        "clip_frames",
+        "clip_period",
+        "test_clip_stride",
+        "generator",
+    ),
+}
+#: keys of a config's ``data`` mapping (and of a condition's ``data`` overrides)
+DATA_OPTION_KEYS = ("source",) + _COMMON_KEYS + tuple(_SOURCE_KEYS)
+#: options of a test set, per source
+TEST_SET_OPTION_KEYS = {"organ_shapes": (), "organmnist3d": (), "echo": ("frame_step",)}
+
+
+def default_cache_dir() -> Path:
+    """Folder of generated data sets: ``$MONAI_AFPE_CACHE`` or ``~/.cache/monai_afpe``."""
+    import os
+
+    return Path(os.environ.get("MONAI_AFPE_CACHE", Path.home() / ".cache" / "monai_afpe"))
+
+
+@dataclass
+class Split:
+    """One split in memory.
+
+    Attributes:
+        images: ``(N, C, *spatial)``, or ``(N, clips, C, *spatial)`` when ``clips`` (several clips per sample).
+        targets: class indices ``(N,)`` (int64) or regression targets ``(N,)`` (float32).
+        spacing: ``(N, m)`` float32, per spatial axis of the network input (mm, s).
+        clips: whether ``images`` holds several clips per sample whose predictions are averaged.
+    """
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    spacing: torch.Tensor
+    clips: bool = False
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def batches(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, ...]]:
+        """``(images, targets, spacing)`` batches, float32 images in [0, 1], in ``order`` (default: as stored)."""
+        order = torch.arange(len(self)) if order is None else order
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            images = self.images[index]
+            if images.dtype == torch.uint8:
+                images = images.float() / 255.0
+            yield images, self.targets[index], self.spacing[index]
+
+
+@dataclass
+class ExperimentData:
+    """Training, validation and test data of one condition (and one preprocessing variant).
+
+    Attributes:
+        task: ``"classification"`` or ``"regression"``.
+        num_outputs: classes, or 1 for regression.
+        train: the training split (for videos: whole videos, see :meth:`training_split`).
+        validation: the validation split, as evaluated.
+        tests: test split per test set name, as evaluated.
+        input_size: spatial size of a network input.
+        class_names: names of the classes (classification).
+        target_mean, target_std: of the training targets (regression: the head's bias and scale).
+        info: the data folder and the loading (and preprocessing) time per sample, in seconds.
+        clip_sampler: for videos: draws one training clip per video (a ``SampleClip``), else ``None``.
+    """
+
+    task: str
+    num_outputs: int
+    train: Split
+    validation: Split
+    tests: dict[str, Split]
+    input_size: tuple[int, ...]
+    class_names: tuple[str, ...] = ()
+    target_mean: float = 0.0
+    target_std: float = 1.0
+    info: dict = field(default_factory=dict)
+    clip_sampler: Any = None
+
+    def training_split(self, seed: int) -> Split:
+        """The training split for one epoch: videos become one random clip each, drawn with ``seed``."""
+        if self.clip_sampler is None:
+            return self.train
+        self.clip_sampler.set_random_state(seed)
+        clips = torch.stack([self.clip_sampler(video) for video in self.train.images])
+        spacing = self.train.spacing.clone()
+        spacing[:, 0] *= self.clip_sampler.period
+        return Split(clips, self.train.targets, spacing)
+
+
+def source_options(options: Mapping) -> dict:
+    """The options of the active source: its sub-mapping ``options[source]`` plus the shared keys.
+
+    Raises:
+        ValueError: an unknown source, unknown top-level keys, or keys the source does not take.
+    """
+    source = look_up_option(options.get("source"), tuple(_SOURCE_KEYS))
+    unknown = sorted(set(options) - set(DATA_OPTION_KEYS))
+    if unknown:
+        raise ValueError(f"data: unknown keys {unknown}; allowed: {', '.join(DATA_OPTION_KEYS)}.")
+    specific = dict(options.get(source) or {})
+    unknown = sorted(set(specific) - set(_SOURCE_KEYS[source]))
+    if unknown:
+        raise ValueError(
+            f"data.{source}: unknown keys {unknown}; source {source!r} takes {', '.join(_SOURCE_KEYS[source])}."
+        )
+    if source == "echo" and "anisotropy" in options:
+        raise ValueError("data.anisotropy (a slice stride) applies to volumes, not to the echo source.")
+    return {"source": source, **specific, **{k: options[k] for k in _COMMON_KEYS if k in options}}
+
+
+def _cache_folder(cache_dir: Path, name: str, arguments: Mapping) -> Path:
+    digest = hashlib.sha256(json.dumps(arguments, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return cache_dir / f"{name}-{digest}"
+
+
+def _stack_items(
+    items: list[dict], transform, spacing_key: str = "image_spacing"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """Apply ``transform`` to every item and stack images, labels and spacing; also seconds per item."""
+    start = time.perf_counter()
+    images, labels, spacing = [], [], []
+    for item in items:
+        out = transform(item)
+        images.append(torch.as_tensor(out["image"]).as_subclass(torch.Tensor).float())
+        labels.append(out["label"])
+        spacing.append(torch.as_tensor(out[spacing_key], dtype=torch.float32))
+    seconds = (time.perf_counter() - start) / max(len(items), 1)
+    return torch.stack(images), torch.as_tensor(labels), torch.stack(spacing), seconds
+
+
+def _resample_transforms(resample: Mapping | None, spatial_dims: int) -> list:
+    from monai.transforms import ResizeWithPadOrCropd, Spacingd
+
+    if resample is None:
+        return []
+    pixdim = tuple(float(s) for s in ensure_tuple_rep(resample["spacing"], spatial_dims))
+    size = tuple(int(s) for s in ensure_tuple_rep(resample["spatial_size"], spatial_dims))
+    return [Spacingd("image", pixdim=pixdim, mode="bilinear"), ResizeWithPadOrCropd("image", spatial_size=size)]
+
+
+def _load_organ_shapes(options: dict, cache_dir: Path, resample: Mapping | None, progress: bool) -> ExperimentData:
+    from monai.data import load_decathlon_datalist
+    from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, NormalizeIntensityd, ScaleIntensityRanged
+
+    from monai_afpe.data.synthetic import ORGAN_SHAPE_CLASSES, generate_organ_shapes
+    from monai_afpe.transforms import ExtractSpacingd
+
+    protocol = options.get("protocol", "stride")
+    arguments = {
+        "num_samples": int(options.get("num_samples", 600)),
+        "seed": int(options.get("seed", 0)),
+        "protocol": protocol,
+        "spatial_size": options.get("spatial_size", 32),
+        "fractions": tuple(options.get("fractions", (0.7, 0.15, 0.15))),
+        **({"anisotropy": int(options.get("anisotropy", 4))} if protocol == "stride" else {}),
+        **dict(options.get("generator") or {}),
+    }
+    folder = _cache_folder(cache_dir, "organ_shapes", arguments)
+    datalist = folder / "datalist.json"
+    if not datalist.is_file():
+        generate_organ_shapes(folder, progress=progress, **arguments)
+    low, high = (float(v) for v in options.get("intensity_range", (-100.0, 300.0)))
+    transform = Compose(
+        [
+            LoadImaged("image", image_only=True),
+            EnsureChannelFirstd("image"),
+            ScaleIntensityRanged("image", a_min=low, a_max=high, b_min=0.0, b_max=1.0, clip=True),
+            *_resample_transforms(resample, 3),
+            NormalizeIntensityd("image"),
+            ExtractSpacingd("image", units_key_postfix=None),
+        ]
+    )
+    splits, seconds = {}, []
+    for key in ("training", "validation", "test"):
+        items = load_decathlon_datalist(datalist, is_segmentation=False, data_list_key=key, base_dir=folder)
+        images, labels, spacing, per_item = _stack_items(items, transform)
+        splits[key] = Split(images, labels.long(), spacing)
+        seconds.append(per_item)
+    return ExperimentData(
+        task="classification",
+        num_outputs=len(ORGAN_SHAPE_CLASSES),
+        train=splits["training"],
+        validation=splits["validation"],
+        tests={"test": splits["test"]},
+        input_size=tuple(splits["training"].images.shape[2:]),
+        class_names=tuple(ORGAN_SHAPE_CLASSES),
+        info={"data_dir": str(folder), "load_seconds_per_sample": float(np.mean(seconds))},
+    )
+
+
+def _load_organmnist3d(options: dict, resample: Mapping | None) -> ExperimentData:
+    from monai.transforms import Compose, NormalizeIntensityd, ScaleIntensityRanged
+
+    from monai_afpe.data.adapters.organmnist3d import ORGANMNIST3D_CLASS_NAMES, load_organmnist3d
+    from monai_afpe.transforms import ExtractSpacingd
+
+    if not options.get("path"):
+        raise ValueError(
+            "data source 'organmnist3d' needs data.organmnist3d.path: the organmnist3d(_64).npz file (give --data PATH)."
+        )
+    transform = Compose(
+        [
+            ScaleIntensityRanged("image", a_min=0.0, a_max=255.0, b_min=0.0, b_max=1.0, clip=True),
+            *_resample_transforms(resample, 3),
+            NormalizeIntensityd("image"),
+            ExtractSpacingd("image", units_key_postfix=None),
+        ]
+    )
+    limit = options.get("max_samples")
+    splits, seconds = {}, []
+    for split in ("train", "val", "test"):
+        items = load_organmnist3d(
+            options["path"],
+            split,
+            anisotropy=int(options.get("anisotropy", 1)),
+            spacing=float(options.get("spacing", 1.0)),
+        )
+        items = items[: int(limit)] if limit else items
+        images, labels, spacing, per_item = _stack_items(items, transform)
+        splits[split] = Split(images, labels.long(), spacing)
+        seconds.append(per_item)
+    return ExperimentData(
+        task="classification",
+        num_outputs=len(ORGANMNIST3D_CLASS_NAMES),
+        train=splits["train"],
+        validation=splits["val"],
+        tests={"test": splits["test"]},
+        input_size=tuple(splits["train"].images.shape[2:]),
+        class_names=tuple(ORGANMNIST3D_CLASS_NAMES),
+        info={"data_dir": str(options["path"]), "load_seconds_per_sample": float(np.mean(seconds))},
+    )
+
+
+def _load_echo(options: dict, cache_dir: Path, test_sets: Mapping[str, Mapping], progress: bool) -> ExperimentData:
+    from monai.transforms import LoadImage
+
+    from monai_afpe.data.adapters.echonet import load_echonet_datalist
+    from monai_afpe.data.readers.video import VideoReader
+    from monai_afpe.data.synthetic.echo import generate_echo
+    from monai_afpe.transforms import image_spacing
+    from monai_afpe.transforms.clip_sampling import SampleClip
+
+    arguments = {
+        "num_samples": int(options.get("num_samples", 600)),
+        "seed": int(options.get("seed", 0)),
+        "frame_size": options.get("frame_size", 32),
+        "num_frames": int(options.get("num_frames", 128)),
+        "fps_range": tuple(options.get("fps_range", (48, 52))),
+        "fractions": tuple(options.get("fractions", (0.7, 0.15, 0.15))),
+        **dict(options.get("generator") or {}),
+    }
+    folder = _cache_folder(cache_dir, "echo", arguments)
+    if not (folder / "FileList.csv").is_file():
+        generate_echo(folder, progress=progress, **arguments)
+    frames, period = int(options.get("clip_frames", 16)), int(options.get("clip_period", 4))
+    stride = int(options.get("test_clip_stride", 16))
+    loader = LoadImage(image_only=True)
+
+    def read(split: str) -> tuple[list, torch.Tensor]:
+        items = load_echonet_datalist(folder, split)
+        videos = [
+            loader(item["image"], reader=VideoReader(pixel_spacing=item["pixel_spacing"], grayscale=True))
+            for item in items
+        ]
+        return videos, torch.tensor([item["label"] for item in items], dtype=torch.float32)
+
+    def evaluation_split(videos: list, targets: torch.Tensor, frame_step: int) -> Split:
+        all_clips = SampleClip(frames=frames, period=period, mode="all", clip_stride=stride)
+        clips, spacing = [], []
+        for video in videos:
+            if frame_step > 1:  # the same loop recorded at 1 / frame_step of the frame rate
+                video = SampleClip(
+                    frames=-(-video.shape[1] // frame_step), period=frame_step, mode="all", clip_stride=video.shape[1]
+                )(video)[0]
+            sampled = all_clips(video)
+            clips.append(sampled.as_tensor().to(torch.uint8))
+            spacing.append(image_spacing(sampled[0]).float())
+        counts = {c.shape[0] for c in clips}
+        if len(counts) != 1:
+            raise ValueError(
+                f"echo videos give different numbers of clips {sorted(counts)}; generate videos of one length."
+            )
+        return Split(torch.stack(clips), targets, torch.stack(spacing), clips=True)
+
+    start = time.perf_counter()
+    train_videos, train_targets = read("train")
+    val_videos, val_targets = read("val")
+    test_videos, test_targets = read("test")
+    load_seconds = (time.perf_counter() - start) / (len(train_videos) + len(val_videos) + len(test_videos))
+    train = Split(
+        torch.stack([v.as_tensor().to(torch.uint8) for v in train_videos]),
+        train_targets,
+        torch.stack([image_spacing(v).float() for v in train_videos]),
+    )
+    tests = {}
+    for name, test_options in test_sets.items():
+        unknown = sorted(set(test_options) - set(TEST_SET_OPTION_KEYS["echo"]))
+        if unknown:
+            raise ValueError(
+                f"test set {name!r}: unknown options {unknown}; echo test sets take {TEST_SET_OPTION_KEYS['echo']}."
+            )
+        tests[name] = evaluation_split(test_videos, test_targets, int(test_options.get("frame_step", 1)))
+    sampler = SampleClip(frames=frames, period=period, mode="random")
+    validation = evaluation_split(val_videos, val_targets, 1)
+    return ExperimentData(
+        task="regression",
+        num_outputs=1,
+        train=train,
+        validation=validation,
+        tests=tests,
+        input_size=(frames, *train.images.shape[3:]),
+        target_mean=float(train_targets.mean()),
+        target_std=float(train_targets.std()),
+        info={
+            "data_dir": str(folder),
+            "load_seconds_per_sample": load_seconds,
+        },
+        clip_sampler=sampler,
+    )
+
+
+def load_experiment_data(
+    options: Mapping,
+    cache_dir: Path | str | None = None,
+    resample: Mapping | None = None,
+    test_sets: Mapping[str, Mapping] | None = None,
+    progress: bool = False,
+) -> ExperimentData:
+    """Build (generate if needed) and load the data of one condition into memory.
+
+    Args:
+        options: the config's ``data`` mapping with the condition's overrides merged in: ``source``,
+            the shared keys (``seed``, ``anisotropy``) and one sub-mapping per source.
+        cache_dir: folder of generated data sets (default :func:`default_cache_dir`).
+        resample: ``{spacing, spatial_size}`` to resample every image to (``Spacingd`` then
+            ``ResizeWithPadOrCropd``), or ``None`` for native resolution. Not for videos.
+        test_sets: test set name -> options (see :data:`TEST_SET_OPTION_KEYS`); default one plain ``test``.
+        progress: show progress bars while generating data.
+
+    Raises:
+        ValueError: unknown source or options that do not apply to it, a missing ``path``.
+    """
+    options = source_options(options)
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    test_sets = dict(test_sets or {"test": {}})
+    source = options["source"]
+    if source != "echo":
+        for name, test_options in test_sets.items():
+            if test_options:
+                raise ValueError(
+                    f"test set {name!r}: source {source!r} takes no test set options, got {dict(test_options)}."
+                )
+    if source == "echo":
+        if resample is not None:
+            raise ValueError("resample applies to volumes (organ_shapes, organmnist3d), not to echo videos.")
+        return _load_echo(options, cache_dir, test_sets, progress)
+    data = (
+        _load_organ_shapes(options, cache_dir, resample, progress)
+        if source == "organ_shapes"
+        else _load_organmnist3d(options, resample)
+    )
+    data.tests = {name: data.tests["test"] for name in test_sets}
+    return data

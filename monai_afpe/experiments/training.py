@@ -1,0 +1,249 @@
+"""Train one network on in-memory data and evaluate it: AdamW, warm-up + cosine, bf16 autocast, honest timing.
+
+Metrics use MONAI: :func:`monai.metrics.compute_roc_auc` (macro average over classes, one-vs-rest) for
+classification, ignite's ``R2Score`` and MONAI's :class:`~monai.metrics.MAEMetric` and
+:class:`~monai.metrics.MSEMetric` (RMSE as the root of the mean) for regression. Video splits with several clips per sample are
+predicted with :class:`~monai_afpe.inferers.ClipAveragingInferer` (mean over clips).
+
+Costs recorded per run: seconds per training epoch (wall clock, training steps only), tokens per
+sample, parameters, an estimate of training FLOPs per sample, and memory: on CUDA the peak allocated
+memory of training; on CPU, where PyTorch has no allocator statistics, the bytes of activations saved
+for the backward pass of one training step (the part of the memory that grows with tokens and batch).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from monai_afpe.experiments.arms import tokens_per_sample
+from monai_afpe.experiments.config import TrainingConfig
+from monai_afpe.experiments.data import ExperimentData, Split
+
+__all__ = [
+    "PRIMARY_METRICS",
+    "METRIC_DIRECTIONS",
+    "RunResult",
+    "train_and_evaluate",
+    "evaluate",
+    "train_flops_per_sample",
+]
+
+#: the metric that selects tuned candidates and drives the scale search, per task
+PRIMARY_METRICS = {"classification": "auroc", "regression": "r2"}
+#: True where a higher value is better
+METRIC_DIRECTIONS = {"accuracy": True, "auroc": True, "loss": False, "r2": True, "mae": False, "rmse": False}
+
+
+@dataclass
+class RunResult:
+    """What one training run produced.
+
+    Attributes:
+        validation: metrics on the validation split.
+        tests: metrics per test set.
+        history: per epoch: ``train_loss`` and, when a callback asked for it, validation metrics.
+        seconds_per_epoch: mean wall-clock seconds of a training epoch.
+        memory_mb: peak CUDA memory of training, or on CPU the activations saved for backward in one step.
+        memory_kind: ``"cuda_peak"`` or ``"saved_activations"``.
+        tokens: tokens per sample; params: trainable parameters; train_gflop: estimated GFLOP per training sample.
+        final_scales: per-axis scales of a Fourier embedding after training (learned or fixed), else ``None``.
+        stopped_early: the epoch callback stopped training (a pruned search trial).
+    """
+
+    validation: dict
+    tests: dict
+    history: list = field(default_factory=list)
+    seconds_per_epoch: float = 0.0
+    memory_mb: float = 0.0
+    memory_kind: str = ""
+    tokens: int = 0
+    params: int = 0
+    train_gflop: float = 0.0
+    final_scales: tuple | None = None
+    stopped_early: bool = False
+
+
+def train_flops_per_sample(model: torch.nn.Module, tokens: int) -> float:
+    """Training FLOPs per sample, estimated as ``6 P N + 12 L N² D`` (matmuls forward and backward, attention).
+
+    ``P`` parameters, ``N`` tokens, ``L`` layers, ``D`` hidden size; an estimate (the usual transformer
+    accounting), not a measurement.
+    """
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    layers = len(getattr(model, "blocks", []))
+    hidden = model.norm.normalized_shape[0] if hasattr(model, "norm") else 0
+    return 6.0 * params * tokens + 12.0 * layers * tokens**2 * hidden
+
+
+def _lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+def _loss(task: str, outputs: torch.Tensor, targets: torch.Tensor, target_std: float) -> torch.Tensor:
+    if task == "classification":
+        return F.cross_entropy(outputs.float(), targets)
+    return F.mse_loss(outputs.float()[:, 0] / target_std, targets / target_std)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module, split: Split, data: ExperimentData, training: TrainingConfig, device: torch.device
+) -> dict:
+    """Metrics of ``model`` on ``split``: accuracy, AUROC and loss, or R², MAE, RMSE and loss."""
+    from ignite.metrics.regression import R2Score
+    from monai.metrics import MAEMetric, MSEMetric, compute_roc_auc
+
+    from monai_afpe.inferers import ClipAveragingInferer
+
+    model.eval()
+    inferer = ClipAveragingInferer(clip_batch_size=training.eval_batch_size) if split.clips else None
+    outputs = []
+    for images, _, spacing in split.batches(training.eval_batch_size):
+        images, spacing = images.to(device), spacing.to(device)
+        with _autocast(device, training.bf16):
+            out = inferer(images, model, spacing=spacing) if inferer is not None else model(images, spacing=spacing)
+        outputs.append(out.float().cpu())
+    predictions, targets = torch.cat(outputs), split.targets
+    loss = float(_loss(data.task, predictions, targets, data.target_std))
+    if data.task == "classification":
+        probabilities = predictions.softmax(dim=1)
+        one_hot = F.one_hot(targets, data.num_outputs).float()
+        return {
+            "accuracy": float((predictions.argmax(dim=1) == targets).float().mean()),
+            "auroc": float(compute_roc_auc(probabilities, one_hot, average="macro")),
+            "loss": loss,
+        }
+    y_pred, y = predictions[:, :1], targets[:, None]
+    r2 = R2Score()
+    r2.update((y_pred[:, 0], y[:, 0]))
+    # MONAI's metrics reduce per sample first; RMSE is the root of the mean squared error over samples
+    mae, mse = MAEMetric(), MSEMetric()
+    mae(y_pred, y)
+    mse(y_pred, y)
+    return {
+        "r2": float(r2.compute()),
+        "mae": float(mae.aggregate().mean()),
+        "rmse": float(mse.aggregate().mean().sqrt()),
+        "loss": loss,
+    }
+
+
+def _saved_activation_bytes(step: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Run ``step`` (a forward pass returning a loss) and count the bytes of distinct tensors saved for backward."""
+    seen: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.device.type != "meta" and tensor.numel() > 0:
+            storage = tensor.untyped_storage()
+            seen[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = step()
+    return loss, sum(seen.values())
+
+
+def train_and_evaluate(
+    model: torch.nn.Module,
+    data: ExperimentData,
+    training: TrainingConfig,
+    seed: int,
+    device: torch.device | str = "cpu",
+    on_epoch: Callable[[int, dict], bool] | None = None,
+) -> RunResult:
+    """Train ``model`` on ``data.train`` and evaluate it on the validation and every test split.
+
+    Args:
+        model: a freshly built network.
+        data: the data.
+        training: optimisation settings.
+        seed: seeds the order of the training samples (and the clip draws of videos).
+        device: where to train.
+        on_epoch: called after every epoch with ``(epoch, validation metrics)``; return True to stop
+            training (a pruned search trial). Validation is evaluated every epoch only when it is given.
+    """
+    device = torch.device(device)
+    if training.threads:
+        torch.set_num_threads(training.threads)
+    model = model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay)
+    steps_per_epoch = math.ceil(len(data.train) / training.batch_size)
+    total = steps_per_epoch * training.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _lr_lambda(total, max(1, int(round(training.warmup_epochs * steps_per_epoch))))
+    )
+    generator = torch.Generator().manual_seed(int(seed))
+    tokens = tokens_per_sample(data.input_size, model.patch_size, model.pooling)
+    result = RunResult(
+        validation={},
+        tests={},
+        tokens=tokens,
+        params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        train_gflop=train_flops_per_sample(model, tokens) / 1e9,
+        memory_kind="cuda_peak" if device.type == "cuda" else "saved_activations",
+    )
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    epoch_seconds = []
+    for epoch in range(training.epochs):
+        model.train()
+        split = data.training_split(seed * 100003 + epoch)
+        order = torch.randperm(len(split), generator=generator)
+        start, losses = time.perf_counter(), []
+        for images, targets, spacing in split.batches(training.batch_size, order):
+            images, targets, spacing = images.to(device), targets.to(device), spacing.to(device)
+
+            def forward() -> torch.Tensor:
+                with _autocast(device, training.bf16):
+                    outputs = model(images, spacing=spacing)
+                return _loss(data.task, outputs, targets, data.target_std)
+
+            if epoch == 0 and not losses and device.type != "cuda":
+                loss, saved = _saved_activation_bytes(forward)
+                result.memory_mb = saved / 2**20
+            else:
+                loss = forward()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if training.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), training.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            losses.append(float(loss.detach()))
+        epoch_seconds.append(time.perf_counter() - start)
+        record = {"epoch": epoch + 1, "train_loss": sum(losses) / len(losses)}
+        if on_epoch is not None:
+            validation = evaluate(model, data.validation, data, training, device)
+            record.update({f"val_{k}": v for k, v in validation.items()})
+            result.history.append(record)
+            if on_epoch(epoch, validation):
+                result.stopped_early = True
+                break
+        else:
+            result.history.append(record)
+    result.seconds_per_epoch = sum(epoch_seconds) / len(epoch_seconds)
+    if device.type == "cuda":
+        result.memory_mb = torch.cuda.max_memory_allocated(device) / 2**20
+    result.validation = evaluate(model, data.validation, data, training, device)
+    if not result.stopped_early:
+        result.tests = {name: evaluate(model, split, data, training, device) for name, split in data.tests.items()}
+    embedding = getattr(model, "position_embedding", None)
+    if embedding is not None and hasattr(embedding, "scales"):
+        result.final_scales = tuple(round(float(s), 5) for s in embedding.scales.detach().cpu())
+    return result
