@@ -34,10 +34,10 @@ def bundle_workflow(bundle: str, configs: list[str], workflow_type: str, bundle_
 
 
 def run_workflow(workflow: ConfigWorkflow) -> ConfigWorkflow:
-    """Check the workflow's required properties, then initialise, run and finalise it."""
+    """Initialise the workflow, check its required properties, then run and finalise it."""
+    workflow.initialize()
     missing = workflow.check_properties()
     assert not missing, f"missing required properties: {missing}"
-    workflow.initialize()
     workflow.run()
     workflow.finalize()
     return workflow

@@ -11,6 +11,7 @@ from monai_afpe.transforms.dictionary import (
     ExtractSpacingd,
     ExtractSpacingDict,
 )
+from monai_afpe.transforms.pixel_spacing import SetPixelSpacing, SetPixelSpacingD, SetPixelSpacingd, SetPixelSpacingDict
 from monai_afpe.transforms.scales import SCALE_POLICIES, check_scale_options, compute_afpe_scales
 from monai_afpe.transforms.spacing import (
     DEFAULT_SPACING_UNIT,
@@ -26,6 +27,10 @@ __all__ = [
     "SampleClipD",
     "SampleClipDict",
     "SampleClipd",
+    "SetPixelSpacing",
+    "SetPixelSpacingD",
+    "SetPixelSpacingDict",
+    "SetPixelSpacingd",
     "ComputeAFPEScales",
     "ComputeAFPEScalesD",
     "ComputeAFPEScalesDict",

@@ -1,0 +1,243 @@
+"""The afpe_echo_regression bundle: train, evaluate, infer, resume, fine-tune, multi-GPU and exports on tiny data."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from ignite.engine import Events
+from monai.bundle import ckpt_export, download, load, onnx_export, verify_metadata, verify_net_in_out
+
+from bundle_helpers import BUNDLES, bundle_workflow, config_paths, run_workflow
+
+BUNDLE = "afpe_echo_regression"
+CONFIGS = BUNDLES / BUNDLE / "configs"
+# 24 videos of 32x32 pixels (18 train, 3 val, 3 test), a two-layer network with 16 tokens per clip
+TINY = {
+    "synthetic_num_samples": 24,
+    "synthetic_frame_size": 32,
+    "frame_size": 32,
+    "batch_size": 6,
+    "num_epochs": 2,
+    "val_interval": 1,
+    "network_def#hidden_size": 16,
+    "network_def#mlp_dim": 32,
+    "network_def#num_layers": 2,
+    "network_def#num_heads": 2,
+}
+INFER_TINY = {k: v for k, v in TINY.items() if k not in ("batch_size", "num_epochs", "val_interval")}
+
+
+def train(root, configs=("train.json",), **overrides):
+    """Run a training workflow; return the trainer's final state (a finalised workflow forgets its content)."""
+    workflow = bundle_workflow(BUNDLE, list(configs), "train", bundle_root=root, **overrides)
+    workflow.initialize()
+    assert workflow.check_properties() == []
+    workflow.run()
+    state = workflow.trainer.state
+    workflow.finalize()
+    return state
+
+
+def read_predictions(path):
+    with open(path, newline="") as f:
+        return {row[0]: float(row[1]) for row in csv.reader(f)}
+
+
+def read_file_list(root):
+    with open(Path(root) / "FileList.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A bundle root with the synthetic data generated and a model trained for 2 epochs."""
+    root = tmp_path_factory.mktemp("echo_bundle")
+    state = train(root, **TINY)
+    assert state.epoch == 2
+    return root, state.iteration
+
+
+def test_train_writes_data_and_checkpoints(trained):
+    root, iterations = trained
+    rows = read_file_list(root / "data")
+    assert len(rows) == 24 and {r["Split"] for r in rows} == {"TRAIN", "VAL", "TEST"}
+    assert iterations == 2 * (sum(r["Split"] == "TRAIN" for r in rows) // TINY["batch_size"])
+    for name in ("model.pt", "last.pt"):
+        assert (root / "models" / name).is_file()
+    last = torch.load(root / "models" / "last.pt", weights_only=True)
+    assert set(last) == {"model", "optimizer", "lr_scheduler", "trainer"}
+    assert last["trainer"]["iteration"] == iterations
+    # the regression head starts in normalised units: output_scale is the training std of the EF
+    train_ef = torch.tensor([float(r["EF"]) for r in rows if r["Split"] == "TRAIN"], dtype=torch.float64)
+    assert float(last["model"]["output_scale"]) == pytest.approx(float(train_ef.std(unbiased=False)), rel=1e-5)
+
+
+def test_evaluate_metrics_and_inference_predictions(trained):
+    root, _ = trained
+    run_workflow(bundle_workflow(BUNDLE, ["train.json", "evaluate.json"], "train", bundle_root=root, **INFER_TINY))
+    with open(root / "eval" / "metrics.csv", newline="") as f:
+        metrics = {row[0]: float(row[1]) for row in csv.reader(f)}
+    assert set(metrics) == {"test_r2", "test_mae", "test_rmse"}
+    assert 0.0 <= metrics["test_mae"] <= metrics["test_rmse"]
+    evaluated = read_predictions(root / "eval" / "predictions.csv")
+    test_names = {r["FileName"] for r in read_file_list(root / "data") if r["Split"] == "TEST"}
+    assert set(evaluated) == test_names
+    # the metrics are those of the saved predictions (clip-averaged, one per video)
+    truth = {r["FileName"]: float(r["EF"]) for r in read_file_list(root / "data")}
+    mae = sum(abs(evaluated[n] - truth[n]) for n in test_names) / len(test_names)
+    assert metrics["test_mae"] == pytest.approx(mae, rel=1e-4)
+
+    (root / "eval" / "predictions.csv").unlink()
+    run_workflow(bundle_workflow(BUNDLE, ["inference.json"], "infer", bundle_root=root, **INFER_TINY))
+    inferred = read_predictions(root / "eval" / "predictions.csv")
+    assert set(inferred) == test_names
+    for name in test_names:
+        assert inferred[name] == pytest.approx(evaluated[name], abs=1e-3)
+
+
+def test_resume_continues_from_last_checkpoint(trained, tmp_path):
+    root, iterations = trained
+    shutil.copytree(root / "data", tmp_path / "data")
+    shutil.copytree(root / "models", tmp_path / "models")
+    workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=tmp_path, **dict(TINY, num_epochs=3, resume=True))
+    workflow.initialize()
+    started = []
+    workflow.trainer.add_event_handler(Events.ITERATION_STARTED, lambda engine: started.append(engine.state.iteration))
+    workflow.run()
+    state = workflow.trainer.state
+    workflow.finalize()
+    assert started[0] == iterations + 1  # ignite counts the iteration before firing ITERATION_STARTED
+    assert state.epoch == 3
+    assert state.iteration == iterations * 3 // 2
+
+
+def test_finetune_loads_weights_on_data_with_other_spacing(trained, tmp_path):
+    root, _ = trained
+    shutil.copytree(root / "models", tmp_path / "models", ignore=shutil.ignore_patterns("last.pt", "checkpoint*"))
+    # learning rate 0: the fine-tuned weights must equal the pretrained ones exactly
+    overrides = dict(TINY, synthetic_num_samples=16, num_epochs=1, learning_rate=0.0)
+    train(tmp_path, ("train.json", "finetune.json"), **overrides)
+    before = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
+    after = torch.load(tmp_path / "models" / "finetune" / "last.pt", weights_only=True)["model"]
+    assert before.keys() == after.keys()
+    for key in before:
+        torch.testing.assert_close(after[key], before[key], rtol=0, atol=0)
+    pretrain = [float(r["PixelSpacing"]) for r in read_file_list(root / "data")]
+    finetune = [float(r["PixelSpacing"]) for r in read_file_list(tmp_path / "data_finetune")]
+    assert min(finetune) > max(pretrain)  # deeper imaging: larger pixels than anything seen in training
+
+
+def test_inference_on_ultrasound_cine_dicom(trained, tmp_path):
+    root, _ = trained
+    from monai_afpe.data.synthetic import generate_echo
+
+    generate_echo(tmp_path / "source", num_samples=6, seed=3, frame_size=32, write_dicom=True)
+    data = tmp_path / "data"
+    shutil.copytree(tmp_path / "source" / "DICOM", data / "DICOM")
+    rows = read_file_list(tmp_path / "source")
+    with open(data / "FileList.csv", "w", newline="") as f:  # DICOM files listed with their suffix
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows([dict(r, FileName=r["FileName"] + ".dcm", PixelSpacing="999") for r in rows])
+    shutil.copytree(root / "models", tmp_path / "models")
+    overrides = dict(INFER_TINY, dataset_format="dicom", infer_split="all")
+    workflow = bundle_workflow(BUNDLE, ["inference.json"], "infer", bundle_root=tmp_path, **overrides)
+    workflow.initialize()
+    item = workflow.dataset[0]
+    # spacing from the DICOM (frame time, calibrated region), not from the CSV column
+    expected = [4.0 / float(rows[0]["FPS"]), float(rows[0]["PixelSpacing"]), float(rows[0]["PixelSpacing"])]
+    torch.testing.assert_close(item["image_spacing"], torch.tensor(expected), rtol=1e-3, atol=0)
+    workflow.run()
+    workflow.finalize()
+    assert set(read_predictions(tmp_path / "eval" / "predictions.csv")) == {r["FileName"] + ".dcm" for r in rows}
+
+
+def test_properties_metadata_and_exports(trained, tmp_path):
+    root, _ = trained
+    for configs, kind in ((["train.json"], "train"), (["inference.json"], "infer")):
+        workflow = bundle_workflow(BUNDLE, configs, kind, bundle_root=root)
+        workflow.initialize()  # MONAI 1.6: properties are only readable after initialize
+        assert workflow.check_properties() == []
+    verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(BUNDLES / "meta_schema.json"))
+    small = {key: value for key, value in TINY.items() if key.startswith("network_def")}
+    common = dict(meta_file=str(CONFIGS / "metadata.json"), config_file=str(CONFIGS / "inference.json"),
+                  bundle_root=str(root), **small)
+    verify_net_in_out(net_id="network_def", **common)
+    ts = tmp_path / "model.ts"
+    ckpt_export(net_id="network_def", filepath=str(ts), ckpt_file=str(root / "models" / "model.pt"), **common)
+    exported = torch.jit.load(str(ts)).eval()
+    x = torch.rand(2, 1, 16, 64, 64)
+    spacing = torch.tensor([[0.08, 2.5, 2.5], [0.12, 2.2, 2.2]])
+    assert exported(x, spacing).shape == (2, 1)
+    # physical-mode AFPE: the prediction depends on the spacing of the clip
+    assert not torch.allclose(exported(x, spacing)[0], exported(x, spacing.flip(0))[0])
+
+
+def test_download_from_zip_and_load(trained, tmp_path):
+    root, _ = trained
+    archive = tmp_path / f"{BUNDLE}.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in (BUNDLES / BUNDLE).rglob("*"):
+            if path.is_file() and "models" not in path.parts and "data" not in path.parts and "eval" not in path.parts:
+                z.write(path, Path(BUNDLE) / path.relative_to(BUNDLES / BUNDLE))
+        z.write(root / "models" / "model.pt", Path(BUNDLE) / "models" / "model.pt")
+    target = tmp_path / "downloaded"
+    download(name=BUNDLE, url=f"file://{archive}", bundle_dir=str(target))
+    assert (target / BUNDLE / "configs" / "inference.json").is_file()
+    small = {"hidden_size": 16, "mlp_dim": 32, "num_layers": 2, "num_heads": 2}
+    net = load(name=BUNDLE, bundle_dir=str(target), workflow_type="inference", device="cpu", net_override=small)
+    state = torch.load(root / "models" / "model.pt", weights_only=True)
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(value, state[key])
+
+
+def test_onnx_export(trained, tmp_path):
+    pytest.importorskip("onnxruntime")
+    root, _ = trained
+    onnx_file = tmp_path / "model.onnx"
+    small = {key: value for key, value in TINY.items() if key.startswith("network_def")}
+    onnx_export(
+        net_id="network_def", filepath=str(onnx_file), ckpt_file=str(root / "models" / "model.pt"),
+        meta_file=str(CONFIGS / "metadata.json"), config_file=str(CONFIGS / "inference.json"), bundle_root=str(root),
+        input_shape=[1, 1, 16, 64, 64], **small,
+    )
+    import onnxruntime
+
+    x = torch.rand(1, 1, 16, 64, 64)
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    (output,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    ts = tmp_path / "model.ts"
+    ckpt_export(net_id="network_def", filepath=str(ts), ckpt_file=str(root / "models" / "model.pt"),
+                meta_file=str(CONFIGS / "metadata.json"), config_file=str(CONFIGS / "inference.json"),
+                bundle_root=str(root), **small)
+    with torch.no_grad():
+        expected = torch.jit.load(str(ts))(x)
+    torch.testing.assert_close(torch.as_tensor(output), expected, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_multi_gpu_train_torchrun_gloo(trained, tmp_path):
+    root, _ = trained
+    shutil.copytree(root / "data", tmp_path / "data")
+    overrides = [arg for key, value in TINY.items() for arg in (f"--{key}", json.dumps(value))]
+    configs = str(config_paths(BUNDLE, "train.json", "multi_gpu_train.json"))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "monai.bundle", "run",
+         "--config_file", configs, "--logging_file", str(CONFIGS / "logging.conf"), "--bundle_root", str(tmp_path),
+         *overrides],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    last = torch.load(tmp_path / "models" / "last.pt", weights_only=True)
+    rows = read_file_list(tmp_path / "data")
+    per_rank = -(-sum(r["Split"] == "TRAIN" for r in rows) // 2)  # DistributedSampler pads to an even split
+    assert last["trainer"]["iteration"] == 2 * (per_rank // TINY["batch_size"])
+    assert not any(k.startswith("module.") for k in last["model"])
