@@ -1,0 +1,277 @@
+"""The afpe_ct_classification bundle: train, evaluate, infer, fine-tune, resume, DDP and MONAI's bundle tooling.
+
+Every workflow runs on a tiny generated data set with a tiny network; ``bundle_root`` is a temporary
+folder, so nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from bundle_helpers import BUNDLES, bundle_workflow, config_paths, run_command
+
+BUNDLE = "afpe_ct_classification"
+CONFIGS = BUNDLES / BUNDLE / "configs"
+TINY = {
+    "num_samples": 60,
+    "max_epochs": 1,
+    "batch_size": 8,
+    "hidden_size": 32,
+    "num_layers": 1,
+    "num_heads": 2,
+    "num_threads": 1,
+}
+NUM_CLASSES = 6
+
+
+def run(configs: list[str], workflow_type: str, root: Path, **override):
+    """Initialise, check the required properties, run and finalise a workflow of the bundle."""
+    workflow = bundle_workflow(BUNDLE, configs, workflow_type, bundle_root=root, **{**TINY, **override})
+    workflow.initialize()  # MONAI 1.6: properties are only readable after initialize
+    assert workflow.check_properties() == []
+    workflow.run()
+    workflow.finalize()
+    return workflow
+
+
+def datalist(root: Path, split: str, folder: str = "data") -> list[dict]:
+    return json.loads((root / folder / "datalist.json").read_text())[split]
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as f:
+        return [row for row in csv.reader(f) if row]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A bundle root after one tiny training run, evaluation and inference."""
+    root = tmp_path_factory.mktemp("ct_classification")
+    train = run(["train.json"], "train", root)
+    run(["train.json", "evaluate.json"], "infer", root)
+    run(["inference.json"], "infer", root)
+    return root, train
+
+
+def test_train_generates_data_and_writes_checkpoints(trained):
+    root, train = trained
+    items = {split: datalist(root, split) for split in ("training", "validation", "test")}
+    assert [len(v) for v in items.values()] == [48, 6, 6]  # split_fractions 0.8 / 0.1 / 0.1 of 60
+    assert {item["label"] for item in items["training"]} == set(range(NUM_CLASSES))
+    # the spacing the network gets is the one in the file's affine (flips and in-plane rotations keep it)
+    sample = train.train_dataset[0]
+    affine = nib.load(root / "data" / items["training"][0]["image"]).affine
+    np.testing.assert_allclose(sample["image_spacing"].numpy(), np.abs(np.diag(affine)[:3]), rtol=1e-5)
+    assert sample["image"].shape == (1, 32, 32, 32)
+    last = torch.load(root / "models" / "last.pt", weights_only=True)
+    assert set(last) == {"model", "optimizer", "lr_scheduler", "trainer"}
+    assert last["trainer"]["iteration"] == 48 // TINY["batch_size"]
+    best = torch.load(root / "models" / "model.pt", weights_only=True)
+    assert best.keys() == last["model"].keys()
+
+
+def test_evaluate_writes_metrics_confusion_matrix_and_predictions(trained):
+    root, _ = trained
+    test_items = datalist(root, "test")
+    metrics = dict(read_rows(root / "eval" / "metrics.csv"))
+    assert set(metrics) == {"test_accuracy", "test_auroc"}
+    confusion = np.loadtxt(root / "eval" / "confusion_matrix.csv", delimiter=",", ndmin=2)
+    assert confusion.shape == (NUM_CLASSES, NUM_CLASSES)
+    assert confusion.sum() == len(test_items)
+    np.testing.assert_allclose(confusion.sum(axis=1), np.bincount([i["label"] for i in test_items], minlength=6))
+    assert float(metrics["test_accuracy"]) == pytest.approx(np.trace(confusion) / confusion.sum())
+    assert 0.0 <= float(metrics["test_auroc"]) <= 1.0
+    rows = read_rows(root / "eval" / "test_predictions.csv")  # file, true label, class probabilities
+    assert len(rows) == len(test_items)
+    by_name = {Path(item["image"]).name: item["label"] for item in test_items}
+    for row in rows:
+        assert int(float(row[1])) == by_name[Path(row[0]).name]
+        assert sum(float(p) for p in row[2:]) == pytest.approx(1.0, abs=1e-5)
+    predicted = np.array([np.argmax([float(p) for p in row[2:]]) for row in rows])
+    truth = np.array([int(float(row[1])) for row in rows])
+    assert float(metrics["test_accuracy"]) == pytest.approx(np.mean(predicted == truth))
+
+
+def test_inference_writes_the_networks_probabilities(trained):
+    root, train = trained
+    rows = read_rows(root / "eval" / "predictions.csv")
+    test_items = datalist(root, "test")
+    assert sorted(Path(row[0]).name for row in rows) == sorted(Path(i["image"]).name for i in test_items)
+    probabilities = torch.tensor([[float(p) for p in row[1:]] for row in rows])
+    assert probabilities.shape == (len(test_items), NUM_CLASSES)
+    # recompute the first row with the best checkpoint and the validation preprocessing
+    network = train.parser.get_parsed_content("network_def", instantiate=True)
+    network.load_state_dict(torch.load(root / "models" / "model.pt", weights_only=True))
+    first = next(i for i in test_items if Path(i["image"]).name == Path(rows[0][0]).name)
+    item = train.parser.get_parsed_content("validate#preprocessing")({**first, "image": str(root / "data" / first["image"])})
+    with torch.no_grad():
+        expected = network.eval()(item["image"][None].as_tensor(), spacing=item["image_spacing"][None]).softmax(-1)[0]
+    torch.testing.assert_close(probabilities[0], expected, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("clip, moved", [(1e-12, False), (0, True)])
+def test_gradient_clipping_applies_to_every_step(trained, tmp_path, clip, moved):
+    root, _ = trained
+    shutil.copytree(root / "data", tmp_path / "data")
+    workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=tmp_path, **TINY, grad_clip_norm=clip, weight_decay=0.0)
+    workflow.initialize()
+    network = workflow.parser.get_parsed_content("network")
+    start = {key: value.clone() for key, value in network.state_dict().items()}
+    workflow.run()
+    # AdamW steps are scale-free but for eps: gradients clipped to 1e-12 give steps of ~lr * 1e-4
+    change = max(float((network.state_dict()[key] - value).abs().max()) for key, value in start.items())
+    assert (change > 1e-4) == moved, change
+
+
+def test_resume_continues_from_the_saved_iteration(trained, tmp_path):
+    root, _ = trained
+    shutil.copytree(root / "data", tmp_path / "data")
+    shutil.copytree(root / "models", tmp_path / "models")
+    resumed = run(["train.json"], "train", tmp_path, max_epochs=2, resume=True)
+    per_epoch = 48 // TINY["batch_size"]
+    assert resumed.trainer.state.epoch == 2
+    assert resumed.trainer.state.iteration == 2 * per_epoch
+    assert torch.load(tmp_path / "models" / "last.pt", weights_only=True)["trainer"]["iteration"] == 2 * per_epoch
+
+
+def test_finetune_loads_the_checkpoint_and_reads_the_new_spacing(trained, tmp_path):
+    root, _ = trained
+    shutil.copytree(root / "models", tmp_path / "models")
+    # a learning rate of 0 keeps the weights: the best fine-tuned model is exactly the loaded one
+    tune = run(["train.json", "finetune.json"], "train", tmp_path, learning_rate=0.0)
+    first = datalist(tmp_path, "training", folder="data_finetune")[0]
+    assert (tmp_path / "data_finetune" / first["image"]).is_file()
+    sample = tune.train_dataset[0]
+    torch.testing.assert_close(sample["image_spacing"], torch.tensor([1.0, 1.0, 4.0]))  # stride-4 protocol
+    assert sample["image"].shape == (1, 32, 32, 8)
+    before = torch.load(root / "models" / "model.pt", weights_only=True)
+    after = torch.load(tmp_path / "models" / "finetune" / "model.pt", weights_only=True)
+    assert before.keys() == after.keys()
+    for key in before:
+        torch.testing.assert_close(after[key], before[key])
+    run(["train.json", "finetune.json", "evaluate.json"], "infer", tmp_path)
+    assert dict(read_rows(tmp_path / "eval" / "finetune" / "metrics.csv")).keys() == {"test_accuracy", "test_auroc"}
+
+
+def test_hospital_folder_format_trains_on_nifti_files_with_a_label_csv(trained, tmp_path):
+    root, _ = trained
+    folder = tmp_path / "my_ct"
+    folder.mkdir()
+    rows = ["image,label,split"]
+    for key, split in (("training", "train"), ("validation", "validation"), ("test", "test")):
+        for index, item in enumerate(datalist(root, key)[:16]):
+            name = f"{split}_{index:02d}.nii.gz"
+            shutil.copy(root / "data" / item["image"], folder / name)
+            rows.append(f"{name},{item['label']},{split}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    workflow = run(["train.json"], "train", tmp_path, dataset_format="hospital", dataset_dir=str(folder))
+    assert len(workflow.train_dataset) == 16
+    assert workflow.trainer.state.iteration == 16 // TINY["batch_size"]
+    assert (tmp_path / "models" / "model.pt").is_file()
+
+
+def test_unknown_dataset_format_is_refused(tmp_path):
+    workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=tmp_path, dataset_format="npz")
+    workflow.initialize()
+    with pytest.raises(RuntimeError) as error:
+        workflow.parser.get_parsed_content("datalist_file")
+    cause = str(error.value.__cause__)
+    assert "npz" in cause and "datalist" in cause and "hospital" in cause
+
+
+def test_metadata_net_in_out_and_torchscript_export(trained, tmp_path):
+    root, _ = trained
+    run_command("monai.bundle", "verify_metadata", "--meta_file", str(CONFIGS / "metadata.json"),
+                "--filepath", str(BUNDLES / "meta_schema.json"))
+    small = [arg for key in ("hidden_size", "num_layers", "num_heads") for arg in (f"--{key}", str(TINY[key]))]
+    common = ["--meta_file", str(CONFIGS / "metadata.json"), "--config_file", str(CONFIGS / "inference.json"), *small]
+    run_command("monai.bundle", "verify_net_in_out", "network_def", *common)
+    ts = tmp_path / "model.ts"
+    run_command("monai.bundle", "ckpt_export", "network_def", "--filepath", str(ts),
+                "--ckpt_file", str(root / "models" / "model.pt"), *common)
+    exported = torch.jit.load(str(ts)).eval()
+    x = torch.rand(2, 1, 32, 32, 32)
+    spacing = torch.tensor([[0.7, 0.7, 1.0], [1.1, 1.1, 4.5]])
+    out = exported(x, spacing)
+    assert out.shape == (2, NUM_CLASSES)
+    # the spacing is a real input of the exported network
+    assert not torch.allclose(out[0], exported(x, spacing.flip(0))[0])
+
+
+def test_infer_properties_and_download_from_zip(trained, tmp_path):
+    root, _ = trained
+    archive = tmp_path / f"{BUNDLE}.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in (BUNDLES / BUNDLE).rglob("*"):
+            relative = path.relative_to(BUNDLES / BUNDLE)
+            if path.is_file() and relative.parts[0] in ("configs", "docs", "LICENSE"):
+                z.write(path, Path(BUNDLE) / relative)
+        z.write(root / "models" / "model.pt", Path(BUNDLE) / "models" / "model.pt")
+    target = tmp_path / "downloaded"
+    run_command("monai.bundle", "download", "--name", BUNDLE, "--url", f"file://{archive}", "--bundle_dir", str(target))
+    assert (target / BUNDLE / "configs" / "inference.json").is_file()
+    from monai.bundle import load
+
+    small = {key: TINY[key] for key in ("hidden_size", "num_layers", "num_heads")}
+    small["mlp_dim"] = 4 * small["hidden_size"]
+    net = load(name=BUNDLE, bundle_dir=str(target), workflow_type="inference", device="cpu", net_override=small)
+    state = torch.load(root / "models" / "model.pt", weights_only=True)
+    for key, value in net.state_dict().items():
+        torch.testing.assert_close(value, state[key])
+
+
+@pytest.mark.slow
+def test_onnx_export(trained, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    root, _ = trained
+    onnx_file = tmp_path / "model.onnx"
+    small = [arg for key in ("hidden_size", "num_layers", "num_heads") for arg in (f"--{key}", str(TINY[key]))]
+    run_command(
+        "monai.bundle", "onnx_export", "network_def", "--filepath", str(onnx_file),
+        "--ckpt_file", str(root / "models" / "model.pt"), "--meta_file", str(CONFIGS / "metadata.json"),
+        "--config_file", str(CONFIGS / "inference.json"), "--input_shape", "[1, 1, 32, 32, 32]", "--use_trace", "true",
+        *small,
+    )
+    # the ONNX graph has one input: the spacing is the network's default_spacing
+    x = np.random.default_rng(0).random((1, 1, 32, 32, 32), dtype=np.float32)
+    session = ort.InferenceSession(str(onnx_file))
+    (onnx_out,) = session.run(None, {session.get_inputs()[0].name: x})
+    network = bundle_workflow(BUNDLE, ["inference.json"], "infer", bundle_root=root, **TINY)
+    network.initialize()
+    net = network.parser.get_parsed_content("network_def")
+    net.load_state_dict(torch.load(root / "models" / "model.pt", weights_only=True))
+    with torch.no_grad():
+        expected = net.eval()(torch.from_numpy(x), spacing=torch.tensor([[0.9, 0.9, 3.0]]))
+    np.testing.assert_allclose(onnx_out, expected.numpy(), atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_multi_gpu_train_torchrun_gloo(trained, tmp_path):
+    root, _ = trained
+    shutil.copytree(root / "data", tmp_path / "data")
+    overrides = [arg for key, value in TINY.items() for arg in (f"--{key}", json.dumps(value))]
+    configs = str(config_paths(BUNDLE, "train.json", "multi_gpu_train.json"))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "monai.bundle", "run",
+         "--config_file", configs, "--meta_file", str(CONFIGS / "metadata.json"),
+         "--logging_file", str(CONFIGS / "logging.conf"), "--bundle_root", str(tmp_path), *overrides],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    last = torch.load(tmp_path / "models" / "last.pt", weights_only=True)
+    per_rank = 48 // 2  # DistributedSampler: half of the 48 training volumes on each rank
+    assert last["trainer"]["iteration"] == per_rank // TINY["batch_size"]
+    assert not any(key.startswith("module.") for key in last["model"])
+    assert (tmp_path / "models" / "model.pt").is_file()
