@@ -30,6 +30,10 @@ class AFPEUNETR(nn.Module):
     skip connections read the blocks at a quarter, half and three quarters of the depth (blocks 3, 6 and
     9 of 12).
 
+    Sliding-window inference (``SlidingWindowInferer``, which passes ``spacing`` on to every call) with
+    per-sample spacing needs an evaluation batch of one image: MONAI batches windows across images, so
+    the rows of a ``(B, m)`` spacing would not follow their windows.
+
     Args:
         in_channels: input channels.
         out_channels: output channels (segmentation classes).
