@@ -19,7 +19,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, config_paths, run_command
+from bundle_helpers import BUNDLES, bundle_workflow, config_paths, run_command, run_workflow
 
 BUNDLE = "afpe_ct_classification"
 CONFIGS = BUNDLES / BUNDLE / "configs"
@@ -37,12 +37,7 @@ NUM_CLASSES = 6
 
 def run(configs: list[str], workflow_type: str, root: Path, **override):
     """Initialise, check the required properties, run and finalise a workflow of the bundle."""
-    workflow = bundle_workflow(BUNDLE, configs, workflow_type, bundle_root=root, **{**TINY, **override})
-    workflow.initialize()  # MONAI 1.6: properties are only readable after initialize
-    assert workflow.check_properties() == []
-    workflow.run()
-    workflow.finalize()
-    return workflow
+    return run_workflow(bundle_workflow(BUNDLE, configs, workflow_type, bundle_root=root, **{**TINY, **override}))
 
 
 def datalist(root: Path, split: str, folder: str = "data") -> list[dict]:

@@ -17,7 +17,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, config_paths, run_command
+from bundle_helpers import BUNDLES, bundle_workflow, config_paths, run_command, run_workflow
 from ignite.engine import Events
 from monai.inferers import sliding_window_inference
 from monai.metrics import DiceMetric
@@ -38,16 +38,6 @@ TINY = {
     "max_epochs": 1,
     "val_interval": 1,
 }
-
-
-def run_workflow(workflow):
-    """Initialise, check the required properties (MONAI 1.6 reads them only after ``initialize``), run, finalise."""
-    workflow.initialize()
-    missing = workflow.check_properties()
-    assert not missing, f"missing required properties: {missing}"
-    workflow.run()
-    workflow.finalize()
-    return workflow
 
 
 def cli_overrides(overrides: dict) -> list[str]:
