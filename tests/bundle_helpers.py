@@ -6,6 +6,8 @@ the repository; the configs themselves are read from ``bundles/<name>/configs``.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +50,16 @@ def run_command(*args: str, cwd: Path | None = None, timeout: float = 600) -> st
     result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
     assert result.returncode == 0, f"python -m {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     return result.stdout + result.stderr
+
+
+def run_torchrun(bundle: str, configs: list[str], bundle_root: Path, overrides: dict, nproc: int = 2) -> None:
+    """``torchrun --nproc_per_node=<nproc> -m monai.bundle run`` on the CPU (gloo), one thread per process."""
+    folder = BUNDLES / bundle / "configs"
+    arguments = [arg for key, value in overrides.items() for arg in (f"--{key}", json.dumps(value))]
+    command = [
+        sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "-m", "monai.bundle", "run",
+        "--config_file", str(config_paths(bundle, *configs)), "--meta_file", str(folder / "metadata.json"),
+        "--logging_file", str(folder / "logging.conf"), "--bundle_root", str(bundle_root), *arguments,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert result.returncode == 0, result.stderr[-5000:]

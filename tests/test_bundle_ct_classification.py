@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -19,7 +16,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, config_paths, run_command, run_workflow
+from bundle_helpers import BUNDLES, bundle_workflow, run_command, run_torchrun, run_workflow
 
 BUNDLE = "afpe_ct_classification"
 CONFIGS = BUNDLES / BUNDLE / "configs"
@@ -255,16 +252,7 @@ def test_onnx_export(trained, tmp_path):
 def test_multi_gpu_train_torchrun_gloo(trained, tmp_path):
     root, _ = trained
     shutil.copytree(root / "data", tmp_path / "data")
-    overrides = [arg for key, value in TINY.items() for arg in (f"--{key}", json.dumps(value))]
-    configs = str(config_paths(BUNDLE, "train.json", "multi_gpu_train.json"))
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "monai.bundle", "run",
-         "--config_file", configs, "--meta_file", str(CONFIGS / "metadata.json"),
-         "--logging_file", str(CONFIGS / "logging.conf"), "--bundle_root", str(tmp_path), *overrides],
-        capture_output=True, text=True, timeout=600, env=env,
-    )
-    assert result.returncode == 0, result.stderr[-5000:]
+    run_torchrun(BUNDLE, ["train.json", "multi_gpu_train.json"], tmp_path, TINY)
     last = torch.load(tmp_path / "models" / "last.pt", weights_only=True)
     per_rank = 48 // 2  # DistributedSampler: half of the 48 training volumes on each rank
     assert last["trainer"]["iteration"] == per_rank // TINY["batch_size"]

@@ -1,11 +1,7 @@
 """The afpe_echo_regression bundle: train, evaluate, infer, resume, fine-tune, multi-GPU and exports on tiny data."""
 
 import csv
-import json
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -14,7 +10,7 @@ import torch
 from ignite.engine import Events
 from monai.bundle import ckpt_export, download, load, onnx_export, verify_metadata, verify_net_in_out
 
-from bundle_helpers import BUNDLES, bundle_workflow, config_paths, run_workflow
+from bundle_helpers import BUNDLES, bundle_workflow, run_torchrun, run_workflow
 
 BUNDLE = "afpe_echo_regression"
 CONFIGS = BUNDLES / BUNDLE / "configs"
@@ -226,16 +222,7 @@ def test_onnx_export(trained, tmp_path):
 def test_multi_gpu_train_torchrun_gloo(trained, tmp_path):
     root, _ = trained
     shutil.copytree(root / "data", tmp_path / "data")
-    overrides = [arg for key, value in TINY.items() for arg in (f"--{key}", json.dumps(value))]
-    configs = str(config_paths(BUNDLE, "train.json", "multi_gpu_train.json"))
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "monai.bundle", "run",
-         "--config_file", configs, "--logging_file", str(CONFIGS / "logging.conf"), "--bundle_root", str(tmp_path),
-         *overrides],
-        capture_output=True, text=True, timeout=600, env=env,
-    )
-    assert result.returncode == 0, result.stderr[-5000:]
+    run_torchrun(BUNDLE, ["train.json", "multi_gpu_train.json"], tmp_path, TINY)
     last = torch.load(tmp_path / "models" / "last.pt", weights_only=True)
     rows = read_file_list(tmp_path / "data")
     per_rank = -(-sum(r["Split"] == "TRAIN" for r in rows) // 2)  # DistributedSampler pads to an even split

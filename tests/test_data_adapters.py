@@ -11,7 +11,6 @@ import torch
 from monai.data import DataLoader, Dataset
 from monai.transforms import Compose, LoadImaged
 
-from monai_afpe.inferers import ClipAveragingInferer
 from monai_afpe.data.adapters import (
     export_organmnist3d,
     load_decathlon,
@@ -22,6 +21,7 @@ from monai_afpe.data.adapters import (
 )
 from monai_afpe.data.synthetic import generate_ct_segmentation, generate_echo
 from monai_afpe.data.synthetic.writers import spacing_affine, write_nifti
+from monai_afpe.inferers import ClipAveragingInferer
 from monai_afpe.transforms.clip_sampling import SampleClipd
 
 # ----------------------------------------------------------------------------------------------- OrganMNIST3D

@@ -1,3 +1,13 @@
 """Figures: similarity maps of positional embeddings."""
 
-from monai_afpe.visualize.similarity_map import plane_of, plot_similarity_maps, token_similarity
+from monai_afpe.visualize.similarity_map import (
+    plane_of,
+    plot_similarity_maps,
+    token_similarity,
+)
+
+__all__ = [
+    "plane_of",
+    "plot_similarity_maps",
+    "token_similarity",
+]

@@ -24,7 +24,6 @@ from monai_afpe.networks.blocks.position_features import (
     fourier_features,
     grid_positions,
     physical_positions,
-    sincos_axis_order,
     sincos_features,
 )
 

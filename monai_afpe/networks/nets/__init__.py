@@ -2,4 +2,17 @@
 
 from monai_afpe.networks.nets.afpe_unetr import AFPEUNETR, UNETR_PATCH_SIZE
 from monai_afpe.networks.nets.afpe_vit import VIT_POOLING, VIT_TASKS, AFPEViT
-from monai_afpe.networks.nets.unetr_weights import StateDictLoadReport, load_monai_unetr_state_dict
+from monai_afpe.networks.nets.unetr_weights import (
+    StateDictLoadReport,
+    load_monai_unetr_state_dict,
+)
+
+__all__ = [
+    "AFPEUNETR",
+    "AFPEViT",
+    "load_monai_unetr_state_dict",
+    "StateDictLoadReport",
+    "UNETR_PATCH_SIZE",
+    "VIT_POOLING",
+    "VIT_TASKS",
+]
