@@ -21,7 +21,6 @@ lists of ``{"image", "label"}``) that :func:`monai.data.load_decathlon_datalist`
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import os
@@ -43,7 +42,14 @@ from monai_afpe.data.synthetic.solids import (
     render_occupancy,
     rotation_matrix,
 )
-from monai_afpe.data.synthetic.writers import SPLIT_KEYS, spacing_affine, split_counts, write_json, write_nifti
+from monai_afpe.data.synthetic.writers import (
+    SPLIT_KEYS,
+    spacing_affine,
+    split_counts,
+    write_csv,
+    write_json,
+    write_nifti,
+)
 
 __all__ = [
     "CT_SEGMENTATION_LABELS",
@@ -226,10 +232,7 @@ def generate_ct_segmentation(
         item = {"image": f"./images{suffix}/{name}", "label": f"./labels{suffix}/{name}"}
         datalist[str(splits[index])].append(item)
         records.append({**item, "split": str(splits[index]), **sample.record})
-    with open(output_dir / "geometry.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(records[0]))
-        writer.writeheader()
-        writer.writerows(records)
+    write_csv(output_dir / "geometry.csv", records)
     header = {
         "name": "ct-segmentation",
         "description": "Synthetic anisotropic CT segmentation: a toy abdomen with organ-like structures (monai-afpe).",

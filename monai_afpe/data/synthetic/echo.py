@@ -30,7 +30,6 @@ with ``FrameTime`` and a calibrated ultrasound region (cm).
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Sequence
@@ -42,7 +41,12 @@ from monai.utils import ensure_tuple_rep
 from tqdm.auto import tqdm
 
 from monai_afpe.data.synthetic.sampling import check_range, check_seed, sample_rng
-from monai_afpe.data.synthetic.writers import split_counts, write_avi, write_ultrasound_cine_dicom
+from monai_afpe.data.synthetic.writers import (
+    split_counts,
+    write_avi,
+    write_csv,
+    write_ultrasound_cine_dicom,
+)
 
 __all__ = [
     "FILELIST_COLUMNS",
@@ -398,9 +402,4 @@ def generate_echo(
                 "ESFrame": sample.es_frame,
             }
         )
-    path = output_dir / "FileList.csv"
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FILELIST_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return write_csv(output_dir / "FileList.csv", rows, FILELIST_COLUMNS)

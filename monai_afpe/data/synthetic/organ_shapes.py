@@ -28,7 +28,6 @@ the world origin), optionally ``masks/shape_XXXX.nii.gz`` (uint8, occupancy >= 0
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -52,7 +51,14 @@ from monai_afpe.data.synthetic.solids import (
     render_occupancy,
     world_extent,
 )
-from monai_afpe.data.synthetic.writers import SPLIT_KEYS, balanced_splits, spacing_affine, write_json, write_nifti
+from monai_afpe.data.synthetic.writers import (
+    SPLIT_KEYS,
+    balanced_splits,
+    spacing_affine,
+    write_csv,
+    write_json,
+    write_nifti,
+)
 
 __all__ = [
     "ORGAN_SHAPE_CLASSES",
@@ -338,10 +344,7 @@ def generate_organ_shapes(
         datalist[str(splits[index])].append(item)
         records.append({"image": item["image"], "split": str(splits[index]), **sample.record})
 
-    with open(output_dir / "geometry.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(records[0]))
-        writer.writeheader()
-        writer.writerows(records)
+    write_csv(output_dir / "geometry.csv", records)
     header = {
         "name": "organ-shapes",
         "description": "Synthetic anisotropic CT classification: organ-like shapes defined in mm (monai-afpe).",

@@ -9,6 +9,7 @@ voxel spacing in mm, AVI files whose frame rate gives the time step, DICOM cine 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,7 @@ __all__ = [
     "spacing_affine",
     "write_nifti",
     "write_json",
+    "write_csv",
     "write_avi",
     "write_ultrasound_cine_dicom",
     "split_counts",
@@ -67,6 +69,17 @@ def write_json(path: os.PathLike | str, content: Mapping) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(content, indent=2) + "\n")
+    return path
+
+
+def write_csv(path: os.PathLike | str, rows: Sequence[Mapping], columns: Sequence[str] | None = None) -> Path:
+    """Write ``rows`` as a CSV table with a header (``columns``, default: the keys of the first row)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns or rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     return path
 
 
