@@ -172,6 +172,46 @@ def test_patch_tokens_follow_monai_layout():
     torch.testing.assert_close(tokens, reference(x))
 
 
+@pytest.mark.parametrize("patch", [(8, 8, 2), (4, 1, 2)])
+def test_stem_keeps_the_patch_grid_and_centres_each_token_on_its_patch(patch):
+    stem = PatchEmbedding(1, patch, 8, spatial_dims=3, stem_channels=(4, 4, 4), stem_norm=None, stem_act=None)
+    size = [8 * p for p in patch]
+    x = torch.zeros(1, 1, *size, requires_grad=True)
+    tokens, grid = stem(x)
+    assert grid == [8, 8, 8] and tokens.shape == (1, 512, 8)
+    # an interior token's receptive field is symmetric about its patch centre p * i + (p - 1) / 2
+    index = [g // 2 for g in grid]
+    flat = (index[0] * grid[1] + index[1]) * grid[2] + index[2]
+    tokens[0, flat].abs().sum().backward()
+    support = x.grad[0, 0].ne(0).nonzero().float()
+    centre = (support.min(0).values + support.max(0).values) / 2
+    torch.testing.assert_close(centre, torch.tensor([p * i + (p - 1) / 2 for p, i in zip(patch, index)]))
+
+
+def test_stem_vit_runs_in_physical_mode_and_scripts():
+    net = make_vit("3d", physical=True, img_size=(16, 16, 8), patch_size=(8, 8, 2), stem_channels=(4, 8, 8)).eval()
+    x = torch.randn(2, 1, 16, 16, 8)
+    assert [type(m).__name__ for m in net.patch_embedding.stem] == ["Convolution"] * 3
+    assert [list(m.conv.stride) for m in net.patch_embedding.stem] == [[2, 2, 2], [2, 2, 1], [2, 2, 1]]
+    out = net(x, spacing())
+    assert out.shape == (2, 2)
+    assert not torch.allclose(net(x, spacing()[[1, 0]]), out)
+    torch.testing.assert_close(torch.jit.script(net)(x, spacing()), out)
+
+
+@pytest.mark.parametrize(
+    "patch, channels, message",
+    [
+        ((8, 8, 3), (4, 4, 4), "patch_size must be a power of two on every axis; got \\[8, 8, 3\\] \\(axis 2: 3\\)"),
+        ((8, 8, 8), (4, 4), "needs 3 stride-2 stem layers, but stem_channels has 2 entries"),
+        ((4, 4, 4), (4, 0), "stem_channels must be positive channel counts"),
+    ],
+)
+def test_stem_argument_errors(patch, channels, message):
+    with pytest.raises(ValueError, match=message):
+        PatchEmbedding(1, patch, 8, spatial_dims=3, stem_channels=channels)
+
+
 def test_block_argument_errors():
     with pytest.raises(
         ValueError, match="img_size has 2 spatial axes \\[16, 16\\], but patch_size \\[4, 4, 4\\] has 3"

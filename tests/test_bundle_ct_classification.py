@@ -119,10 +119,12 @@ def test_gradient_clipping_applies_to_every_step(trained, tmp_path, clip, moved)
     workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=tmp_path, **TINY, grad_clip_norm=clip, weight_decay=0.0)
     workflow.initialize()
     network = workflow.parser.get_parsed_content("network")
-    start = {key: value.clone() for key, value in network.state_dict().items()}
+    start = {key: value.detach().clone() for key, value in network.named_parameters()}
     workflow.run()
     # AdamW steps are scale-free but for eps: gradients clipped to 1e-12 give steps of ~lr * 1e-4
-    change = max(float((network.state_dict()[key] - value).abs().max()) for key, value in start.items())
+    # (parameters only: the stem's batch-norm statistics move without gradients)
+    parameters = dict(network.named_parameters())
+    change = max(float((parameters[key] - value).abs().max()) for key, value in start.items())
     assert (change > 1e-4) == moved, change
 
 
@@ -140,7 +142,8 @@ def test_resume_continues_from_the_saved_iteration(trained, tmp_path):
 def test_finetune_loads_the_checkpoint_and_reads_the_new_spacing(trained, tmp_path):
     root, _ = trained
     shutil.copytree(root / "models", tmp_path / "models")
-    # a learning rate of 0 keeps the weights: the best fine-tuned model is exactly the loaded one
+    # a learning rate of 0 keeps the weights: the best fine-tuned model is exactly the loaded one, but for
+    # the stem's batch-norm statistics, which follow the new data
     tune = run(["train.json", "finetune.json"], "train", tmp_path, learning_rate=0.0)
     first = datalist(tmp_path, "training", folder="data_finetune")[0]
     assert (tmp_path / "data_finetune" / first["image"]).is_file()
@@ -150,8 +153,10 @@ def test_finetune_loads_the_checkpoint_and_reads_the_new_spacing(trained, tmp_pa
     before = torch.load(root / "models" / "model.pt", weights_only=True)
     after = torch.load(tmp_path / "models" / "finetune" / "model.pt", weights_only=True)
     assert before.keys() == after.keys()
+    statistics = ("running_mean", "running_var", "num_batches_tracked")
     for key in before:
-        torch.testing.assert_close(after[key], before[key])
+        if not key.endswith(statistics):
+            torch.testing.assert_close(after[key], before[key])
     run(["train.json", "finetune.json", "evaluate.json"], "infer", tmp_path)
     assert dict(read_rows(tmp_path / "eval" / "finetune" / "metrics.csv")).keys() == {"test_accuracy", "test_auroc"}
 

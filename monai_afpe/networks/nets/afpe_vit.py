@@ -91,6 +91,13 @@ class AFPEViT(nn.Module):
             the head then starts in normalised units: ``y = output_scale * (W h + b)``, ``b`` initialised to
             ``output_bias / output_scale``, which lets training leave the predict-the-mean plateau. Stored
             as a buffer, so checkpoints keep it.
+        stem_channels: None (default): each patch is projected by one strided convolution, as in MONAI's
+            ``ViT``; channel counts: a convolutional stem of that many conv-norm-activation layers with
+            the same token grid (see :class:`~monai_afpe.networks.blocks.PatchEmbedding`; ``patch_size``
+            must then be a power of two per axis). On small data and few CPU steps a stem with 8 x 8 x 8
+            patches trains much faster per step and to a higher accuracy than 4 x 4 x 4 linear patches.
+        stem_norm: normalisation of the stem layers (MONAI norm name or ``(name, kwargs)``).
+        stem_act: activation of the stem layers (MONAI activation name or ``(name, kwargs)``).
 
     Raises:
         ValueError: invalid sizes, rates, task, pooling or head options, a ``cls_position`` other than
@@ -126,6 +133,9 @@ class AFPEViT(nn.Module):
         pooling: str = "cls",
         output_bias: Sequence[float] | float | None = None,
         output_scale: Sequence[float] | float | None = None,
+        stem_channels: Sequence[int] | int | None = None,
+        stem_norm: tuple | str = "batch",
+        stem_act: tuple | str = "gelu",
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout_rate <= 1.0:
@@ -145,7 +155,9 @@ class AFPEViT(nn.Module):
             )
         self.num_classes = int(num_classes)
 
-        self.patch_embedding = PatchEmbedding(in_channels, patch_size, hidden_size, spatial_dims)
+        self.patch_embedding = PatchEmbedding(
+            in_channels, patch_size, hidden_size, spatial_dims, stem_channels, stem_norm, stem_act
+        )
         self.patch_size: List[int] = self.patch_embedding.patch_size
         self.img_size: List[int] = [int(s) for s in ensure_tuple_rep(img_size, spatial_dims)]
         self.grid_size: List[int] = check_patch_grid(self.img_size, self.patch_size, name="img_size")
