@@ -94,8 +94,8 @@ class AFPEViT(nn.Module):
         stem_channels: None (default): each patch is projected by one strided convolution, as in MONAI's
             ``ViT``; channel counts: a convolutional stem of that many conv-norm-activation layers with
             the same token grid (see :class:`~monai_afpe.networks.blocks.PatchEmbedding`; ``patch_size``
-            must then be a power of two per axis). On small data and few CPU steps a stem with 8 x 8 x 8
-            patches trains much faster per step and to a higher accuracy than 4 x 4 x 4 linear patches.
+            must then be a power of two per axis). ``bundles/afpe_ct_classification/docs/README.md``
+            compares it with linear patches on a CPU budget.
         stem_norm: normalisation of the stem layers (MONAI norm name or ``(name, kwargs)``).
         stem_act: activation of the stem layers (MONAI activation name or ``(name, kwargs)``).
 
