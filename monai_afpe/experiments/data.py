@@ -199,6 +199,24 @@ def _resample_transforms(resample: Mapping | None, spatial_dims: int) -> list:
     return [Spacingd("image", pixdim=pixdim, mode="bilinear"), ResizeWithPadOrCropd("image", spatial_size=size)]
 
 
+def _classification_data(
+    splits: list[list[dict]], transform, class_names: tuple[str, ...], data_dir: Path | str
+) -> ExperimentData:
+    """Classification data from the items of the training, validation and test splits, in that order."""
+    stacked = [_stack_items(items, transform) for items in splits]
+    train, validation, test = (Split(images, labels.long(), spacing) for images, labels, spacing, _ in stacked)
+    return ExperimentData(
+        task="classification",
+        num_outputs=len(class_names),
+        train=train,
+        validation=validation,
+        tests={"test": test},
+        input_size=tuple(train.images.shape[2:]),
+        class_names=tuple(class_names),
+        info={"data_dir": str(data_dir), "load_seconds_per_sample": float(np.mean([s[3] for s in stacked]))},
+    )
+
+
 def _load_organ_shapes(options: dict, cache_dir: Path, resample: Mapping | None, progress: bool) -> ExperimentData:
     from monai.data import load_decathlon_datalist
     from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, NormalizeIntensityd, ScaleIntensityRanged
@@ -231,22 +249,11 @@ def _load_organ_shapes(options: dict, cache_dir: Path, resample: Mapping | None,
             ExtractSpacingd("image", units_key_postfix=None),
         ]
     )
-    splits, seconds = {}, []
-    for key in ("training", "validation", "test"):
-        items = load_decathlon_datalist(datalist, is_segmentation=False, data_list_key=key, base_dir=folder)
-        images, labels, spacing, per_item = _stack_items(items, transform)
-        splits[key] = Split(images, labels.long(), spacing)
-        seconds.append(per_item)
-    return ExperimentData(
-        task="classification",
-        num_outputs=len(ORGAN_SHAPE_CLASSES),
-        train=splits["training"],
-        validation=splits["validation"],
-        tests={"test": splits["test"]},
-        input_size=tuple(splits["training"].images.shape[2:]),
-        class_names=tuple(ORGAN_SHAPE_CLASSES),
-        info={"data_dir": str(folder), "load_seconds_per_sample": float(np.mean(seconds))},
-    )
+    splits = [
+        load_decathlon_datalist(datalist, is_segmentation=False, data_list_key=key, base_dir=folder)
+        for key in ("training", "validation", "test")
+    ]
+    return _classification_data(splits, transform, ORGAN_SHAPE_CLASSES, folder)
 
 
 def _load_organmnist3d(options: dict, resample: Mapping | None) -> ExperimentData:
@@ -268,7 +275,7 @@ def _load_organmnist3d(options: dict, resample: Mapping | None) -> ExperimentDat
         ]
     )
     limit = options.get("max_samples")
-    splits, seconds = {}, []
+    splits = []
     for split in ("train", "val", "test"):
         items = load_organmnist3d(
             options["path"],
@@ -276,20 +283,8 @@ def _load_organmnist3d(options: dict, resample: Mapping | None) -> ExperimentDat
             anisotropy=int(options.get("anisotropy", 1)),
             spacing=float(options.get("spacing", 1.0)),
         )
-        items = items[: int(limit)] if limit else items
-        images, labels, spacing, per_item = _stack_items(items, transform)
-        splits[split] = Split(images, labels.long(), spacing)
-        seconds.append(per_item)
-    return ExperimentData(
-        task="classification",
-        num_outputs=len(ORGANMNIST3D_CLASS_NAMES),
-        train=splits["train"],
-        validation=splits["val"],
-        tests={"test": splits["test"]},
-        input_size=tuple(splits["train"].images.shape[2:]),
-        class_names=tuple(ORGANMNIST3D_CLASS_NAMES),
-        info={"data_dir": str(options["path"]), "load_seconds_per_sample": float(np.mean(seconds))},
-    )
+        splits.append(items[: int(limit)] if limit else items)
+    return _classification_data(splits, transform, ORGANMNIST3D_CLASS_NAMES, options["path"])
 
 
 def _load_echo(options: dict, cache_dir: Path, test_sets: Mapping[str, Mapping], progress: bool) -> ExperimentData:

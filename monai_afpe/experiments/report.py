@@ -265,6 +265,17 @@ def statistics_note(num_seeds: int, confidence: float = 0.95) -> str:
     )
 
 
+def _save_figure(fig, path: Path | str) -> Path:
+    """Lay out, write and close ``fig``; return its path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_metric(rows: Sequence[dict], metric: str, path: Path | str, title: str = "") -> Path:
     """Per condition (and test set): every seed as a dot and the mean ± sd per arm."""
     import matplotlib
@@ -299,11 +310,7 @@ def plot_metric(rows: Sequence[dict], metric: str, path: Path | str, title: str 
     axes[0][0].set_ylabel(METRIC_LABELS[metric])
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def plot_paired_differences(
@@ -342,11 +349,7 @@ def plot_paired_differences(
         ax.set_xlabel(f"Δ {METRIC_LABELS[metric]} vs {reference}", fontsize=8)
         ax.set_title(_panel_title(condition, test, conditions, tests), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def write_benchmark_report(

@@ -88,9 +88,9 @@ class PatchEmbedding(nn.Module):
     stride 2, padding 1: the receptive field of every output is centred on its 2-voxel patch; axes
     already at their patch size get kernel 3, stride 1), then a 1 x 1 convolution to ``hidden_size``
     (``patch_embeddings``). The token grid and the token centres are those of the patch projection,
-    so positional embeddings in physical mode place the tokens where they are; the stem sees across
-    patch borders, which on small data sets trains faster and generalises better than a linear patch
-    projection. The positional embedding is a separate module
+    so positional embeddings in physical mode place the tokens where they are, and the stem sees
+    across patch borders (``bundles/afpe_ct_classification/docs/README.md`` measures what that gains
+    over a linear patch projection). The positional embedding is a separate module
     (:mod:`monai_afpe.networks.blocks.positional_embedding`).
 
     Args:
