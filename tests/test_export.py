@@ -19,7 +19,7 @@ CT_SPACING = torch.tensor([[0.8, 0.8, 3.0], [0.6, 0.7, 5.0]])
 TOLERANCE = dict(rtol=1e-4, atol=1e-4)
 
 
-def video_vit(pos_embed="afpe", pos_embed_kwargs=None):
+def video_vit(pos_embed="afpe", pos_embed_kwargs=None, **options):
     torch.manual_seed(0)
     return AFPEViT(
         3,
@@ -35,7 +35,21 @@ def video_vit(pos_embed="afpe", pos_embed_kwargs=None):
         task="regression",
         output_bias=50.0,
         output_scale=10.0,
+        **options,
     ).eval()
+
+
+def with_trained_spacing_embedding(net):
+    """Give the zero-initialised last layer of the spacing embedding weights, so that spacing changes the output."""
+    torch.nn.init.normal_(net.spacing_embedding.mlp[2].weight, std=0.5)
+    return net
+
+
+SPACING_OPTIONS = {
+    "spacing_embedding": "film",
+    "rotary_embedding": "mixed",
+    "rotary_embedding_kwargs": {"mode": "physical", "reference_extent": (0.05, 2.0, 2.0)},
+}
 
 
 def ct_unetr(pos_embed_kwargs=None):
@@ -118,6 +132,23 @@ def test_onnx_vit_with_spacing_input_matches_eager(tmp_path):
     for spacing in (VIDEO_SPACING, VIDEO_SPACING.flip(0)):  # spacing is a live input, not a constant
         with torch.no_grad():
             torch.testing.assert_close(onnx_outputs(tmp_path / "net.onnx", x, spacing), net(x, spacing), **TOLERANCE)
+
+
+def test_torchscript_and_onnx_keep_spacing_embedding_and_physical_rotary_live(tmp_path):
+    require_onnx()
+    net = with_trained_spacing_embedding(video_vit("sincos", **SPACING_OPTIONS))
+    x = torch.randn(2, 3, 4, 16, 16)
+    convert_to_torchscript(net, tmp_path / "net.ts", verify=True, inputs=[x, VIDEO_SPACING], **TOLERANCE)
+    convert_to_onnx(
+        net, [x, VIDEO_SPACING], input_names=["image", "spacing"], output_names=["pred"], filename=tmp_path / "net.onnx"
+    )
+    scripted = torch.jit.load(tmp_path / "net.ts")
+    with torch.no_grad():
+        outputs = [net(x, spacing) for spacing in (VIDEO_SPACING, VIDEO_SPACING.flip(0))]
+        assert not torch.allclose(outputs[0], outputs[1], atol=1e-3)  # spacing reaches the output
+        for spacing, expected in zip((VIDEO_SPACING, VIDEO_SPACING.flip(0)), outputs):
+            torch.testing.assert_close(scripted(x, spacing), expected, **TOLERANCE)
+            torch.testing.assert_close(onnx_outputs(tmp_path / "net.onnx", x, spacing), expected, **TOLERANCE)
 
 
 def test_onnx_unetr_with_spacing_input_matches_eager(tmp_path):

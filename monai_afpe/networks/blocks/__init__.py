@@ -24,9 +24,30 @@ from monai_afpe.networks.blocks.positional_embedding_factory import (
     build_positional_embedding,
     default_afpe_scales,
 )
+from monai_afpe.networks.blocks.rotary_embedding import (
+    ROTARY_DEFAULT_THETA,
+    ROTARY_KINDS,
+    RotaryEmbedding,
+    RotaryPositions,
+    apply_rotary,
+    axial_rotary_frequencies,
+    mixed_rotary_frequencies,
+    rotary_angles,
+)
+from monai_afpe.networks.blocks.spacing_embedding import SPACING_EMBEDDING_TARGETS, SpacingEmbedding
 from monai_afpe.networks.blocks.transformer_block import SDPATransformerBlock
 
 __all__ = [
+    "apply_rotary",
+    "axial_rotary_frequencies",
+    "mixed_rotary_frequencies",
+    "rotary_angles",
+    "ROTARY_DEFAULT_THETA",
+    "ROTARY_KINDS",
+    "RotaryEmbedding",
+    "RotaryPositions",
+    "SPACING_EMBEDDING_TARGETS",
+    "SpacingEmbedding",
     "build_positional_embedding",
     "check_patch_grid",
     "check_spacing",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding
 
 __all__ = ["SDPASelfAttention"]
 
@@ -24,12 +28,21 @@ class SDPASelfAttention(nn.Module):
         num_heads: attention heads; must divide ``hidden_size``.
         dropout_rate: dropout on the attention weights and on the output, in training.
         qkv_bias: give the query-key-value projection a bias.
+        rotary: a :class:`~monai_afpe.networks.blocks.RotaryEmbedding` that rotates queries and keys by
+            their positions before the fused kernel, or ``None``.
 
     Raises:
         ValueError: ``dropout_rate`` outside ``[0, 1]`` or ``hidden_size`` not divisible by ``num_heads``.
     """
 
-    def __init__(self, hidden_size: int, num_heads: int, dropout_rate: float = 0.0, qkv_bias: bool = False):
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        dropout_rate: float = 0.0,
+        qkv_bias: bool = False,
+        rotary: Optional[RotaryEmbedding] = None,
+    ):
         super().__init__()
         if not 0.0 <= dropout_rate <= 1.0:
             raise ValueError(f"dropout_rate must be in [0, 1], got {dropout_rate}.")
@@ -41,14 +54,26 @@ class SDPASelfAttention(nn.Module):
         self.qkv = nn.Linear(hidden_size, 3 * hidden_size, bias=qkv_bias)
         self.out_proj = nn.Linear(hidden_size, hidden_size)
         self.drop_output = nn.Dropout(dropout_rate)
+        self.rotary = rotary
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attend over the tokens of ``x`` ``(B, N, hidden_size)``; returns the same shape."""
+    def forward(
+        self, x: torch.Tensor, positions: Optional[torch.Tensor] = None, num_prefix_tokens: int = 0
+    ) -> torch.Tensor:
+        """Attend over the tokens of ``x`` ``(B, N, hidden_size)``; returns the same shape.
+
+        Args:
+            x: tokens.
+            positions: token positions ``(B | 1, N - num_prefix_tokens, m)`` for the rotary embedding
+                (ignored without one).
+            num_prefix_tokens: leading tokens without a position (a class token).
+        """
         batch, tokens, channels = x.shape
         # unbind, not qkv[0], qkv[1], qkv[2]: its backward stacks once instead of zero-filling three full copies
         query, key, value = (
             self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         )
+        if self.rotary is not None and positions is not None:
+            query, key = self.rotary(query, key, positions, num_prefix_tokens)
         attended = F.scaled_dot_product_attention(
             query, key, value, dropout_p=self.dropout_rate if self.training else 0.0
         )

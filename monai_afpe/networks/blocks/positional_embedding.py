@@ -36,13 +36,14 @@ __all__ = [
     "SinCosPositionalEmbedding",
     "FourierPositionalEmbedding",
     "check_spacing",
+    "positive_per_axis",
 ]
 
 CLASS_TOKEN_POSITIONS = ("none", "learned", "fourier")
 POSITION_MODES = ("grid", "physical")
 
 
-def _per_axis(value, num_axes: int, name: str) -> tuple[float, ...]:
+def positive_per_axis(value, num_axes: int, name: str) -> tuple[float, ...]:
     """One finite positive float per axis from a scalar or a sequence of length ``num_axes``."""
     values = tuple(float(v) for v in ensure_tuple(value))
     if len(values) == 1:
@@ -299,7 +300,7 @@ class FourierPositionalEmbedding(PositionalEmbedding):
         self.learnable_frequencies = bool(learnable_frequencies)
         self.learnable_scales = bool(learnable_scales)
         gaussian = torch.randn(self.hidden_size // 2, m, generator=self._generator(0))
-        scale_values = torch.tensor(_per_axis(scales, m, "scales"))
+        scale_values = torch.tensor(positive_per_axis(scales, m, "scales"))
         if self.learnable_frequencies:
             self.gaussian = nn.Parameter(gaussian)
         else:
@@ -315,11 +316,11 @@ class FourierPositionalEmbedding(PositionalEmbedding):
                 f"that maps to one position unit), got patch_size={patch_size}, reference_extent={reference_extent}."
             )
         # configuration, rebuilt from the constructor arguments; unused in grid mode
-        self.register_buffer("patch_size", torch.tensor(_per_axis(1 if patch_size is None else patch_size, m, "patch_size")), persistent=False)
+        self.register_buffer("patch_size", torch.tensor(positive_per_axis(1 if patch_size is None else patch_size, m, "patch_size")), persistent=False)
         self.register_buffer(
-            "reference_extent", torch.tensor(_per_axis(1.0 if reference_extent is None else reference_extent, m, "reference_extent")), persistent=False
+            "reference_extent", torch.tensor(positive_per_axis(1.0 if reference_extent is None else reference_extent, m, "reference_extent")), persistent=False
         )
-        default_spacing = None if spacing is None else torch.tensor(_per_axis(spacing, m, "spacing"))[None]
+        default_spacing = None if spacing is None else torch.tensor(positive_per_axis(spacing, m, "spacing"))[None]
         self.register_buffer("default_spacing", default_spacing)
 
         coordinate = ensure_tuple(cls_coordinate)

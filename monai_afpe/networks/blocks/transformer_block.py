@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn as nn
 from monai.networks.blocks import MLPBlock
 
 from monai_afpe.networks.blocks.attention import SDPASelfAttention
+from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding
 
 __all__ = ["SDPATransformerBlock"]
 
@@ -27,18 +30,27 @@ class SDPATransformerBlock(nn.Module):
         num_heads: attention heads; must divide ``hidden_size``.
         dropout_rate: dropout in attention and MLP, in training.
         qkv_bias: give the query-key-value projection a bias.
+        rotary: the block's rotary embedding of queries and keys, or ``None``.
     """
 
     def __init__(
-        self, hidden_size: int, mlp_dim: int, num_heads: int, dropout_rate: float = 0.0, qkv_bias: bool = False
+        self,
+        hidden_size: int,
+        mlp_dim: int,
+        num_heads: int,
+        dropout_rate: float = 0.0,
+        qkv_bias: bool = False,
+        rotary: Optional[RotaryEmbedding] = None,
     ):
         super().__init__()
         self.norm1 = nn.LayerNorm(hidden_size)
-        self.attn = SDPASelfAttention(hidden_size, num_heads, dropout_rate, qkv_bias)
+        self.attn = SDPASelfAttention(hidden_size, num_heads, dropout_rate, qkv_bias, rotary)
         self.norm2 = nn.LayerNorm(hidden_size)
         self.mlp = MLPBlock(hidden_size, mlp_dim, dropout_rate)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the block to tokens ``(B, N, hidden_size)``."""
-        x = x + self.attn(self.norm1(x))
+    def forward(
+        self, x: torch.Tensor, positions: Optional[torch.Tensor] = None, num_prefix_tokens: int = 0
+    ) -> torch.Tensor:
+        """Apply the block to tokens ``(B, N, hidden_size)``; ``positions`` feed a rotary embedding (see ``attn``)."""
+        x = x + self.attn(self.norm1(x), positions, num_prefix_tokens)
         return x + self.mlp(self.norm2(x))

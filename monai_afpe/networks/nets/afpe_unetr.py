@@ -51,6 +51,11 @@ class AFPEUNETR(nn.Module):
         dropout_rate: ViT dropout.
         spatial_dims: 2 or 3.
         qkv_bias: give the query-key-value projections a bias.
+        spacing_embedding: None, ``"tokens"`` or ``"film"``: a learned embedding of log-spacing on the
+            encoder's tokens (see :class:`~monai_afpe.networks.nets.AFPEViT`; there is no class token).
+        spacing_embedding_kwargs: its options (``mlp_dim``, ``reference_spacing``, ``spacing``).
+        rotary_embedding: None, ``"axial"`` or ``"mixed"``: rotary positions in every encoder block.
+        rotary_embedding_kwargs: its options (``mode``, ``reference_extent``, ``spacing``, ``theta``, ``seed``).
 
     Raises:
         ValueError: ``num_layers`` not a positive multiple of 4, a ``cls_position`` other than ``"none"``, an
@@ -82,6 +87,10 @@ class AFPEUNETR(nn.Module):
         dropout_rate: float = 0.0,
         spatial_dims: int = 3,
         qkv_bias: bool = False,
+        spacing_embedding: str | None = None,
+        spacing_embedding_kwargs: dict | None = None,
+        rotary_embedding: str | None = None,
+        rotary_embedding_kwargs: dict | None = None,
     ) -> None:
         super().__init__()
         if num_layers < 4 or num_layers % 4 != 0:
@@ -111,6 +120,10 @@ class AFPEUNETR(nn.Module):
             pos_embed_kwargs=pos_embed_kwargs,
             num_classes=0,
             pooling="mean",
+            spacing_embedding=spacing_embedding,
+            spacing_embedding_kwargs=spacing_embedding_kwargs,
+            rotary_embedding=rotary_embedding,
+            rotary_embedding_kwargs=rotary_embedding_kwargs,
         )
         common = {"spatial_dims": spatial_dims, "kernel_size": 3, "norm_name": norm_name, "res_block": res_block}
         self.encoder1 = UnetrBasicBlock(in_channels=in_channels, out_channels=feature_size, stride=1, **common)

@@ -12,6 +12,8 @@ from monai.utils import ensure_tuple, ensure_tuple_rep, look_up_option
 
 from monai_afpe.networks.blocks.patch_embedding import PatchEmbedding, check_patch_grid
 from monai_afpe.networks.blocks.positional_embedding_factory import build_positional_embedding
+from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding, RotaryPositions
+from monai_afpe.networks.blocks.spacing_embedding import SpacingEmbedding
 from monai_afpe.networks.blocks.transformer_block import SDPATransformerBlock
 
 __all__ = ["AFPEViT", "VIT_TASKS", "VIT_POOLING"]
@@ -53,6 +55,14 @@ class AFPEViT(nn.Module):
     ``forward(x, spacing=(B, m) tensor)``; the network passes its ``patch_size`` to the embedding. Other
     kinds and grid mode ignore ``spacing``. MONAI engines pass it from the batch with
     ``PrepareBatchExtraInput(extra_keys={"spacing": "image_spacing"})``.
+
+    Two further ways to use spacing, off by default and combinable with every positional kind, so that
+    experiments can tell them apart (DESIGN.md §1): ``spacing_embedding`` tells the network each sample's
+    spacing (:class:`~monai_afpe.networks.blocks.SpacingEmbedding`: added to the class token, to every
+    token, or FiLM) without placing tokens in millimetres; ``rotary_embedding`` rotates the queries and
+    keys of every block by the token positions (:class:`~monai_afpe.networks.blocks.RotaryEmbedding`,
+    axial or RoPE-Mixed), in token units or, in physical mode, in millimetres, so that attention scores
+    depend on offsets in mm.
 
     Input size: continuous embeddings (all but ``learnable``) are evaluated exactly on the token grid of
     the input, so the network runs at any size divisible by ``patch_size`` without interpolation; a
@@ -98,6 +108,15 @@ class AFPEViT(nn.Module):
             compares it with linear patches on a CPU budget.
         stem_norm: normalisation of the stem layers (MONAI norm name or ``(name, kwargs)``).
         stem_act: activation of the stem layers (MONAI activation name or ``(name, kwargs)``).
+        spacing_embedding: None (default), or where a learned embedding of log-spacing acts: ``"cls"`` (the
+            class token; needs ``pooling="cls"``), ``"tokens"`` (every token) or ``"film"`` (scale and
+            shift of every token).
+        spacing_embedding_kwargs: options of :class:`~monai_afpe.networks.blocks.SpacingEmbedding`:
+            ``mlp_dim``, ``reference_spacing``, ``spacing`` (default spacing).
+        rotary_embedding: None (default), ``"axial"`` or ``"mixed"`` (RoPE-Mixed, learned per head and block).
+        rotary_embedding_kwargs: ``mode`` (``"grid"`` or ``"physical"``), ``reference_extent`` (mm or s
+            per position unit, physical mode), ``spacing`` (default spacing), ``theta`` (frequency ladder
+            base) and ``seed`` (frames of ``"mixed"``). The network passes its ``patch_size``.
 
     Raises:
         ValueError: invalid sizes, rates, task, pooling or head options, a ``cls_position`` other than
@@ -136,6 +155,10 @@ class AFPEViT(nn.Module):
         stem_channels: Sequence[int] | int | None = None,
         stem_norm: tuple | str = "batch",
         stem_act: tuple | str = "gelu",
+        spacing_embedding: str | None = None,
+        spacing_embedding_kwargs: dict | None = None,
+        rotary_embedding: str | None = None,
+        rotary_embedding_kwargs: dict | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout_rate <= 1.0:
@@ -181,8 +204,32 @@ class AFPEViT(nn.Module):
             self.cls_token = nn.Parameter(torch.zeros(1, 1, hidden_size))
         else:
             self.register_parameter("cls_token", None)
+        if spacing_embedding == "cls" and self.pooling != "cls":
+            raise ValueError("spacing_embedding='cls' conditions the class token, but pooling='mean' has none.")
+        if spacing_embedding is None and spacing_embedding_kwargs:
+            raise ValueError(f"spacing_embedding_kwargs {spacing_embedding_kwargs} given without spacing_embedding.")
+        self.spacing_embedding = (
+            None
+            if spacing_embedding is None
+            else SpacingEmbedding(spatial_dims, hidden_size, spacing_embedding, **(spacing_embedding_kwargs or {}))
+        )
+        if rotary_embedding is None and rotary_embedding_kwargs:
+            raise ValueError(f"rotary_embedding_kwargs {rotary_embedding_kwargs} given without rotary_embedding.")
+        self.rotary_positions = None
+        rotary: List[Optional[RotaryEmbedding]] = [None] * num_layers
+        if rotary_embedding is not None:
+            options = dict(rotary_embedding_kwargs or {})
+            theta, seed = options.pop("theta", None), int(options.pop("seed", 0))
+            self.rotary_positions = RotaryPositions(spatial_dims, patch_size=self.patch_size, **options)
+            rotary = [
+                RotaryEmbedding(num_heads, hidden_size // num_heads, spatial_dims, rotary_embedding, theta, seed * 1000 + i)
+                for i in range(num_layers)
+            ]
         self.blocks = nn.ModuleList(
-            [SDPATransformerBlock(hidden_size, mlp_dim, num_heads, dropout_rate, qkv_bias) for _ in range(num_layers)]
+            [
+                SDPATransformerBlock(hidden_size, mlp_dim, num_heads, dropout_rate, qkv_bias, rotary[i])
+                for i in range(num_layers)
+            ]
         )
         self.norm = nn.LayerNorm(hidden_size)
 
@@ -239,9 +286,15 @@ class AFPEViT(nn.Module):
             if cls_position is not None:
                 cls = cls + cls_position
             tokens = torch.cat([cls.to(tokens.dtype), tokens], dim=1)
+        if self.spacing_embedding is not None:
+            tokens = self.spacing_embedding(tokens, spacing)
+        positions: Optional[torch.Tensor] = None
+        if self.rotary_positions is not None:
+            positions = self.rotary_positions(grid, spacing)
+        num_prefix_tokens = 0 if self.cls_token is None else 1
         hidden_states: List[torch.Tensor] = []
         for block in self.blocks:
-            tokens = block(tokens)
+            tokens = block(tokens, positions, num_prefix_tokens)
             if return_hidden_states:
                 hidden_states.append(tokens)
         return self.norm(tokens), hidden_states
@@ -252,7 +305,7 @@ class AFPEViT(nn.Module):
         Args:
             x: input ``(B, C, *spatial)``; every spatial size a multiple of ``patch_size``.
             spacing: voxel spacing per array axis (mm, s), ``(B, m)`` or ``(m,)``; used by physical-mode
-                embeddings, ignored by the others.
+                embeddings and the spacing embedding, ignored by the others.
         """
         tokens, _ = self.forward_features(x, spacing)
         pooled = tokens[:, 0] if self.pooling == "cls" else tokens.mean(dim=1)
