@@ -1,5 +1,5 @@
 """Spacing-aware transforms: physical spacing from a MetaTensor's affine, AFPE scales from it (arXiv 2509.02488),
-and EchoNet-style clip sampling."""
+random spacing and frame-rate augmentation, and EchoNet-style clip sampling."""
 
 from monai_afpe.transforms.array import ComputeAFPEScales, ExtractSpacing
 from monai_afpe.transforms.clip_sampling import CLIP_MODES, SampleClip, SampleClipD, SampleClipd, SampleClipDict
@@ -13,6 +13,17 @@ from monai_afpe.transforms.dictionary import (
 )
 from monai_afpe.transforms.pixel_spacing import SetPixelSpacing, SetPixelSpacingD, SetPixelSpacingd, SetPixelSpacingDict
 from monai_afpe.transforms.scales import SCALE_POLICIES, check_scale_options, compute_afpe_scales
+from monai_afpe.transforms.spacing_augmentation import (
+    FRAME_RATE_MODES,
+    RandFrameRate,
+    RandFrameRateD,
+    RandFrameRated,
+    RandFrameRateDict,
+    RandSpacing,
+    RandSpacingD,
+    RandSpacingd,
+    RandSpacingDict,
+)
 from monai_afpe.transforms.spacing import (
     DEFAULT_SPACING_UNIT,
     image_spacing,
@@ -31,6 +42,15 @@ __all__ = [
     "SetPixelSpacingD",
     "SetPixelSpacingDict",
     "SetPixelSpacingd",
+    "FRAME_RATE_MODES",
+    "RandFrameRate",
+    "RandFrameRateD",
+    "RandFrameRateDict",
+    "RandFrameRated",
+    "RandSpacing",
+    "RandSpacingD",
+    "RandSpacingDict",
+    "RandSpacingd",
     "ComputeAFPEScales",
     "ComputeAFPEScalesD",
     "ComputeAFPEScalesDict",
