@@ -152,11 +152,42 @@ def test_preset_and_overrides(tmp_path):
             {"test_sets": [{"name": "t", "options": {"frame_step": 2}}]},
             r"test_sets\[0\].options: unknown key 'frame_step'",
         ),
+        (
+            {"primary_comparison": {"arm": "afpe"}},
+            r"demo.yaml: primary_comparison: missing required key 'reference'",
+        ),
+        (
+            {"primary_comparison": {"arm": ["afpe", "ifpe"], "reference": "sincos"}},
+            r"demo.yaml: primary_comparison.arm\[1\]: 'ifpe' is not an arm; arms: \['sincos', 'afpe'\]",
+        ),
+        (
+            {"primary_comparison": {"arm": [], "reference": "sincos"}},
+            r"primary_comparison.arm: expected an arm name or a non-empty list of arm names, got \[\]",
+        ),
+        (
+            {"primary_comparison": {"arm": ["afpe"], "reference": ["sincos", "afpe"]}},
+            r"primary_comparison: an arm cannot be compared with itself: \['afpe'\]",
+        ),
+        (
+            {"primary_comparison": "afpe"},
+            r"primary_comparison: expected a mapping with keys from \['arm', 'reference'\]",
+        ),
     ],
 )
 def test_invalid_configs_name_the_key_and_the_choices(changes, message):
     with pytest.raises(ConfigError, match=message):
         parse_experiment_config(_base(**changes), source="demo.yaml")
+
+
+def test_primary_comparison_is_parsed_into_tuples():
+    assert parse_experiment_config(_base()).primary_comparison is None
+    single = parse_experiment_config(_base(primary_comparison={"arm": "afpe", "reference": "sincos"}))
+    assert single.primary_comparison == {"arm": ("afpe",), "reference": ("sincos",)}
+    arms = _base()["arms"] + [{"name": "ifpe", "pos_embed": "ifpe"}]
+    best_of = parse_experiment_config(
+        _base(arms=arms, primary_comparison={"arm": ["afpe", "ifpe"], "reference": ["sincos"]})
+    )
+    assert best_of.primary_comparison == {"arm": ("afpe", "ifpe"), "reference": ("sincos",)}
 
 
 def test_missing_file_and_bad_yaml(tmp_path):

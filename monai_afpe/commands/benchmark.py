@@ -1,11 +1,13 @@
 """Run an experiment config: train and evaluate every arm over seeds, write results.csv, results.md and plots.
 
 Kinds of experiment (the config's ``kind``): ``benchmark`` trains every condition x arm x seed and
-reports per-seed results, mean ± sd and paired differences across seeds with bootstrap intervals and
-exact sign-flip p-values; ``scale_search`` searches per-axis AFPE scales with Optuna and compares the
-best with the spacing-derived default on fresh seeds; ``similarity`` draws similarity maps and the
-kernel view (no training). Configs live in ``configs/experiments/``; ``--preset quick`` is sized for a
-laptop CPU, ``--preset full`` for a GPU (see each config's ``expected_time``).
+reports first the config's ``primary_comparison``, then per-seed results, mean ± sd and paired
+differences across seeds with bootstrap intervals (over seeds and test cases when the run wrote
+``cases.csv``) and exact sign-flip p-values with Holm correction; ``scale_search`` searches per-axis
+AFPE scales with Optuna and compares the best with the spacing-derived default on fresh seeds;
+``similarity`` draws similarity maps and the kernel view (no training). Configs live in
+``configs/experiments/``; ``--preset quick`` is sized for a laptop CPU, ``--preset full`` for a GPU
+(see each config's ``expected_time``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from monai_afpe.experiments.config import ConfigError, load_experiment_config
-    from monai_afpe.experiments.report import write_benchmark_report
+    from monai_afpe.experiments.report import read_cases, write_benchmark_report
     from monai_afpe.experiments.runner import count_runs, run_benchmark
     from monai_afpe.experiments.search import check_search_options, run_scale_search
     from monai_afpe.experiments.similarity import run_similarity
@@ -96,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{count_runs(config)} training runs")
         rows = run_benchmark(config, output, args.cache_dir, device, progress)
     elapsed = time.perf_counter() - start
+    cases_path = output / "cases.csv"
     path = write_benchmark_report(
         rows,
         output,
@@ -105,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         command,
         elapsed,
         extra_sections=extra,
+        primary_comparison=config.primary_comparison,
+        cases=read_cases(cases_path) if cases_path.is_file() else None,
     )
     print(f"wrote {output / 'results.csv'} and {path} ({elapsed / 60:.1f} min)")
     return 0

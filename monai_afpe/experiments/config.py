@@ -8,6 +8,7 @@ A config (``configs/experiments/*.yaml``) describes one comparison of positional
     description: ...
     seeds: 3                         # or an explicit list; a seed sets the network init and the Fourier draw G
     reference_arms: [sincos]         # paired differences are reported against these arms
+    primary_comparison: {arm: [afpe-resolution], reference: [sincos]}   # declared before the run
     data:                            # the active source, shared keys, one sub-mapping per source
       source: organ_shapes
       anisotropy: 4
@@ -48,6 +49,7 @@ from monai_afpe.transforms import SCALE_POLICIES
 __all__ = [
     "EXPERIMENT_KINDS",
     "DATA_SOURCES",
+    "ARM_NETWORKS",
     "ConfigError",
     "ArmConfig",
     "ConditionConfig",
@@ -80,8 +82,29 @@ _TOP_KEYS = (
     "similarity",
     "presets",
     "expected_time",
+    "primary_comparison",
 )
-_ARM_KEYS = ("name", "pos_embed", "scales", "pos_embed_kwargs", "resample", "tune", "description")
+_ARM_KEYS = (
+    "name",
+    "network",
+    "pos_embed",
+    "scales",
+    "pos_embed_kwargs",
+    "spacing_embedding",
+    "rotary",
+    "model",
+    "resample",
+    "augment",
+    "tune",
+    "description",
+)
+#: networks an arm can train: the project's AFPEViT, or MONAI's own ViT (with fused attention)
+ARM_NETWORKS = ("afpe_vit", "monai_vit")
+#: positional embeddings MONAI's ViT offers (its ``pos_embed_type``)
+_MONAI_VIT_POS_EMBED = ("none", "learnable", "sincos")
+_SPACING_EMBEDDING_KEYS = ("target", "mlp_dim", "reference_spacing")
+_ROTARY_KEYS = ("kind", "mode", "reference_extent", "theta")
+_AUGMENT_KEYS = ("spacing_range", "tie_axes", "prob", "log_uniform")
 _SCALE_SPEC_KEYS = (
     "policy",
     "base_scale",
@@ -92,7 +115,17 @@ _SCALE_SPEC_KEYS = (
     "match_bandwidth",
 )
 _TUNABLE_SCALE_KEYS = ("base_scale", "temporal_base_scale", "multipliers", "values")
-_MODEL_KEYS = ("patch_size", "hidden_size", "mlp_dim", "num_layers", "num_heads", "dropout_rate", "qkv_bias", "pooling")
+_MODEL_KEYS = (
+    "patch_size",
+    "hidden_size",
+    "mlp_dim",
+    "num_layers",
+    "num_heads",
+    "dropout_rate",
+    "qkv_bias",
+    "pooling",
+    "stem_channels",
+)
 _TRAINING_KEYS = (
     "epochs",
     "batch_size",
@@ -191,14 +224,27 @@ class ArmConfig:
 
     Attributes:
         name: label in tables and plots.
+        network: ``"afpe_vit"`` (default) or ``"monai_vit"``: MONAI's ``ViT`` with fused attention switched
+            on in its blocks and its own ``pos_embed_type`` (``none``, ``learnable``, ``sincos``), the
+            network a MONAI user would train; it takes no spacing and no stem.
         pos_embed: a kind of ``POSITIONAL_EMBEDDING_KINDS``.
         scales: for Fourier kinds: ``None`` (the kind's default), a number or per-axis list, or a
             mapping with ``policy`` (``physical``, ``resolution``, ``fixed`` with ``values``) and the
             options of :func:`~monai_afpe.transforms.compute_afpe_scales`, or ``match_bandwidth: <arm>``
             (one isotropic scale with the Euclidean norm of that arm's scales: equal overall bandwidth).
         pos_embed_kwargs: further options of the embedding (``mode``, ``reference_extent``, ``cls_position``).
+        spacing_embedding: ``None`` or ``{target, mlp_dim, reference_spacing}`` (a bare target string is
+            accepted): the network is told each sample's spacing
+            (:class:`~monai_afpe.networks.blocks.SpacingEmbedding`; ``target`` ``cls``, ``tokens`` or ``film``).
+        rotary: ``None`` or ``{kind, mode, reference_extent, theta}``: a rotary embedding in every block
+            (:class:`~monai_afpe.networks.blocks.RotaryEmbedding`; ``kind`` ``axial`` or ``mixed``, ``mode``
+            ``grid`` or ``physical``).
+        model: overrides of the model options for this arm (e.g. ``stem_channels: null`` for MONAI's ViT).
         resample: ``{spacing, spatial_size}``: resample every image to this spacing (MONAI ``Spacingd``)
             and crop or pad it to this size before training (the standard isotropic pipeline).
+        augment: ``None`` or ``{spacing_range, tie_axes, prob, log_uniform}``: random spacing augmentation of
+            the training volumes each epoch (:class:`~monai_afpe.transforms.RandSpacing`; resampled to a
+            spacing drawn per axis, then cropped or padded back to the input size).
         tune: ``{key: [candidates]}`` over one key of ``scales`` (``base_scale``, ``temporal_base_scale``,
             ``multipliers``, ``values``): every candidate is trained and the one with the best
             validation score is kept, per seed.
@@ -212,6 +258,11 @@ class ArmConfig:
     resample: dict | None = None
     tune: dict | None = None
     description: str = ""
+    network: str = "afpe_vit"
+    spacing_embedding: dict | None = None
+    rotary: dict | None = None
+    model: dict = field(default_factory=dict)
+    augment: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +300,9 @@ class ExperimentConfig:
         search: options of a ``scale_search`` experiment.
         similarity: options of a ``similarity`` experiment.
         expected_time: free text: how long the preset takes (measured or estimated).
+        primary_comparison: ``{"arm": (...), "reference": (...)}``: the comparison declared before the
+            run, the best of the ``arm`` names against the best of the ``reference`` names (each chosen by
+            the mean validation score over seeds), or ``None``.
         preset: the preset applied, or ``None``.
         path: the file it was read from, or ``None``.
     """
@@ -269,6 +323,7 @@ class ExperimentConfig:
     expected_time: str = ""
     preset: str | None = None
     path: str | None = None
+    primary_comparison: dict | None = None
 
     def arm(self, name: str) -> ArmConfig:
         """The arm called ``name``."""
@@ -347,6 +402,33 @@ def _parse_arm(where: str, raw: Any) -> ArmConfig:
                 f"{where}.pos_embed_kwargs.{key}",
                 "is set by the harness (scales from the arm's 'scales', seed from the run, patch_size from the model).",
             )
+    network = arm.get("network", "afpe_vit")
+    if network not in ARM_NETWORKS:
+        _fail(f"{where}.network", f"{network!r} is not one of {', '.join(ARM_NETWORKS)}.")
+    spacing_embedding = arm.get("spacing_embedding")
+    if isinstance(spacing_embedding, str):
+        spacing_embedding = {"target": spacing_embedding}
+    if spacing_embedding is not None:
+        spacing_embedding = _check_keys(
+            f"{where}.spacing_embedding", spacing_embedding, _SPACING_EMBEDDING_KEYS, required=("target",)
+        )
+    rotary = arm.get("rotary")
+    if rotary is not None:
+        rotary = _check_keys(f"{where}.rotary", rotary, _ROTARY_KEYS, required=("kind",))
+        if rotary.get("mode") == "physical" and "reference_extent" not in rotary:
+            _fail(f"{where}.rotary", "mode 'physical' needs reference_extent (mm per position unit, e.g. one token length).")
+    arm_model = _parse_model(f"{where}.model", arm.get("model"))
+    if network == "monai_vit":
+        if kind not in _MONAI_VIT_POS_EMBED:
+            _fail(f"{where}.pos_embed", f"MONAI's ViT offers {', '.join(_MONAI_VIT_POS_EMBED)}, got {kind!r}.")
+        for key, value in (("spacing_embedding", spacing_embedding), ("rotary", rotary), ("pos_embed_kwargs", kwargs)):
+            if value:
+                _fail(f"{where}.{key}", "MONAI's ViT (network: monai_vit) takes no spacing, rotary or embedding options.")
+    augment = arm.get("augment")
+    if augment is not None:
+        augment = _check_keys(f"{where}.augment", augment, _AUGMENT_KEYS, required=("spacing_range",))
+        if "prob" in augment and not 0 <= _positive_float(f"{where}.augment.prob", augment["prob"], True) <= 1:
+            _fail(f"{where}.augment.prob", f"expected a probability in [0, 1], got {augment['prob']!r}.")
     resample = arm.get("resample")
     if resample is not None:
         resample = _check_keys(f"{where}.resample", resample, _RESAMPLE_KEYS, required=_RESAMPLE_KEYS)
@@ -379,6 +461,11 @@ def _parse_arm(where: str, raw: Any) -> ArmConfig:
         resample=resample,
         tune=tune,
         description=str(arm.get("description", "")),
+        network=network,
+        spacing_embedding=spacing_embedding,
+        rotary=rotary,
+        model=arm_model,
+        augment=augment,
     )
 
 
@@ -391,6 +478,10 @@ def _parse_model(where: str, raw: Any) -> dict:
         size = model["patch_size"]
         for i, s in enumerate(size if isinstance(size, Sequence) else [size]):
             _positive_int(f"{where}.patch_size[{i}]", s)
+    channels = model.get("stem_channels")
+    if channels is not None:
+        for i, c in enumerate(channels if isinstance(channels, Sequence) else [channels]):
+            _positive_int(f"{where}.stem_channels[{i}]", c)
     if "dropout_rate" in model and not 0 <= _positive_float(f"{where}.dropout_rate", model["dropout_rate"], True) <= 1:
         _fail(f"{where}.dropout_rate", f"expected a rate in [0, 1], got {model['dropout_rate']!r}.")
     return model
@@ -415,6 +506,29 @@ def _parse_training(where: str, raw: Any) -> TrainingConfig:
             value = _positive_float(f"{where}.{key}", value, allow_zero=True)
         values[key] = value
     return TrainingConfig(**values)
+
+
+def _parse_primary_comparison(where: str, value: Any, arms: Sequence[str]) -> dict | None:
+    """``{arm: A | [A1, ...], reference: B | [B1, ...]}`` -> ``{"arm": (...), "reference": (...)}``, names checked."""
+    if value is None:
+        return None
+    spec = _check_keys(where, value, ("arm", "reference"), required=("arm", "reference"))
+    parsed = {}
+    for key in ("arm", "reference"):
+        names = spec[key]
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, Sequence) or not names:
+            _fail(f"{where}.{key}", f"expected an arm name or a non-empty list of arm names, got {spec[key]!r}.")
+        for i, name in enumerate(names):
+            if name not in arms:
+                _fail(f"{where}.{key}[{i}]", f"{name!r} is not an arm; arms: {list(arms)}.")
+        if len(set(names)) != len(names):
+            _fail(f"{where}.{key}", f"arm names must be distinct, got {list(names)}.")
+        parsed[key] = tuple(names)
+    shared = sorted(set(parsed["arm"]) & set(parsed["reference"]))
+    if shared:
+        _fail(where, f"an arm cannot be compared with itself: {shared} on both sides.")
+    return parsed
 
 
 def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str = "<config>") -> ExperimentConfig:
@@ -476,6 +590,7 @@ def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str
     for i, reference in enumerate(references):
         if reference not in names:
             _fail(f"{where}: reference_arms[{i}]", f"{reference!r} is not an arm; arms: {names}.")
+    primary = _parse_primary_comparison(f"{where}: primary_comparison", top.get("primary_comparison"), names)
 
     raw_conditions = top.get("conditions") or [{"name": "default"}]
     if not isinstance(raw_conditions, Sequence):
@@ -513,6 +628,7 @@ def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str
         description=str(top.get("description", "")).strip(),
         seeds=_parse_seeds(f"{where}: seeds", top.get("seeds", 3)),
         reference_arms=references,
+        primary_comparison=primary,
         data=data,
         conditions=tuple(conditions),
         model=_parse_model(f"{where}: model", top.get("model")),

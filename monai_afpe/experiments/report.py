@@ -1,32 +1,58 @@
-"""Reports of a benchmark: per-seed CSV, a Markdown summary with paired differences across seeds, PNG plots.
+"""Reports of a benchmark: per-seed and per-case CSVs, a Markdown summary with paired statistics, PNG plots.
 
 Tables give ``mean ± sd`` over seeds per arm and condition, then for every arm the paired difference
-to each reference arm (``arm - reference``, seed by seed) with its paired bootstrap interval and exact
-sign-flip p-value (:mod:`monai_afpe.experiments.statistics`). When the test sets differ (for example
-another frame rate), a generalisation table gives each arm's change from the first test set.
+to each reference arm (``arm - reference``, seed by seed) with a bootstrap interval and exact
+sign-flip p-value (:mod:`monai_afpe.experiments.statistics`). When the run kept its per-case
+predictions (``cases.csv``, see :func:`read_cases`), intervals resample test cases as well as seeds;
+otherwise they resample seeds only and the report says so. A comparison declared in the config before
+the run (``primary_comparison``) comes first; the p-values of all other comparisons in one report are
+Holm-adjusted together, and nothing is marked significant with fewer than
+:data:`~monai_afpe.experiments.statistics.MIN_SEEDS_FOR_SIGNIFICANCE` seeds. When the test sets differ
+(for example another frame rate), a generalisation table gives each arm's change from the first test set.
+
+``cases.csv`` (one row per condition, arm, seed, test set and test case) has the columns
+``condition, arm, seed, test_set, case, target`` followed by ``prob_0 ... prob_{K-1}`` (class
+probabilities) for classification or ``prediction`` for regression; ``case`` is the 0-based index of
+the case in its test set, the same for every arm and seed.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from monai_afpe.experiments.statistics import paired_comparison, smallest_sign_flip_p_value
+from monai_afpe.experiments.statistics import (
+    MIN_SEEDS_FOR_SIGNIFICANCE,
+    PairedComparison,
+    hierarchical_bootstrap,
+    holm_adjust,
+    may_mark_significant,
+    paired_comparison,
+    smallest_sign_flip_p_value,
+)
 
 __all__ = [
     "METRIC_ORDER",
     "METRIC_LABELS",
     "PAIRED_METRICS",
+    "CASE_KEY_COLUMNS",
+    "CASE_RESAMPLES",
+    "CasePredictions",
     "write_results_csv",
     "read_results_csv",
+    "case_rows",
+    "write_cases_csv",
+    "read_cases",
     "metrics_in",
     "summary_table",
     "paired_table",
     "generalisation_table",
+    "primary_comparison_section",
     "cost_table",
     "statistics_note",
     "plot_metric",
@@ -47,8 +73,14 @@ METRIC_LABELS = {
 }
 #: metrics that get paired-difference and generalisation tables (RMSE and loss: summary only)
 PAIRED_METRICS = ("auroc", "accuracy", "r2", "mae")
+#: the leading columns of ``cases.csv``; then ``prob_0 ... prob_{K-1}`` or ``prediction``
+CASE_KEY_COLUMNS = ("condition", "arm", "seed", "test_set", "case", "target")
+#: bootstrap replicates over seeds and test cases behind every interval computed from ``cases.csv``
+CASE_RESAMPLES = 2000
 _HIGHER_IS_BETTER = {"auroc": True, "accuracy": True, "r2": True, "mae": False, "rmse": False, "loss": False}
 _KEY_COLUMNS = ("experiment", "preset", "condition", "arm", "pos_embed", "seed", "test_set")
+#: the validation column that chooses among the arms of a primary comparison -> the test metric compared
+_VALIDATION_METRICS = {"val_auroc": "auroc", "val_r2": "r2"}
 
 
 def write_results_csv(rows: Sequence[dict], path: Path | str) -> Path:
@@ -79,6 +111,137 @@ def read_results_csv(path: Path | str) -> list[dict]:
                     parsed[key] = value
             rows.append(parsed)
     return rows
+
+
+@dataclass(frozen=True)
+class CasePredictions:
+    """Per-case predictions of every arm and seed on one test set of one condition.
+
+    Attributes:
+        targets: ``(n_cases,)`` class indices (classification) or values (regression), case by case.
+        predictions: arm -> seed -> ``(n_cases, K)`` class probabilities or ``(n_cases,)`` values.
+    """
+
+    targets: np.ndarray
+    predictions: dict[str, dict[int, np.ndarray]]
+
+
+def case_rows(
+    condition: str, arm: str, seed: int, test_set: str, predictions: np.ndarray, targets: np.ndarray
+) -> list[dict]:
+    """The ``cases.csv`` rows of one run on one test set.
+
+    Args:
+        condition, arm, seed, test_set: which run and test set.
+        predictions: ``(n_cases, K)`` class probabilities or ``(n_cases,)`` regression values.
+        targets: ``(n_cases,)`` class indices or values.
+    """
+    predictions, targets = np.asarray(predictions), np.asarray(targets).reshape(-1)
+    if predictions.ndim not in (1, 2) or predictions.shape[0] != targets.size:
+        raise ValueError(
+            f"predictions must be (n_cases, K) probabilities or (n_cases,) values with n_cases = {targets.size} "
+            f"(the targets), got shape {predictions.shape}."
+        )
+    rows = []
+    for case, (target, prediction) in enumerate(zip(targets.tolist(), predictions.tolist())):
+        row = {"condition": condition, "arm": arm, "seed": int(seed), "test_set": test_set, "case": case}
+        if predictions.ndim == 2:
+            row.update({"target": int(target), **{f"prob_{k}": p for k, p in enumerate(prediction)}})
+        else:
+            row.update({"target": target, "prediction": prediction})
+        rows.append(row)
+    return rows
+
+
+def _prediction_columns(columns: Sequence[str], where: str) -> list[str]:
+    """``prob_0 ... prob_{K-1}`` (K >= 2, in order) or ``["prediction"]``; anything else is an error."""
+    extra = [c for c in columns if c not in CASE_KEY_COLUMNS]
+    probabilities = [f"prob_{k}" for k in range(len(extra))]
+    if extra == ["prediction"] or (len(extra) >= 2 and sorted(extra) == sorted(probabilities)):
+        return ["prediction"] if extra == ["prediction"] else probabilities
+    raise ValueError(
+        f"{where}: after {', '.join(CASE_KEY_COLUMNS)} expected columns prob_0 ... prob_{{K-1}} (K >= 2, "
+        f"classification) or prediction (regression), got {extra}."
+    )
+
+
+def write_cases_csv(rows: Sequence[dict], path: Path | str) -> Path:
+    """Write per-case predictions (rows as from :func:`case_rows`) to ``path`` in the ``cases.csv`` format."""
+    if not rows:
+        raise ValueError("cases.csv needs at least one row, got none.")
+    missing = [c for c in CASE_KEY_COLUMNS if c not in rows[0]]
+    if missing:
+        raise ValueError(f"cases.csv rows need the columns {list(CASE_KEY_COLUMNS)}; missing {missing}.")
+    columns = list(CASE_KEY_COLUMNS) + _prediction_columns(list(rows[0]), "cases.csv rows")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            if set(row) != set(columns):
+                raise ValueError(f"every cases.csv row needs exactly the columns {columns}, got {sorted(row)}.")
+            writer.writerow(row)
+    return path
+
+
+def read_cases(path: Path | str) -> dict[tuple[str, str], CasePredictions]:
+    """Read a ``cases.csv`` into one :class:`CasePredictions` per ``(condition, test_set)``.
+
+    Raises:
+        ValueError: naming the file and line: missing or unknown columns, a case listed twice, case indices
+            that are not ``0 .. n_cases - 1``, or a case whose target differs between arms or seeds.
+    """
+    path = Path(path)
+    runs: dict[tuple[str, str], dict[str, dict[int, dict[int, list[float]]]]] = {}
+    targets: dict[tuple[str, str], dict[int, float]] = {}
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        header = list(reader.fieldnames or [])
+        missing = [c for c in CASE_KEY_COLUMNS if c not in header]
+        if missing:
+            raise ValueError(f"{path}: missing columns {missing}; cases.csv starts with {', '.join(CASE_KEY_COLUMNS)}.")
+        columns = _prediction_columns(header, str(path))
+        for line, row in enumerate(reader, start=2):
+            try:
+                seed, case, target = int(row["seed"]), int(row["case"]), float(row["target"])
+                values = [float(row[c]) for c in columns]
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{path}, line {line}: seed and case must be integers, target and predictions numbers."
+                ) from None
+            key = (row["condition"], row["test_set"])
+            run = runs.setdefault(key, {}).setdefault(row["arm"], {}).setdefault(seed, {})
+            if case in run:
+                raise ValueError(f"{path}, line {line}: case {case} of {key + (row['arm'], seed)} listed twice.")
+            run[case] = values
+            known = targets.setdefault(key, {}).setdefault(case, target)
+            if known != target:
+                raise ValueError(
+                    f"{path}, line {line}: case {case} of {key} has target {target}, elsewhere {known}; "
+                    "case indices must name the same test case for every arm and seed."
+                )
+    result = {}
+    for key, arms in runs.items():
+        num_cases = len(targets[key])
+        if sorted(targets[key]) != list(range(num_cases)):
+            raise ValueError(
+                f"{path}: the cases of {key} must be numbered 0 .. n_cases - 1, got {sorted(targets[key])[:10]}..."
+            )
+        predictions: dict[str, dict[int, np.ndarray]] = {}
+        for arm, seeds in arms.items():
+            for seed, by_case in seeds.items():
+                if len(by_case) != num_cases:
+                    raise ValueError(
+                        f"{path}: {key + (arm, seed)} has {len(by_case)} cases, the test set has {num_cases}."
+                    )
+                array = np.array([by_case[c] for c in range(num_cases)])
+                predictions.setdefault(arm, {})[seed] = array[:, 0] if columns == ["prediction"] else array
+        target_array = np.array([targets[key][c] for c in range(num_cases)])
+        if columns != ["prediction"]:
+            target_array = target_array.astype(int)
+        result[key] = CasePredictions(target_array, predictions)
+    return result
 
 
 def metrics_in(rows: Sequence[dict]) -> list[str]:
@@ -132,71 +295,161 @@ def summary_table(rows: Sequence[dict], metric: str) -> str:
     return "\n".join(lines)
 
 
-def _paired_rows(pairs: list[tuple[str, dict, dict]], metric: str, confidence: float) -> list[str]:
+@dataclass(frozen=True)
+class _Paired:
+    """One comparison of a table: where, which arm, the statistics, and whether the interval resampled test cases."""
+
+    condition: str
+    test_set: str
+    arm: str
+    comparison: PairedComparison
+    over_cases: bool
+
+
+def _compare(
+    values: dict[int, float],
+    reference: dict[int, float],
+    metric: str,
+    confidence: float,
+    cases: CasePredictions | None,
+    arm: str,
+    reference_arm: str,
+) -> tuple[PairedComparison, bool] | None:
+    """Paired statistics of ``values - reference`` over their common seeds; the interval is replaced by the
+    bootstrap over seeds and test cases when ``cases`` hold both arms for all those seeds. ``None``
+    without common seeds."""
+    seeds = sorted(set(values) & set(reference))
+    if not seeds:
+        return None
+    comparison = paired_comparison(
+        [values[s] for s in seeds], [reference[s] for s in seeds], confidence, _HIGHER_IS_BETTER[metric]
+    )
+    arm_cases = cases.predictions.get(arm, {}) if cases is not None else {}
+    reference_cases = cases.predictions.get(reference_arm, {}) if cases is not None else {}
+    if not all(s in arm_cases and s in reference_cases for s in seeds):
+        return comparison, False
+    classification = arm_cases[seeds[0]].ndim == 2
+    if classification != (metric in ("accuracy", "auroc")):
+        return comparison, False
+    hierarchical = hierarchical_bootstrap(
+        [arm_cases[s] for s in seeds],
+        [reference_cases[s] for s in seeds],
+        cases.targets,
+        metric,
+        confidence,
+        CASE_RESAMPLES,
+    )
+    return replace(comparison, ci_low=hierarchical.ci_low, ci_high=hierarchical.ci_high), True
+
+
+def _paired_comparisons(
+    rows: Sequence[dict],
+    metric: str,
+    reference: str,
+    confidence: float,
+    cases: Mapping[tuple[str, str], CasePredictions] | None,
+) -> list[_Paired]:
+    """Every arm minus ``reference``, per condition and test set, over the seeds where both have the metric."""
+    paired = []
+    for condition in _ordered(r["condition"] for r in rows):
+        for test in _ordered(r["test_set"] for r in rows):
+            ref = _values(rows, metric, arm=reference, condition=condition, test_set=test)
+            for arm in _ordered(r["arm"] for r in rows):
+                if arm == reference:
+                    continue
+                values = _values(rows, metric, arm=arm, condition=condition, test_set=test)
+                result = _compare(
+                    values, ref, metric, confidence, (cases or {}).get((condition, test)), arm, reference
+                )
+                if result is not None:
+                    paired.append(_Paired(condition, test, arm, *result))
+    return paired
+
+
+def _holm_cell(comparison: PairedComparison, adjusted: float, confidence: float) -> str:
+    """The Holm-adjusted p-value, with ``*`` when :func:`may_mark_significant` allows it."""
+    flag = " *" if may_mark_significant(comparison.n, adjusted, 1.0 - confidence) else ""
+    return f"{adjusted:.3f}{flag}"
+
+
+def _interval_source(over_cases: bool) -> str:
+    return "seeds × cases" if over_cases else "seeds"
+
+
+def _paired_text(
+    paired: Sequence[_Paired],
+    adjusted: Sequence[float],
+    rows: Sequence[dict],
+    metric: str,
+    reference: str,
+    confidence: float,
+) -> str:
+    header = [
+        f"| arm | Δ {METRIC_LABELS[metric]} vs {reference} | {int(round(confidence * 100))}% bootstrap CI | resampled "
+        "| sign-flip p | Holm p | better on |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    conditions = _ordered(r["condition"] for r in rows)
+    tests = _ordered(r["test_set"] for r in rows)
     digits = _digits(metric) + (1 if metric in ("auroc", "accuracy", "r2") else 0)
     lines = []
-    for label, values, reference in pairs:
-        seeds = sorted(set(values) & set(reference))
-        if not seeds:
-            continue
-        comparison = paired_comparison(
-            [values[s] for s in seeds], [reference[s] for s in seeds], confidence, _HIGHER_IS_BETTER[metric]
+    for entry, holm in zip(paired, adjusted):
+        c = entry.comparison
+        where = " / ".join(
+            ([entry.condition] if len(conditions) > 1 else []) + ([entry.test_set] if len(tests) > 1 else [])
         )
-        flag = " *" if comparison.excludes_zero else ""
         lines.append(
-            f"| {label} | {comparison.mean:+.{digits}f} | [{comparison.ci_low:+.{digits}f}, {comparison.ci_high:+.{digits}f}]{flag} "
-            f"| {comparison.p_value:.3f} | {comparison.wins}/{comparison.n} |"
+            f"| {f'{where} · {entry.arm}' if where else entry.arm} | {c.mean:+.{digits}f} "
+            f"| [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}] | {_interval_source(entry.over_cases)} "
+            f"| {c.p_value:.3f} | {_holm_cell(c, holm, confidence)} | {c.wins}/{c.n} |"
         )
-    return lines
-
-
-def paired_table(rows: Sequence[dict], metric: str, reference: str, confidence: float = 0.95) -> str:
-    """Markdown: per condition and test set, each arm minus ``reference`` seed by seed.
-
-    Columns: mean difference, paired bootstrap percentile interval (``*`` when it excludes zero),
-    exact two-sided sign-flip p-value, and seeds on which the arm was better.
-    """
-    header = [
-        f"| arm | Δ {METRIC_LABELS[metric]} vs {reference} | {int(round(confidence * 100))}% bootstrap CI | sign-flip p | better on |",
-        "|---|---|---|---|---|",
-    ]
-    lines = []
-    tests = _ordered(r["test_set"] for r in rows)
-    conditions = _ordered(r["condition"] for r in rows)
-    for condition in conditions:
-        for test in tests:
-            ref = _values(rows, metric, arm=reference, condition=condition, test_set=test)
-            where = " / ".join(([condition] if len(conditions) > 1 else []) + ([test] if len(tests) > 1 else []))
-            pairs = [
-                (
-                    f"{where} · {arm}" if where else arm,
-                    _values(rows, metric, arm=arm, condition=condition, test_set=test),
-                    ref,
-                )
-                for arm in _ordered(r["arm"] for r in rows)
-                if arm != reference
-            ]
-            lines += _paired_rows(pairs, metric, confidence)
     return "\n".join(header + lines)
 
 
-def generalisation_table(rows: Sequence[dict], metric: str, reference: str | None, confidence: float = 0.95) -> str:
-    """Markdown: each arm's change from the first test set to every other (paired by seed), and that
-    change compared with the reference arm's change (a difference of differences)."""
+def paired_table(
+    rows: Sequence[dict],
+    metric: str,
+    reference: str,
+    confidence: float = 0.95,
+    cases: Mapping[tuple[str, str], CasePredictions] | None = None,
+) -> str:
+    """Markdown: per condition and test set, each arm minus ``reference`` seed by seed.
+
+    Columns: mean difference, paired bootstrap percentile interval (over seeds and test cases when
+    ``cases`` hold both arms, else over seeds), what the interval resampled, exact two-sided sign-flip
+    p-value, its Holm adjustment over the rows of this table (``*`` when
+    :func:`~monai_afpe.experiments.statistics.may_mark_significant` allows), and the seeds on which the
+    arm was better. :func:`write_benchmark_report` adjusts over all comparisons of the report instead.
+
+    Args:
+        rows: the runs of ``results.csv``.
+        metric: a metric of :data:`PAIRED_METRICS`.
+        reference: the arm subtracted.
+        confidence: nominal level of the intervals.
+        cases: per-case predictions by ``(condition, test_set)`` (see :func:`read_cases`), or ``None``.
+    """
+    paired = _paired_comparisons(rows, metric, reference, confidence, cases)
+    adjusted = holm_adjust([e.comparison.p_value for e in paired])
+    return _paired_text(paired, adjusted, rows, metric, reference, confidence)
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A row of a generalisation table: an arm's change between test sets, compared with the reference's change."""
+
+    where: str
+    arm: str
+    changes: tuple[float, ...]
+    comparison: PairedComparison | None
+
+
+def _generalisation_changes(
+    rows: Sequence[dict], metric: str, reference: str | None, confidence: float
+) -> list[_Change]:
     tests = _ordered(r["test_set"] for r in rows)
     if len(tests) < 2:
-        return ""
+        return []
     base = tests[0]
-    digits = _digits(metric) + 1
-    lines = [
-        f"| test set · arm | Δ {METRIC_LABELS[metric]} (test set − {base}) mean ± sd |"
-        + (
-            f" vs {reference}'s change | {int(round(confidence * 100))}% bootstrap CI | sign-flip p |"
-            if reference
-            else ""
-        ),
-        "|---|---|" + ("---|---|---|" if reference else ""),
-    ]
 
     def change(arm: str, condition: str, test: str) -> dict[int, float]:
         before = _values(rows, metric, arm=arm, condition=condition, test_set=base)
@@ -204,6 +457,7 @@ def generalisation_table(rows: Sequence[dict], metric: str, reference: str | Non
         return {s: after[s] - before[s] for s in sorted(set(before) & set(after))}
 
     conditions = _ordered(r["condition"] for r in rows)
+    entries = []
     for condition in conditions:
         for test in tests[1:]:
             ref_change = change(reference, condition, test) if reference else {}
@@ -212,18 +466,61 @@ def generalisation_table(rows: Sequence[dict], metric: str, reference: str | Non
                 delta = change(arm, condition, test)
                 if not delta:
                     continue
-                values = list(delta.values())
-                sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-                line = f"| {where} · {arm} | {np.mean(values):+.{digits}f} ± {sd:.{digits}f} |"
-                if reference:
-                    seeds = sorted(set(delta) & set(ref_change))
-                    if arm == reference or not seeds:
-                        line += " – | – | – |"
-                    else:
-                        c = paired_comparison([delta[s] for s in seeds], [ref_change[s] for s in seeds], confidence)
-                        line += f" {c.mean:+.{digits}f} | [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}] | {c.p_value:.3f} |"
-                lines.append(line)
+                seeds = sorted(set(delta) & set(ref_change))
+                comparison = None
+                if reference and arm != reference and seeds:
+                    comparison = paired_comparison(
+                        [delta[s] for s in seeds], [ref_change[s] for s in seeds], confidence
+                    )
+                entries.append(_Change(where, arm, tuple(delta.values()), comparison))
+    return entries
+
+
+def _generalisation_text(
+    entries: Sequence[_Change],
+    adjusted: Sequence[float],
+    rows: Sequence[dict],
+    metric: str,
+    reference: str | None,
+    confidence: float,
+) -> str:
+    if not entries:
+        return ""
+    base = _ordered(r["test_set"] for r in rows)[0]
+    digits = _digits(metric) + 1
+    lines = [
+        f"| test set · arm | Δ {METRIC_LABELS[metric]} (test set − {base}) mean ± sd |"
+        + (
+            f" vs {reference}'s change | {int(round(confidence * 100))}% bootstrap CI (seeds) | sign-flip p | Holm p |"
+            if reference
+            else ""
+        ),
+        "|---|---|" + ("---|---|---|---|" if reference else ""),
+    ]
+    holm = iter(adjusted)
+    for entry in entries:
+        sd = float(np.std(entry.changes, ddof=1)) if len(entry.changes) > 1 else 0.0
+        line = f"| {entry.where} · {entry.arm} | {np.mean(entry.changes):+.{digits}f} ± {sd:.{digits}f} |"
+        if reference:
+            c = entry.comparison
+            if c is None:
+                line += " – | – | – | – |"
+            else:
+                line += (
+                    f" {c.mean:+.{digits}f} | [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}] | {c.p_value:.3f} "
+                    f"| {_holm_cell(c, next(holm), confidence)} |"
+                )
+        lines.append(line)
     return "\n".join(lines)
+
+
+def generalisation_table(rows: Sequence[dict], metric: str, reference: str | None, confidence: float = 0.95) -> str:
+    """Markdown: each arm's change from the first test set to every other (paired by seed), and that
+    change compared with the reference arm's change (a difference of differences; interval over seeds,
+    p-values Holm-adjusted over the rows of this table). Empty with a single test set."""
+    entries = _generalisation_changes(rows, metric, reference, confidence)
+    adjusted = holm_adjust([e.comparison.p_value for e in entries if e.comparison is not None])
+    return _generalisation_text(entries, adjusted, rows, metric, reference, confidence)
 
 
 def cost_table(rows: Sequence[dict]) -> str:
@@ -251,17 +548,180 @@ def cost_table(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-def statistics_note(num_seeds: int, confidence: float = 0.95) -> str:
-    """What the intervals and p-values in the tables mean, for ``num_seeds`` seeds."""
+def _mean_score(rows: Sequence[dict], column: str, arm: str, condition: str) -> float | None:
+    """Mean over seeds of a per-run score (the first test set's rows; a validation score is the same on all)."""
+    first_test = _ordered(r["test_set"] for r in rows)[0]
+    scores = []
+    for r in rows:
+        if r["arm"] == arm and r["condition"] == condition and r["test_set"] == first_test:
+            try:
+                value = float(r[column])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if math.isfinite(value):
+                scores.append(value)
+    return float(np.mean(scores)) if scores else None
+
+
+def primary_comparison_section(
+    rows: Sequence[dict],
+    primary_comparison: Mapping[str, Sequence[str]],
+    confidence: float = 0.95,
+    cases: Mapping[tuple[str, str], CasePredictions] | None = None,
+) -> str:
+    """Markdown section of the comparison declared in the config before the run.
+
+    Per condition, the arm with the best mean validation score over seeds (``val_auroc`` for
+    classification, ``val_r2`` for regression) is taken from each side, never by a test score; then per
+    test set the mean difference of the matching test metric (AUROC or R²), its paired bootstrap
+    interval (over seeds and test cases when ``cases`` hold both arms, else over seeds, said so), the
+    exact sign-flip p-value and its Holm adjustment over the conditions and test sets of this section.
+
+    Args:
+        rows: the runs of ``results.csv``.
+        primary_comparison: ``{"arm": (names...), "reference": (names...)}`` (see
+            :class:`~monai_afpe.experiments.config.ExperimentConfig`).
+        confidence: nominal level of the interval.
+        cases: per-case predictions by ``(condition, test_set)`` (see :func:`read_cases`), or ``None``.
+    """
+    declared = {side: tuple(primary_comparison[side]) for side in ("arm", "reference")}
+    lines = ["## Primary comparison", ""]
+    text = (
+        f"Declared in the config before the run (`primary_comparison`): the best of {', '.join(declared['arm'])} "
+        f"against the best of {', '.join(declared['reference'])}"
+    )
+    present = _ordered(r["arm"] for r in rows)
+    candidates = {side: [a for a in names if a in present] for side, names in declared.items()}
+    column = next((c for c in _VALIDATION_METRICS if any(c in r for r in rows)), None)
+    absent = [side for side, names in candidates.items() if not names]
+    if absent:
+        return "\n".join(lines + [text + f". No arm of the {' and '.join(absent)} side is in these results."])
+    needs_choice = any(len(names) > 1 for names in candidates.values())
+    if column is None:
+        if needs_choice:
+            return "\n".join(
+                lines + [text + ". These results hold no validation score (val_auroc or val_r2) to choose by."]
+            )
+        metric = next(m for m in metrics_in(rows) if m in PAIRED_METRICS)
+    else:
+        metric = _VALIDATION_METRICS[column]
+        text += (
+            f", each side chosen by its mean validation {METRIC_LABELS[metric]} over seeds (`{column}`), "
+            "never by a test score"
+        )
+    lines += [text + ".", ""]
+    conditions = _ordered(r["condition"] for r in rows)
+    tests = _ordered(r["test_set"] for r in rows)
+    entries = []
+    for condition in conditions:
+        chosen = {}
+        for side, names in candidates.items():
+            scores = {a: _mean_score(rows, column, a, condition) if column else None for a in names}
+            ranked = [a for a in names if scores[a] is not None]
+            best = max(ranked, key=lambda a: scores[a]) if ranked else names[0]
+            chosen[side] = (best, scores[best])
+        for test in tests:
+            values = _values(rows, metric, arm=chosen["arm"][0], condition=condition, test_set=test)
+            reference = _values(rows, metric, arm=chosen["reference"][0], condition=condition, test_set=test)
+            result = _compare(
+                values,
+                reference,
+                metric,
+                confidence,
+                (cases or {}).get((condition, test)),
+                chosen["arm"][0],
+                chosen["reference"][0],
+            )
+            if result is not None:
+                entries.append((condition, test, chosen, *result))
+    if not entries:
+        return "\n".join(lines + ["The chosen arms share no seed with a finite test metric."])
+    adjusted = holm_adjust([e[3].p_value for e in entries])
+    digits = _digits(metric) + 1
+    lines += [
+        f"| condition · test set | arm (mean val) | reference (mean val) | Δ {METRIC_LABELS[metric]} "
+        f"| {int(round(confidence * 100))}% bootstrap CI | resampled | sign-flip p | Holm p | better on |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (condition, test, chosen, c, over_cases), holm in zip(entries, adjusted):
+        arm, reference = (f"{a} ({_fmt(score)})" for a, score in (chosen["arm"], chosen["reference"]))
+        lines.append(
+            f"| {condition} · {test} | {arm} | {reference} | {c.mean:+.{digits}f} "
+            f"| [{c.ci_low:+.{digits}f}, {c.ci_high:+.{digits}f}] | {_interval_source(over_cases)} | {c.p_value:.3f} "
+            f"| {_holm_cell(c, holm, confidence)} | {c.wins}/{c.n} |"
+        )
+    lines.append("")
+    if all(e[4] for e in entries):
+        lines.append(
+            f"The interval resamples the seeds and, in each of {CASE_RESAMPLES} replicates, the test cases with "
+            "replacement (the same cases for both arms and every seed), recomputing the metric from the per-case "
+            "predictions in cases.csv."
+        )
+    else:
+        lines.append(
+            "Per-case predictions (cases.csv) are missing for rows marked 'seeds': their interval resamples seeds "
+            "only (the seed-only bootstrap) and leaves out the sampling of test cases, so it is too narrow."
+        )
+    n = min(e[3].n for e in entries)
+    if n < MIN_SEEDS_FOR_SIGNIFICANCE:
+        lines.append(
+            f"With {n} seeds nothing is marked significant: that needs at least {MIN_SEEDS_FOR_SIGNIFICANCE} seeds "
+            f"and a Holm-adjusted p-value below {1.0 - confidence:.2g}."
+        )
+    else:
+        lines.append(f"`*` marks a Holm-adjusted p-value below {1.0 - confidence:.2g}.")
+    return "\n".join(lines)
+
+
+
+def statistics_note(
+    num_seeds: int, confidence: float = 0.95, num_comparisons: int | None = None, with_cases: bool = False
+) -> str:
+    """What the intervals and p-values in the tables mean, for ``num_seeds`` seeds.
+
+    Args:
+        num_seeds: seeds per arm.
+        confidence: nominal level of the intervals.
+        num_comparisons: comparisons whose p-values were Holm-adjusted together (outside the primary one).
+        with_cases: whether per-case predictions (``cases.csv``) were available for the intervals.
+    """
+    level = f"{int(round(confidence * 100))}%"
+    alpha = 1.0 - confidence
+    if with_cases:
+        intervals = (
+            f"Intervals marked 'seeds × cases' are {level} percentile intervals of a paired bootstrap that resamples "
+            f"the seeds and, in each of {CASE_RESAMPLES} replicates, the test cases with replacement (the same cases "
+            f"for both arms and every seed), recomputing the metric from the per-case predictions in cases.csv. "
+            f"Intervals marked 'seeds', and those of changes between test sets, resample seeds only (exact "
+            f"enumeration) and leave out the sampling of test cases."
+        )
+    else:
+        intervals = (
+            f"No per-case predictions (cases.csv) were available, so every interval is the seed-only {level} paired "
+            f"bootstrap percentile interval (exact enumeration of all resamples of seeds): it leaves out the sampling "
+            f"of test cases and is narrower than an interval that includes it."
+        )
+    if num_seeds < MIN_SEEDS_FOR_SIGNIFICANCE:
+        marking = (
+            f"A comparison is marked * only with at least {MIN_SEEDS_FOR_SIGNIFICANCE} seeds and a Holm-adjusted "
+            f"p-value below {alpha:.2g}; with n = {num_seeds} seeds nothing is marked, and an effect can look "
+            f"consistent (better on every seed) without being established."
+        )
+    else:
+        marking = f"`*` marks a Holm-adjusted p-value below {alpha:.2g} (n = {num_seeds} seeds)."
+    holm = (
+        f"The p-values of the {num_comparisons} comparisons outside the primary one are Holm-adjusted together "
+        f"(column Holm p); the primary comparison is adjusted only over its own conditions and test sets. "
+        if num_comparisons is not None
+        else "Holm p adjusts the p-values of a table together. "
+    )
     return (
         f"Each seed sets the network initialisation, the Fourier draw G and the sample order, for every arm alike; "
-        f"arms are compared seed by seed (n = {num_seeds}). The interval is the paired bootstrap percentile interval "
-        f"of the mean difference over seeds (exact enumeration of all resamples), marked * when it excludes zero. "
-        f"With so few seeds it is optimistic — it cannot be wider than the range of the observed differences, and "
-        f"on normal toy data its {int(round(confidence * 100))}% interval covers the true difference only about 76% "
-        f"(n = 3) to 83% (n = 5) of the time. The sign-flip p-value is exact, but with n = {num_seeds} seeds it cannot "
-        f"be smaller than {smallest_sign_flip_p_value(num_seeds):.3f}: an effect can look consistent (better on every "
-        f"seed) without being established. Read differences smaller than the seed-to-seed spread as no difference."
+        f"arms are compared seed by seed (n = {num_seeds}). {intervals} A seed-only interval cannot be wider than "
+        f"the range of the observed per-seed differences, so with few seeds it covers the true difference less often "
+        f"than its nominal {level}. The sign-flip p-value is exact, but with n = {num_seeds} seeds it cannot be "
+        f"smaller than {smallest_sign_flip_p_value(num_seeds):.3f}. {holm}{marking} Read differences smaller than "
+        f"the seed-to-seed spread as no difference."
     )
 
 
@@ -313,10 +773,15 @@ def plot_metric(rows: Sequence[dict], metric: str, path: Path | str, title: str 
     return _save_figure(fig, path)
 
 
-def plot_paired_differences(
-    rows: Sequence[dict], metric: str, reference: str, path: Path | str, confidence: float = 0.95
+def _plot_paired(
+    rows: Sequence[dict],
+    paired: Sequence[_Paired],
+    adjusted: Sequence[float],
+    metric: str,
+    reference: str,
+    path: Path | str,
+    confidence: float,
 ) -> Path:
-    """Mean paired difference to ``reference`` with its bootstrap interval, per arm, one panel per condition and test set."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -326,19 +791,20 @@ def plot_paired_differences(
     tests = _ordered(r["test_set"] for r in rows)
     arms = [a for a in _ordered(r["arm"] for r in rows) if a != reference]
     panels = [(c, t) for c in conditions for t in tests]
+    entries = {(e.condition, e.test_set, e.arm): (e.comparison, p) for e, p in zip(paired, adjusted)}
     fig, axes = plt.subplots(
         1, len(panels), figsize=(1.5 + 2.6 * len(panels), 0.9 + 0.32 * len(arms)), squeeze=False, sharey=True
     )
     for ax, (condition, test) in zip(axes[0], panels):
         ref = _values(rows, metric, arm=reference, condition=condition, test_set=test)
         for i, arm in enumerate(arms):
-            values = _values(rows, metric, arm=arm, condition=condition, test_set=test)
-            seeds = sorted(set(values) & set(ref))
-            if not seeds:
+            if (condition, test, arm) not in entries:
                 continue
-            d = [values[s] - ref[s] for s in seeds]
-            c = paired_comparison([values[s] for s in seeds], [ref[s] for s in seeds], confidence)
-            colour = "tab:green" if c.ci_low > 0 else "tab:red" if c.ci_high < 0 else "tab:gray"
+            c, holm = entries[(condition, test, arm)]
+            values = _values(rows, metric, arm=arm, condition=condition, test_set=test)
+            d = [values[s] - ref[s] for s in sorted(set(values) & set(ref))]
+            significant = may_mark_significant(c.n, holm, 1.0 - confidence)
+            colour = ("tab:green" if c.mean > 0 else "tab:red") if significant else "tab:gray"
             ax.plot([c.ci_low, c.ci_high], [i, i], color=colour, linewidth=2)
             ax.plot([c.mean], [i], "o", color=colour)
             ax.scatter(d, [i + 0.22] * len(d), s=8, color="black", alpha=0.5)
@@ -352,6 +818,22 @@ def plot_paired_differences(
     return _save_figure(fig, path)
 
 
+def plot_paired_differences(
+    rows: Sequence[dict],
+    metric: str,
+    reference: str,
+    path: Path | str,
+    confidence: float = 0.95,
+    cases: Mapping[tuple[str, str], CasePredictions] | None = None,
+) -> Path:
+    """Mean paired difference to ``reference`` with its bootstrap interval, per arm, one panel per condition
+    and test set; per-seed differences as dots. An interval is coloured (green: arm better by the sign of the
+    difference, red: worse) only where the table marks it significant; otherwise grey."""
+    paired = _paired_comparisons(rows, metric, reference, confidence, cases)
+    adjusted = holm_adjust([e.comparison.p_value for e in paired])
+    return _plot_paired(rows, paired, adjusted, metric, reference, path, confidence)
+
+
 def write_benchmark_report(
     rows: Sequence[dict],
     output_dir: Path | str,
@@ -362,6 +844,8 @@ def write_benchmark_report(
     elapsed_seconds: float | None = None,
     extra_sections: Sequence[str] = (),
     confidence: float = 0.95,
+    primary_comparison: Mapping[str, Sequence[str]] | None = None,
+    cases: Mapping[tuple[str, str], CasePredictions] | None = None,
 ) -> Path:
     """Write ``results.md`` and one PNG per metric (plus paired-difference PNGs) into ``output_dir``.
 
@@ -374,6 +858,10 @@ def write_benchmark_report(
         elapsed_seconds: wall-clock time of the whole benchmark.
         extra_sections: Markdown appended at the end.
         confidence: nominal level of the intervals.
+        primary_comparison: ``{"arm": (...), "reference": (...)}`` declared in the config, reported first
+            (see :func:`primary_comparison_section`), or ``None``.
+        cases: per-case predictions by ``(condition, test_set)`` (see :func:`read_cases`): intervals then
+            resample test cases as well as seeds; ``None`` falls back to seed-only intervals, said so.
 
     Returns:
         the path of ``results.md``.
@@ -392,6 +880,29 @@ def write_benchmark_report(
     if elapsed_seconds is not None:
         facts += f"; wall-clock {elapsed_seconds / 60:.1f} min"
     lines += [facts + ".", ""]
+    if primary_comparison:
+        lines += [primary_comparison_section(rows, primary_comparison, confidence, cases), ""]
+
+    # every comparison outside the primary one, Holm-adjusted together
+    paired_metrics = [m for m in metrics_in(rows) if m in PAIRED_METRICS]
+    paired = {
+        (metric, reference): _paired_comparisons(rows, metric, reference, confidence, cases)
+        for metric in paired_metrics
+        for reference in references
+    }
+    changes = {
+        metric: _generalisation_changes(rows, metric, references[0] if references else None, confidence)
+        for metric in paired_metrics
+    }
+    tested = [e.comparison for entries in paired.values() for e in entries] + [
+        e.comparison for entries in changes.values() for e in entries if e.comparison is not None
+    ]
+    adjusted = iter(holm_adjust([c.p_value for c in tested]))
+    paired_holm = {key: [next(adjusted) for _ in entries] for key, entries in paired.items()}
+    changes_holm = {
+        metric: [next(adjusted) for e in entries if e.comparison is not None] for metric, entries in changes.items()
+    }
+
     for metric in metrics_in(rows):
         if metric == "loss":
             continue
@@ -407,22 +918,26 @@ def write_benchmark_report(
         if metric not in PAIRED_METRICS:
             continue
         for reference in references:
+            entries, holm = paired[(metric, reference)], paired_holm[(metric, reference)]
             lines += [
                 f"### Paired differences in {METRIC_LABELS[metric]} vs {reference}",
                 "",
-                paired_table(rows, metric, reference, confidence),
+                _paired_text(entries, holm, rows, metric, reference, confidence),
                 "",
             ]
             if metric == metrics_in(rows)[0]:
-                png = plot_paired_differences(
-                    rows, metric, reference, output_dir / f"{metric}_vs_{reference}.png", confidence
+                png = _plot_paired(
+                    rows, entries, holm, metric, reference, output_dir / f"{metric}_vs_{reference}.png", confidence
                 )
                 lines += [f"![{metric} vs {reference}]({png.name})", ""]
-        generalisation = generalisation_table(rows, metric, references[0] if references else None, confidence)
+        generalisation = _generalisation_text(
+            changes[metric], changes_holm[metric], rows, metric, references[0] if references else None, confidence
+        )
         if generalisation:
             lines += [f"### Change of {METRIC_LABELS[metric]} between test sets", "", generalisation, ""]
     lines += ["## Costs (means over seeds)", "", cost_table(rows), ""]
-    lines += ["## How to read the statistics", "", statistics_note(len(seeds), confidence), ""]
+    note = statistics_note(len(seeds), confidence, len(tested), with_cases=bool(cases))
+    lines += ["## How to read the statistics", "", note, ""]
     lines += list(extra_sections)
     path = output_dir / "results.md"
     path.write_text("\n".join(lines).rstrip() + "\n")
