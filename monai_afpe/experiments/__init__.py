@@ -7,7 +7,9 @@ comparisons across seeds, bandwidth-matched isotropic baselines and a pruned sca
 """
 
 from monai_afpe.experiments.arms import build_network, resolve_scales, tokens_per_sample
+from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.config import (
+    ARM_NETWORKS,
     DATA_SOURCES,
     EXPERIMENT_KINDS,
     ArmConfig,
@@ -20,11 +22,22 @@ from monai_afpe.experiments.config import (
     parse_experiment_config,
 )
 from monai_afpe.experiments.data import ExperimentData, Split, load_experiment_data
-from monai_afpe.experiments.report import read_results_csv, write_benchmark_report, write_results_csv
+from monai_afpe.experiments.monai_networks import MonaiViTClassifier
+from monai_afpe.experiments.report import (
+    read_cases,
+    read_results_csv,
+    write_benchmark_report,
+    write_cases_csv,
+    write_results_csv,
+)
 from monai_afpe.experiments.runner import count_runs, run_benchmark
 from monai_afpe.experiments.statistics import (
+    MIN_SEEDS_FOR_SIGNIFICANCE,
+    HierarchicalComparison,
     PairedComparison,
     bootstrap_mean_interval,
+    hierarchical_bootstrap,
+    holm_adjust,
     paired_comparison,
     sign_flip_p_value,
     smallest_sign_flip_p_value,
@@ -32,7 +45,16 @@ from monai_afpe.experiments.statistics import (
 from monai_afpe.experiments.training import RunResult, evaluate, train_and_evaluate
 
 __all__ = [
+    "ARM_NETWORKS",
     "DATA_SOURCES",
+    "HierarchicalComparison",
+    "MIN_SEEDS_FOR_SIGNIFICANCE",
+    "MonaiViTClassifier",
+    "hierarchical_bootstrap",
+    "holm_adjust",
+    "read_cases",
+    "spacing_augmentation",
+    "write_cases_csv",
     "EXPERIMENT_KINDS",
     "ArmConfig",
     "ConditionConfig",

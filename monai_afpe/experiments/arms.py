@@ -1,4 +1,8 @@
-"""From an arm of a config to a network: per-axis scales by policy, bandwidth matching, and the seeded AFPEViT.
+"""From an arm of a config to a network: per-axis scales by policy, bandwidth matching, and the seeded network.
+
+An arm trains the project's :class:`~monai_afpe.networks.nets.AFPEViT` (any positional kind, a stem, a
+spacing embedding, a rotary embedding) or MONAI's own ``ViT``
+(:class:`~monai_afpe.experiments.monai_networks.MonaiViTClassifier`).
 
 Scales (arXiv 2509.02488, DESIGN.md §2) are resolved against the data the arm trains on: spacing
 policies use the training set's median spacing (one spacing per data set in the stride protocol),
@@ -38,9 +42,9 @@ def nominal_spacing(data: ExperimentData) -> torch.Tensor:
     return data.train.spacing.median(dim=0).values.double()
 
 
-def model_options(config: ExperimentConfig, condition_model: Mapping) -> dict:
-    """AFPEViT options: defaults, then the config's ``model``, then the condition's overrides."""
-    return {**MODEL_DEFAULTS, **config.model, **condition_model}
+def model_options(config: ExperimentConfig, condition_model: Mapping, arm_model: Mapping | None = None) -> dict:
+    """Network options: defaults, then the config's ``model``, the condition's and the arm's overrides."""
+    return {**MODEL_DEFAULTS, **config.model, **condition_model, **(arm_model or {})}
 
 
 def tokens_per_sample(input_size: Sequence[int], patch_size: Sequence[int] | int, pooling: str = "cls") -> int:
@@ -105,29 +109,54 @@ def build_network(
     condition_model: Mapping,
     override: tuple[str, Any] | None = None,
 ) -> torch.nn.Module:
-    """The seeded :class:`~monai_afpe.networks.nets.AFPEViT` of ``arm``: ``seed`` sets both the weights and ``G``."""
+    """The seeded network of ``arm``: ``seed`` sets the weights, ``G`` and the frames of a mixed rotary embedding."""
+    from monai_afpe.experiments.monai_networks import MonaiViTClassifier
     from monai_afpe.networks.nets import AFPEViT
 
-    options = model_options(config, condition_model)
+    options = model_options(config, condition_model, arm.model)
     patch_size = options.pop("patch_size")
+    spatial_dims = len(data.input_size)
+    in_channels = int(data.train.images.shape[-spatial_dims - 1])
+    if arm.network == "monai_vit":
+        if data.task != "classification":
+            raise ValueError(f"arm {arm.name!r}: network 'monai_vit' is a classifier, the data's task is {data.task!r}.")
+        if options.pop("stem_channels", None) is not None or options.pop("pooling", "cls") != "cls":
+            raise ValueError(
+                f"arm {arm.name!r}: MONAI's ViT has linear patches and a class token: set model "
+                "{stem_channels: null, pooling: cls} for this arm."
+            )
+        torch.manual_seed(seed)
+        return MonaiViTClassifier(
+            in_channels, data.input_size, patch_size, spatial_dims=spatial_dims, pos_embed=arm.pos_embed,
+            num_classes=data.num_outputs, **options,
+        )
     arms = {a.name: a for a in config.arms}
     kwargs = {**arm.pos_embed_kwargs, "seed": int(seed)}
     scales = resolve_scales(arm, arms, data, patch_size, override)
     if scales is not None:
         kwargs["scales"] = scales[0] if arm.pos_embed == "ifpe" else scales
-    head: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     if data.task == "regression":
-        head = {"output_bias": data.target_mean, "output_scale": data.target_std}
+        extra = {"output_bias": data.target_mean, "output_scale": data.target_std}
+    if arm.spacing_embedding is not None:
+        spacing_options = dict(arm.spacing_embedding)
+        spacing_options.setdefault("reference_spacing", tuple(float(s) for s in nominal_spacing(data)))
+        extra["spacing_embedding"] = spacing_options.pop("target")
+        extra["spacing_embedding_kwargs"] = spacing_options
+    if arm.rotary is not None:
+        rotary_options = {**arm.rotary, "seed": int(seed)}
+        extra["rotary_embedding"] = rotary_options.pop("kind")
+        extra["rotary_embedding_kwargs"] = rotary_options
     torch.manual_seed(seed)
     return AFPEViT(
-        in_channels=int(data.train.images.shape[-len(data.input_size) - 1]),
+        in_channels=in_channels,
         img_size=data.input_size,
         patch_size=patch_size,
-        spatial_dims=len(data.input_size),
+        spatial_dims=spatial_dims,
         pos_embed=arm.pos_embed,
         pos_embed_kwargs=kwargs,
         num_classes=data.num_outputs,
         task=data.task,
         **options,
-        **head,
+        **extra,
     )

@@ -16,6 +16,11 @@ Three sources (``data.source`` in a config):
   keeps every n-th frame of each test video before clip sampling: the video as it would have been
   recorded at ``1/n`` of the frame rate.
 
+Organ-shapes test sets may be drawn anew (options ``num_samples``, ``seed``, ``generator``): a set of
+fresh volumes, all used for testing, with generator options merged over the training data's, e.g.
+``{generator: {slice_spacing_range: [4, 6]}}`` for slices thicker than any seen in training. Their seed
+defaults to the data seed + :data:`SHIFTED_TEST_SEED_OFFSET`, so no organ repeats a training one.
+
 Spacing always comes from the image's affine after the last spatial transform
 (:class:`~monai_afpe.transforms.ExtractSpacingd`). Volumes become float32 tensors: the intensity window
 (CT: ``intensity_range`` in HU) mapped to [0, 1], then normalised per volume to zero mean and unit
@@ -41,6 +46,7 @@ from monai.utils import ensure_tuple_rep, look_up_option
 __all__ = [
     "DATA_OPTION_KEYS",
     "TEST_SET_OPTION_KEYS",
+    "SHIFTED_TEST_SEED_OFFSET",
     "Split",
     "ExperimentData",
     "load_experiment_data",
@@ -68,7 +74,9 @@ _SOURCE_KEYS = {
 #: keys of a config's ``data`` mapping (and of a condition's ``data`` overrides)
 DATA_OPTION_KEYS = ("source",) + _COMMON_KEYS + tuple(_SOURCE_KEYS)
 #: options of a test set, per source
-TEST_SET_OPTION_KEYS = {"organ_shapes": (), "organmnist3d": (), "echo": ("frame_step",)}
+TEST_SET_OPTION_KEYS = {"organ_shapes": ("num_samples", "seed", "generator"), "organmnist3d": (), "echo": ("frame_step",)}
+#: added to the data seed for a drawn organ-shapes test set that gives no seed of its own
+SHIFTED_TEST_SEED_OFFSET = 1000003
 
 
 def default_cache_dir() -> Path:
@@ -217,7 +225,9 @@ def _classification_data(
     )
 
 
-def _load_organ_shapes(options: dict, cache_dir: Path, resample: Mapping | None, progress: bool) -> ExperimentData:
+def _load_organ_shapes(
+    options: dict, cache_dir: Path, resample: Mapping | None, test_sets: Mapping[str, Mapping], progress: bool
+) -> ExperimentData:
     from monai.data import load_decathlon_datalist
     from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, NormalizeIntensityd, ScaleIntensityRanged
 
@@ -234,10 +244,14 @@ def _load_organ_shapes(options: dict, cache_dir: Path, resample: Mapping | None,
         **({"anisotropy": int(options.get("anisotropy", 4))} if protocol == "stride" else {}),
         **dict(options.get("generator") or {}),
     }
-    folder = _cache_folder(cache_dir, "organ_shapes", arguments)
-    datalist = folder / "datalist.json"
-    if not datalist.is_file():
-        generate_organ_shapes(folder, progress=progress, **arguments)
+
+    def generated(arguments: dict) -> Path:
+        folder = _cache_folder(cache_dir, "organ_shapes", arguments)
+        if not (folder / "datalist.json").is_file():
+            generate_organ_shapes(folder, progress=progress, **arguments)
+        return folder
+
+    folder = generated(arguments)
     low, high = (float(v) for v in options.get("intensity_range", (-100.0, 300.0)))
     transform = Compose(
         [
@@ -249,11 +263,28 @@ def _load_organ_shapes(options: dict, cache_dir: Path, resample: Mapping | None,
             ExtractSpacingd("image", units_key_postfix=None),
         ]
     )
-    splits = [
-        load_decathlon_datalist(datalist, is_segmentation=False, data_list_key=key, base_dir=folder)
-        for key in ("training", "validation", "test")
-    ]
-    return _classification_data(splits, transform, ORGAN_SHAPE_CLASSES, folder)
+
+    def items(folder: Path, keys: tuple[str, ...]) -> list[dict]:
+        datalist = folder / "datalist.json"
+        return [i for k in keys for i in load_decathlon_datalist(datalist, False, data_list_key=k, base_dir=folder)]
+
+    splits = [items(folder, (key,)) for key in ("training", "validation", "test")]
+    data = _classification_data(splits, transform, ORGAN_SHAPE_CLASSES, folder)
+    for name, test_options in test_sets.items():
+        if not test_options:
+            data.tests[name] = data.tests["test"]
+            continue
+        drawn = {
+            **arguments,
+            "num_samples": int(test_options.get("num_samples", len(splits[2]))),
+            "seed": int(test_options.get("seed", arguments["seed"] + SHIFTED_TEST_SEED_OFFSET)),
+            **dict(test_options.get("generator") or {}),
+        }
+        images, labels, spacing, _ = _stack_items(items(generated(drawn), ("training", "validation", "test")), transform)
+        data.tests[name] = Split(images, labels.long(), spacing)
+    if "test" not in test_sets:
+        del data.tests["test"]
+    return data
 
 
 def _load_organmnist3d(options: dict, resample: Mapping | None) -> ExperimentData:
@@ -350,11 +381,6 @@ def _load_echo(options: dict, cache_dir: Path, test_sets: Mapping[str, Mapping],
     )
     tests = {}
     for name, test_options in test_sets.items():
-        unknown = sorted(set(test_options) - set(TEST_SET_OPTION_KEYS["echo"]))
-        if unknown:
-            raise ValueError(
-                f"test set {name!r}: unknown options {unknown}; echo test sets take {TEST_SET_OPTION_KEYS['echo']}."
-            )
         tests[name] = evaluation_split(test_videos, test_targets, int(test_options.get("frame_step", 1)))
     sampler = SampleClip(frames=frames, period=period, mode="random")
     validation = evaluation_split(val_videos, val_targets, 1)
@@ -400,20 +426,19 @@ def load_experiment_data(
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     test_sets = dict(test_sets or {"test": {}})
     source = options["source"]
-    if source != "echo":
-        for name, test_options in test_sets.items():
-            if test_options:
-                raise ValueError(
-                    f"test set {name!r}: source {source!r} takes no test set options, got {dict(test_options)}."
-                )
+    for name, test_options in test_sets.items():
+        unknown = sorted(set(test_options) - set(TEST_SET_OPTION_KEYS[source]))
+        if unknown:
+            raise ValueError(
+                f"test set {name!r}: unknown options {unknown}; {source} test sets take "
+                f"{list(TEST_SET_OPTION_KEYS[source]) or 'no options'}."
+            )
     if source == "echo":
         if resample is not None:
             raise ValueError("resample applies to volumes (organ_shapes, organmnist3d), not to echo videos.")
         return _load_echo(options, cache_dir, test_sets, progress)
-    data = (
-        _load_organ_shapes(options, cache_dir, resample, progress)
-        if source == "organ_shapes"
-        else _load_organmnist3d(options, resample)
-    )
+    if source == "organ_shapes":
+        return _load_organ_shapes(options, cache_dir, resample, test_sets, progress)
+    data = _load_organmnist3d(options, resample)
     data.tests = {name: data.tests["test"] for name in test_sets}
     return data

@@ -4,7 +4,8 @@ Each seed fixes three things for every arm alike: the network initialisation, th
 of the positional embedding and the order of the training samples; the data set itself is the same
 for all seeds (its own ``data.seed``), so arms are paired by seed. An arm with ``tune`` trains every
 candidate for each seed and keeps the one with the best validation score (the primary metric of the
-task); the test set is used only for the kept one.
+task); the test set is used only for the kept one. Besides ``results.csv`` (metrics per run and test
+set), ``cases.csv`` keeps every test case's prediction, for statistics that resample test cases.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import torch
 from monai_afpe.experiments.arms import build_network, model_options, resolve_scales
 from monai_afpe.experiments.config import ArmConfig, ExperimentConfig, deep_merge
 from monai_afpe.experiments.data import ExperimentData, load_experiment_data
-from monai_afpe.experiments.report import write_results_csv
+from monai_afpe.experiments.augmentation import spacing_augmentation
+from monai_afpe.experiments.report import case_rows, write_cases_csv, write_results_csv
 from monai_afpe.experiments.training import METRIC_DIRECTIONS, PRIMARY_METRICS, RunResult, train_and_evaluate
 
 __all__ = ["tune_candidates", "count_runs", "DataCache", "run_benchmark", "result_rows"]
@@ -87,6 +89,7 @@ def result_rows(
         "preset": config.preset or "",
         "condition": condition,
         "arm": arm.name,
+        "network": arm.network,
         "pos_embed": arm.pos_embed,
         "seed": seed,
     }
@@ -114,7 +117,7 @@ def run_benchmark(
     device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> list[dict]:
-    """Train and evaluate every run of ``config``; rows are appended to ``output_dir/results.csv`` as they come.
+    """Train and evaluate every run of ``config``; rows go to ``output_dir/results.csv`` and ``cases.csv`` as they come.
 
     Args:
         config: a ``benchmark`` experiment.
@@ -137,11 +140,13 @@ def run_benchmark(
     cache = DataCache(config, cache_dir)
     arms = {a.name: a for a in config.arms}
     rows: list[dict] = []
+    cases: list[dict] = []
     bar = tqdm(total=count_runs(config), desc=config.name, unit="run", disable=not progress)
     for condition in config.conditions:
         for arm in config.arms:
             data = cache.get(condition.data, arm.resample)
-            patch_size = model_options(config, condition.model)["patch_size"]
+            patch_size = model_options(config, condition.model, arm.model)["patch_size"]
+            augment = None if arm.augment is None else spacing_augmentation(arm.augment, data.input_size)
             for seed in config.seeds:
                 best = None
                 for candidate in tune_candidates(arm):
@@ -149,7 +154,7 @@ def run_benchmark(
                         f"{condition.name} {arm.name} seed {seed}" + (f" {candidate[1]}" if candidate else "")
                     )
                     network = build_network(config, arm, data, seed, condition.model, candidate)
-                    result = train_and_evaluate(network, data, config.training, seed, device)
+                    result = train_and_evaluate(network, data, config.training, seed, device, augment=augment)
                     score = result.validation[PRIMARY_METRICS[data.task]]
                     higher = METRIC_DIRECTIONS[PRIMARY_METRICS[data.task]]
                     if best is None or _better(score, best[0], higher):
@@ -158,7 +163,12 @@ def run_benchmark(
                 _, chosen, result = best
                 scales = resolve_scales(arm, arms, data, patch_size, chosen)
                 rows.extend(result_rows(config, condition.name, arm, seed, result, data, scales, chosen))
+                for name, predictions in result.test_predictions.items():
+                    cases.extend(
+                        case_rows(condition.name, arm.name, seed, name, predictions.numpy(), data.tests[name].targets.numpy())
+                    )
                 write_results_csv(rows, output_dir / "results.csv")
+                write_cases_csv(cases, output_dir / "cases.csv")
         cache.clear()
     bar.close()
     return rows

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.arms import build_network, model_options, resolve_scales
 from monai_afpe.experiments.config import ArmConfig, ConfigError, ExperimentConfig
 from monai_afpe.experiments.runner import DataCache, run_benchmark
@@ -118,7 +119,8 @@ def run_scale_search(
             f"{config.path or '<config>'}: search.groups covers {sum(len(g) for g in groups)} axes but the data has "
             f"{len(data.input_size)} (input size {data.input_size})."
         )
-    patch_size = model_options(config, condition.model)["patch_size"]
+    patch_size = model_options(config, condition.model, arm.model)["patch_size"]
+    augment = None if arm.augment is None else spacing_augmentation(arm.augment, data.input_size)
     default_scales = resolve_scales(arm, {a.name: a for a in config.arms}, data, patch_size)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -143,7 +145,9 @@ def run_scale_search(
             trial.report(validation[primary], epoch)
             return trial.should_prune()
 
-        result = train_and_evaluate(network, data, config.training, options["seed"], device, on_epoch=report)
+        result = train_and_evaluate(
+            network, data, config.training, options["seed"], device, on_epoch=report, augment=augment
+        )
         score = result.history[-1][f"val_{primary}"]
         rows.append(
             {

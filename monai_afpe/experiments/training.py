@@ -30,6 +30,9 @@ __all__ = [
     "METRIC_DIRECTIONS",
     "RunResult",
     "train_and_evaluate",
+    "predict",
+    "split_metrics",
+    "case_predictions",
     "evaluate",
     "train_flops_per_sample",
 ]
@@ -47,6 +50,8 @@ class RunResult:
     Attributes:
         validation: metrics on the validation split.
         tests: metrics per test set.
+        test_predictions: per test set, the prediction of every case: class probabilities ``(N, K)`` or
+            regression values ``(N,)`` (for statistics that resample test cases).
         history: per epoch: ``train_loss`` and, when a callback asked for it, validation metrics.
         seconds_per_epoch: mean wall-clock seconds of a training epoch.
         memory_mb: peak CUDA memory of training, or on CPU the activations saved for backward in one step.
@@ -58,6 +63,7 @@ class RunResult:
 
     validation: dict
     tests: dict
+    test_predictions: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
     seconds_per_epoch: float = 0.0
     memory_mb: float = 0.0
@@ -102,13 +108,10 @@ def _autocast(device: torch.device, enabled: bool):
 
 
 @torch.no_grad()
-def evaluate(
-    model: torch.nn.Module, split: Split, data: ExperimentData, training: TrainingConfig, device: torch.device
-) -> dict:
-    """Metrics of ``model`` on ``split``: accuracy, AUROC and loss, or R², MAE, RMSE and loss."""
-    from ignite.metrics.regression import R2Score
-    from monai.metrics import MAEMetric, MSEMetric, compute_roc_auc
-
+def predict(
+    model: torch.nn.Module, split: Split, training: TrainingConfig, device: torch.device
+) -> torch.Tensor:
+    """Raw outputs of ``model`` for every case of ``split`` (logits or values), float32 on the CPU."""
     from monai_afpe.inferers import ClipAveragingInferer
 
     model.eval()
@@ -119,7 +122,26 @@ def evaluate(
         with _autocast(device, training.bf16):
             out = inferer(images, model, spacing=spacing) if inferer is not None else model(images, spacing=spacing)
         outputs.append(out.float().cpu())
-    predictions, targets = torch.cat(outputs), split.targets
+    return torch.cat(outputs)
+
+
+def case_predictions(outputs: torch.Tensor, task: str) -> torch.Tensor:
+    """What is kept per case: class probabilities ``(N, K)`` or regression values ``(N,)``."""
+    return outputs.softmax(dim=1) if task == "classification" else outputs[:, 0]
+
+
+def evaluate(
+    model: torch.nn.Module, split: Split, data: ExperimentData, training: TrainingConfig, device: torch.device
+) -> dict:
+    """Metrics of ``model`` on ``split``: accuracy, AUROC and loss, or R², MAE, RMSE and loss."""
+    return split_metrics(predict(model, split, training, device), split.targets, data)
+
+
+def split_metrics(predictions: torch.Tensor, targets: torch.Tensor, data: ExperimentData) -> dict:
+    """Metrics of raw outputs ``predictions`` against ``targets``: accuracy, AUROC and loss, or R², MAE, RMSE and loss."""
+    from ignite.metrics.regression import R2Score
+    from monai.metrics import MAEMetric, MSEMetric, compute_roc_auc
+
     loss = float(_loss(data.task, predictions, targets, data.target_std))
     if data.task == "classification":
         probabilities = predictions.softmax(dim=1)
@@ -166,6 +188,7 @@ def train_and_evaluate(
     seed: int,
     device: torch.device | str = "cpu",
     on_epoch: Callable[[int, dict], bool] | None = None,
+    augment: Callable[[Split, int], Split] | None = None,
 ) -> RunResult:
     """Train ``model`` on ``data.train`` and evaluate it on the validation and every test split.
 
@@ -177,6 +200,9 @@ def train_and_evaluate(
         device: where to train.
         on_epoch: called after every epoch with ``(epoch, validation metrics)``; return True to stop
             training (a pruned search trial). Validation is evaluated every epoch only when it is given.
+        augment: ``(split, seed) -> split`` applied to the training split every epoch (e.g.
+            :func:`~monai_afpe.experiments.augmentation.spacing_augmentation`); its time is counted in
+            the epoch time.
     """
     device = torch.device(device)
     if training.threads:
@@ -203,9 +229,11 @@ def train_and_evaluate(
     epoch_seconds = []
     for epoch in range(training.epochs):
         model.train()
-        split = data.training_split(seed * 100003 + epoch)
-        order = torch.randperm(len(split), generator=generator)
         start, losses = time.perf_counter(), []
+        split = data.training_split(seed * 100003 + epoch)
+        if augment is not None:
+            split = augment(split, seed * 100003 + epoch)
+        order = torch.randperm(len(split), generator=generator)
         for images, targets, spacing in split.batches(training.batch_size, order):
             images, targets, spacing = images.to(device), targets.to(device), spacing.to(device)
 
@@ -242,7 +270,10 @@ def train_and_evaluate(
         result.memory_mb = torch.cuda.max_memory_allocated(device) / 2**20
     result.validation = evaluate(model, data.validation, data, training, device)
     if not result.stopped_early:
-        result.tests = {name: evaluate(model, split, data, training, device) for name, split in data.tests.items()}
+        for name, split in data.tests.items():
+            outputs = predict(model, split, training, device)
+            result.tests[name] = split_metrics(outputs, split.targets, data)
+            result.test_predictions[name] = case_predictions(outputs, data.task)
     embedding = getattr(model, "position_embedding", None)
     if embedding is not None and hasattr(embedding, "scales"):
         result.final_scales = tuple(round(float(s), 5) for s in embedding.scales.detach().cpu())

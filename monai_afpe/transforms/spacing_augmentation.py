@@ -163,8 +163,10 @@ class RandSpacing(RandomizableTransform, InvertibleTransform, LazyTransform):
         align_corners: see :class:`monai.transforms.Spacing`.
         dtype: data type of the resampling computation (the output is float32, as MONAI's).
         lazy: run lazily (see MONAI's lazy resampling).
+        pad_mode: padding mode of :class:`monai.transforms.ResizeWithPadOrCrop` (``"constant"``, ``"edge"``,
+            ``"reflect"``, ...); ``"edge"`` continues a normalised background instead of padding zeros.
         pad_kwargs: further arguments of :class:`monai.transforms.ResizeWithPadOrCrop`'s padding
-            (e.g. ``mode="constant"``).
+            (e.g. ``value=-1000`` with ``pad_mode="constant"``).
 
     Example::
 
@@ -191,6 +193,7 @@ class RandSpacing(RandomizableTransform, InvertibleTransform, LazyTransform):
         align_corners: bool = False,
         dtype: np.dtype | torch.dtype | type | None = np.float64,
         lazy: bool = False,
+        pad_mode: str = "constant",
         **pad_kwargs,
     ) -> None:
         RandomizableTransform.__init__(self, _check_prob(prob))
@@ -213,7 +216,7 @@ class RandSpacing(RandomizableTransform, InvertibleTransform, LazyTransform):
             pixdim=1.0, mode=mode, padding_mode=padding_mode, align_corners=align_corners, dtype=dtype, lazy=lazy
         )
         self.resizer = (
-            None if spatial_size is None else ResizeWithPadOrCrop(spatial_size, lazy=lazy, **pad_kwargs)
+            None if spatial_size is None else ResizeWithPadOrCrop(spatial_size, mode=pad_mode, lazy=lazy, **pad_kwargs)
         )
         #: last drawn target spacing per axis (None: axis kept); empty before the first draw
         self.drawn_spacing: tuple[float | None, ...] = ()
@@ -332,8 +335,8 @@ class RandSpacingd(Randomizable, MapTransform, InvertibleTransform, LazyTransfor
 
     Args:
         keys: keys of the MetaTensors to resample.
-        spacing_range, tie_axes, log_uniform, spatial_size, prob, align_corners, dtype, lazy, pad_kwargs: see
-            :class:`RandSpacing`.
+        spacing_range, tie_axes, log_uniform, spatial_size, prob, align_corners, dtype, lazy, pad_mode,
+            pad_kwargs: see :class:`RandSpacing`.
         mode: interpolation mode, one or one per key.
         padding_mode: padding mode of the resampling, one or one per key.
         allow_missing_keys: don't raise if a key is missing.
@@ -364,6 +367,7 @@ class RandSpacingd(Randomizable, MapTransform, InvertibleTransform, LazyTransfor
         dtype: np.dtype | torch.dtype | type | None = np.float64,
         lazy: bool = False,
         allow_missing_keys: bool = False,
+        pad_mode: str = "constant",
         **pad_kwargs,
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
@@ -377,6 +381,7 @@ class RandSpacingd(Randomizable, MapTransform, InvertibleTransform, LazyTransfor
             align_corners=align_corners,
             dtype=dtype,
             lazy=lazy,
+            pad_mode=pad_mode,
             **pad_kwargs,
         )
         try:
