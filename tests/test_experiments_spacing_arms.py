@@ -156,3 +156,12 @@ def test_spacing_awareness_tiny_runs_every_new_arm(tmp_path):
     per_run = {(r["arm"], r["seed"], r["test_set"]) for r in cases}
     assert len(per_run) == len(rows)
     assert all(abs(sum(float(r[f"prob_{k}"]) for k in range(6)) - 1) < 1e-4 for r in cases)
+    # the report can be rewritten from the files alone, keeping the command that produced them
+    command = (output / "command.txt").read_text()
+    (output / "results.md").unlink()
+    assert main(argv + ["--report-only"]) == 0
+    report = (output / "results.md").read_text()
+    assert "## Primary comparison" in report and "monai-vit-resample" in report
+    assert (output / "command.txt").read_text() == command and "--report-only" not in report
+    with pytest.raises(SystemExit, match="no results.csv"):
+        main(["benchmark", str(CONFIGS / "spacing_awareness.yaml"), "--output", str(tmp_path / "none"), "--report-only"])

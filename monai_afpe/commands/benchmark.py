@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: rewrite results.md and the plots from the results.csv (and cases.csv) in --output "
+        "(e.g. after an interrupted run, or a run of fewer seeds)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from monai_afpe.experiments.config import ConfigError, load_experiment_config
-    from monai_afpe.experiments.report import read_cases, write_benchmark_report
+    from monai_afpe.experiments.report import read_cases, read_results_csv, write_benchmark_report
     from monai_afpe.experiments.runner import count_runs, run_benchmark
     from monai_afpe.experiments.search import check_search_options, run_scale_search
     from monai_afpe.experiments.similarity import run_similarity
@@ -58,6 +64,32 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"monai-afpe benchmark: {error}") from None
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     output = Path(args.output or Path("outputs") / f"{config.name}-{config.preset or 'base'}")
+
+    def report(rows: list, command: str, elapsed: float | None, extra: list, references: tuple) -> Path:
+        cases_path = output / "cases.csv"
+        return write_benchmark_report(
+            rows,
+            output,
+            config.name,
+            config.description,
+            references,
+            command,
+            elapsed,
+            extra_sections=extra,
+            primary_comparison=config.primary_comparison,
+            cases=read_cases(cases_path) if cases_path.is_file() else None,
+        )
+
+    if args.report_only:
+        if config.kind != "benchmark":
+            raise SystemExit(f"monai-afpe benchmark: --report-only rewrites benchmark reports; {config.name!r} is a {config.kind!r}.")
+        if not (output / "results.csv").is_file():
+            raise SystemExit(f"monai-afpe benchmark: --report-only: no results.csv in {output} (give the run's --output).")
+        command_file = output / "command.txt"
+        command = command_file.read_text().strip() if command_file.is_file() else f"(unknown; report of {output})"
+        path = report(read_results_csv(output / "results.csv"), command, None, [], config.reference_arms)
+        print(f"wrote {path} from {output / 'results.csv'}")
+        return 0
     output.mkdir(parents=True, exist_ok=True)
     command = "monai-afpe benchmark " + " ".join(
         shlex.quote(a)
@@ -98,18 +130,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{count_runs(config)} training runs")
         rows = run_benchmark(config, output, args.cache_dir, device, progress)
     elapsed = time.perf_counter() - start
-    cases_path = output / "cases.csv"
-    path = write_benchmark_report(
-        rows,
-        output,
-        config.name,
-        config.description,
-        references,
-        command,
-        elapsed,
-        extra_sections=extra,
-        primary_comparison=config.primary_comparison,
-        cases=read_cases(cases_path) if cases_path.is_file() else None,
-    )
+    path = report(rows, command, elapsed, extra, references)
     print(f"wrote {output / 'results.csv'} and {path} ({elapsed / 60:.1f} min)")
     return 0
