@@ -11,7 +11,7 @@ from monai_afpe.experiments.arms import build_network, nominal_spacing
 from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.config import ConfigError, parse_experiment_config
 from monai_afpe.experiments.data import ExperimentData, Split, load_experiment_data
-from monai_afpe.experiments.monai_networks import MonaiViTClassifier
+from monai_afpe.networks.nets import MonaiViTClassifier
 from monai_afpe.networks.nets import AFPEViT
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "experiments"

@@ -22,7 +22,6 @@ from monai_afpe.experiments.config import (
     parse_experiment_config,
 )
 from monai_afpe.experiments.data import ExperimentData, Split, load_experiment_data
-from monai_afpe.experiments.monai_networks import MonaiViTClassifier
 from monai_afpe.experiments.report import (
     read_cases,
     read_results_csv,
@@ -49,7 +48,6 @@ __all__ = [
     "DATA_SOURCES",
     "HierarchicalComparison",
     "MIN_SEEDS_FOR_SIGNIFICANCE",
-    "MonaiViTClassifier",
     "hierarchical_bootstrap",
     "holm_adjust",
     "read_cases",

@@ -2,7 +2,7 @@
 
 An arm trains the project's :class:`~monai_afpe.networks.nets.AFPEViT` (any positional kind, a stem, a
 spacing embedding, a rotary embedding) or MONAI's own ``ViT``
-(:class:`~monai_afpe.experiments.monai_networks.MonaiViTClassifier`).
+(:class:`~monai_afpe.networks.nets.MonaiViTClassifier`).
 
 Scales (arXiv 2509.02488, DESIGN.md §2) are resolved against the data the arm trains on: spacing
 policies use the training set's median spacing (one spacing per data set in the stride protocol),
@@ -110,7 +110,7 @@ def build_network(
     override: tuple[str, Any] | None = None,
 ) -> torch.nn.Module:
     """The seeded network of ``arm``: ``seed`` sets the weights, ``G`` and the frames of a mixed rotary embedding."""
-    from monai_afpe.experiments.monai_networks import MonaiViTClassifier
+    from monai_afpe.networks.nets import MonaiViTClassifier
     from monai_afpe.networks.nets import AFPEViT
 
     options = model_options(config, condition_model, arm.model)

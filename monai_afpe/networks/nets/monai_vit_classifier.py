@@ -1,4 +1,4 @@
-"""MONAI's own networks as harness arms: the baselines a MONAI user would train instead of this package's."""
+"""MONAI's ViT as a one-tensor classifier: the baseline a MONAI user would train instead of AFPEViT."""
 
 from __future__ import annotations
 
