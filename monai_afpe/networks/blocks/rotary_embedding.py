@@ -10,8 +10,9 @@ through the offset ``p_q - p_k`` (Su et al., RoFormer, 2021). Two frequency layo
   initialised as an axial ladder in a randomly rotated frame per head (RoPE-Mixed, Heo et al., ECCV
   2024), so heads can attend along oblique directions.
 
-Positions follow DESIGN.md §1: ``grid`` mode uses token offsets from the centre of the grid (token
-units); ``physical`` mode uses token centres in mm (or s) from the centre of the field of view,
+Positions follow the physical-mode convention of the Fourier embeddings: ``grid`` mode uses token
+offsets from the centre of the grid (token units); ``physical`` mode uses token centres in mm (or s)
+from the centre of the field of view,
 ``(k + 0.5 - n_i / 2) * patch_i * spacing_i / L_i``, per sample. In physical mode the score of two
 tokens is a function of their offset in millimetres, whatever the spacing of the image and whatever
 its size, which is what no token-index encoding can give on mixed-spacing data.

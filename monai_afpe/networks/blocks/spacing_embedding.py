@@ -1,6 +1,6 @@
 """Tell a transformer its voxel spacing: a learned embedding of log-spacing added to tokens or as FiLM.
 
-This is the "told the spacing" baseline of DESIGN.md §1: it gives a network each sample's spacing without
+This is the "told the spacing" baseline: it gives a network each sample's spacing without
 placing its tokens in millimetres, so that an experiment can separate the two ways a network can use
 spacing (a physical-mode encoding, arXiv 2509.02488, changes its table with spacing and therefore also
 tells the network the spacing). It combines with every positional kind and with rotary encodings.

@@ -57,7 +57,7 @@ class AFPEViT(nn.Module):
     ``PrepareBatchExtraInput(extra_keys={"spacing": "image_spacing"})``.
 
     Two further ways to use spacing, off by default and combinable with every positional kind, so that
-    experiments can tell them apart (DESIGN.md §1): ``spacing_embedding`` tells the network each sample's
+    experiments can tell them apart: ``spacing_embedding`` tells the network each sample's
     spacing (:class:`~monai_afpe.networks.blocks.SpacingEmbedding`: added to the class token, to every
     token, or FiLM) without placing tokens in millimetres; ``rotary_embedding`` rotates the queries and
     keys of every block by the token positions (:class:`~monai_afpe.networks.blocks.RotaryEmbedding`,
