@@ -6,7 +6,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from monai.data import NibabelReader
 from readers_testdata import (
     CT5N,
     CT_SMALL,
@@ -20,6 +19,7 @@ from monai_afpe.data.readers import (
     DicomSeriesReader,
     EnhancedDicomReader,
     ImageMetadataError,
+    NiftiReader,
     SimpleITKReader,
     UltrasoundCineReader,
     VideoReader,
@@ -47,7 +47,7 @@ def test_reader_selection(tmp_path):
         CT_SMALL: DicomSeriesReader,
         US_CINE: UltrasoundCineReader,
         write_enhanced_ct(tmp_path / "enhanced", [(0, 0, 0), (0, 0, 1)]): EnhancedDicomReader,  # no suffix
-        save_nifti(tmp_path / "a.nii.gz"): NibabelReader,
+        save_nifti(tmp_path / "a.nii.gz"): NiftiReader,
         tmp_path / "a.nrrd": SimpleITKReader,
         tmp_path / "a.mp4": VideoReader,
     }
@@ -110,7 +110,7 @@ def test_too_few_dimensions(tmp_path):
 
 @pytest.mark.parametrize("value", [0.0, float("nan"), float("inf")])
 def test_degenerate_nifti_spacing(tmp_path, value):
-    """sform and pixdim agree on a zero / NaN / infinite spacing, so MONAI's header correction keeps it."""
+    """sform and pixdim agree on a zero / NaN / infinite spacing: an error naming the file and the sform."""
     header = nib.Nifti1Header()
     header.set_data_shape((4, 5, 6))
     header.set_sform(np.diag([1.0, value, 2.0, 1.0]), code="aligned")
@@ -118,5 +118,6 @@ def test_degenerate_nifti_spacing(tmp_path, value):
     header.set_xyzt_units("mm")
     path = tmp_path / "degenerate.nii.gz"
     nib.save(nib.Nifti1Image(np.zeros((4, 5, 6), np.float32), None, header), path)
-    with pytest.raises(ValueError, match=r"degenerate.nii.gz: field 'affine' gives spacing .*finite and > 0"):
+    problem = "zero spacing along array axes" if value == 0 else "non-finite values"
+    with pytest.raises(ImageMetadataError, match=rf"degenerate.nii.gz: sform: {problem}"):
         load_image(path)

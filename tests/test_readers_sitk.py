@@ -1,4 +1,5 @@
-"""SimpleITKReader: MONAI's ITKReader conventions, cross-checked against PydicomReader and NibabelReader."""
+"""SimpleITKReader: MONAI's ITKReader conventions, cross-checked against PydicomReader and NibabelReader;
+NIfTI files follow the NIfTI-1 rule of NiftiReader."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from monai.data.utils import orientation_ras_lps
 from monai.transforms import LoadImage, LoadImaged, Orientation
 from readers_testdata import CT2N, CT5N, FUNCTIONAL, STANDARD, write_series
 
-from monai_afpe.data.readers import ImageMetadataError, SimpleITKReader
+from monai_afpe.data.readers import ImageMetadataError, NiftiGeometryWarning, NiftiReader, SimpleITKReader
 from monai_afpe.transforms import image_spacing
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(nvImageCodec|NvImgCodec).*")
@@ -66,6 +67,27 @@ def test_oblique_nifti_matches_nibabel_reader(tmp_path):
     np.testing.assert_allclose(ours.affine, theirs.affine, atol=1e-5)
     np.testing.assert_allclose(ours.affine, affine, atol=1e-5)
     np.testing.assert_allclose(image_spacing(ours), zooms, rtol=1e-6)  # spacing = column norms
+
+
+def test_nifti_follows_the_nifti_rule_not_itks_pixdim(tmp_path):
+    """ITK takes spacing from pixdim; a scanner sform of 0.8 x 0.8 x 3 mm with pixdim 1 still gives 0.8 x 0.8 x 3."""
+    affine = np.eye(4)
+    affine[:3, :3] = rotation(2, 30) @ np.diag([0.8, 0.8, 3.0])
+    image = nib.Nifti1Image(np.random.default_rng(2).random((6, 5, 4)).astype(np.float32), None)
+    image.header.set_sform(affine, code="scanner")
+    image.header.set_xyzt_units("mm")
+    nib.save(image, tmp_path / "stale.nii.gz")
+    with pytest.warns(NiftiGeometryWarning, match="stale.nii.gz: sform: .* but pixdim"):
+        ours = load(tmp_path / "stale.nii.gz", SimpleITKReader())
+    with pytest.warns(NiftiGeometryWarning):
+        theirs = load(tmp_path / "stale.nii.gz", NiftiReader())
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    np.testing.assert_allclose(ours.affine, affine, atol=1e-6)
+    np.testing.assert_allclose(image_spacing(ours), [0.8, 0.8, 3.0], rtol=1e-6)
+    np.testing.assert_allclose(ours.meta["spacing"], [0.8, 0.8, 3.0], rtol=1e-6)
+    with pytest.warns(NiftiGeometryWarning):
+        lps = load(tmp_path / "stale.nii.gz", SimpleITKReader(affine_lps_to_ras=False))
+    np.testing.assert_allclose(lps.affine, orientation_ras_lps(affine), atol=1e-6)
 
 
 @pytest.mark.parametrize("suffix", [".mha", ".nrrd"])

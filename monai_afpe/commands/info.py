@@ -3,9 +3,11 @@
 Each PATH is a NIfTI, MHA / MHD, NRRD or DICOM file (single slice, enhanced multi-frame or ultrasound
 cine), a DICOM series folder, or a video (AVI, MP4, ...). Spacing is given per array axis of MONAI's
 channel-first layout (channel excluded), in mm along space and s along time, as read from the loaded
-affine; orientation as axis codes (RAS world) for patient images; scales by the chosen policy
-(arXiv 2509.02488, DESIGN.md §2). Bad input gives a one-line error naming the file and the field on
-stderr and exit status 1; warnings about the data are printed on stderr, one line each.
+affine (for NIfTI: the sform, else the qform, else pixdim with a warning, as the NIfTI-1 standard
+says; see :class:`~monai_afpe.data.readers.NiftiReader`); orientation as axis codes (RAS world) for
+patient images; scales by the chosen policy (arXiv 2509.02488, DESIGN.md §2). Bad input gives a
+one-line error naming the file and the field on stderr and exit status 1; warnings about the data are
+printed on stderr, one line each.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import argparse
 import json
 import sys
 from typing import Any
+
+import numpy as np
 
 __all__ = ["add_arguments", "run"]
 
@@ -63,7 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _number(value: float) -> float:
-    return float(f"{value:.10g}")  # drop float noise such as 0.48828100000000004
+    """``value`` without float noise: a float32 value (NIfTI headers store float32) as the shortest decimal
+    that reads back as it (0.800000011920929 -> 0.8), others with 10 significant digits (0.48828100000000004
+    -> 0.488281)."""
+    single = np.float32(value)
+    return float(str(single)) if float(single) == value else float(f"{value:.10g}")
 
 
 def _describe(path: str, args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
@@ -156,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
     # MONAI's LoadImage builds all its default readers; without the optional nvImageCodec, its DICOM
     # reader reports that on every load. That is no news about the data, so it is not shown.
     logging.getLogger("monai.data.nvimgcodec_pydicom_plugin").setLevel(logging.ERROR)
+    # nibabel logs the header fields it "fixes" on load (a zero pixdim "set to 1"); NiftiReader reads the
+    # header as stored and reports what it uses (or the error) as a warning naming the file, so the
+    # log line would only mislead.
+    logging.getLogger("nibabel.global").setLevel(logging.ERROR)
     try:
         temporal_axes = () if args.temporal_base_scale is None else (0,)  # validates the value alone
         check_scale_options(

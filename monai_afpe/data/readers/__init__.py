@@ -1,4 +1,4 @@
-"""Readers that put the true physical spacing into the affine: DICOM series, enhanced and cine DICOM, video.
+"""Readers that put the true physical spacing into the affine: NIfTI, DICOM series, enhanced and cine DICOM, video.
 
 AFPE scales (arXiv 2509.02488) follow the data's physical geometry, so every reader here validates the
 geometry metadata it turns into an affine and raises :class:`ImageMetadataError` (naming the file and
@@ -14,6 +14,14 @@ from monai_afpe.data.readers.dicom_series import (
 )
 from monai_afpe.data.readers.enhanced_dicom import ENHANCED_DICOM_FIELDS, EnhancedDicomReader, functional_group
 from monai_afpe.data.readers.load import NIFTI_SUFFIXES, load_image, select_reader
+from monai_afpe.data.readers.nifti import (
+    NIFTI_UNITS,
+    NiftiGeometryWarning,
+    NiftiReader,
+    nifti_affine,
+    nifti_to_millimetres,
+    stored_nifti_header,
+)
 from monai_afpe.data.readers.sitk_reader import SITK_SUFFIXES, SimpleITKReader
 from monai_afpe.data.readers.ultrasound_cine import (
     ULTRASOUND_UNITS,
@@ -33,6 +41,7 @@ __all__ = [
     "DICOM_FIELDS",
     "ENHANCED_DICOM_FIELDS",
     "NIFTI_SUFFIXES",
+    "NIFTI_UNITS",
     "ROUNDING_TOLERANCE",
     "SITK_SUFFIXES",
     "ULTRASOUND_UNITS",
@@ -41,6 +50,8 @@ __all__ = [
     "DicomSeriesReader",
     "EnhancedDicomReader",
     "ImageMetadataError",
+    "NiftiGeometryWarning",
+    "NiftiReader",
     "SimpleITKReader",
     "SliceGeometry",
     "UltrasoundCineReader",
@@ -52,6 +63,9 @@ __all__ = [
     "frame_interval",
     "functional_group",
     "load_image",
+    "nifti_affine",
+    "nifti_to_millimetres",
     "select_reader",
+    "stored_nifti_header",
     "ultrasound_pixel_spacing",
 ]

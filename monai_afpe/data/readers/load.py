@@ -8,18 +8,18 @@ folders, MHA / NRRD, ultrasound cine DICOM and videos. Pipelines use the readers
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 from monai.config import DtypeLike, PathLike
-from monai.data import ImageReader, MetaTensor, NibabelReader
+from monai.data import ImageReader, MetaTensor
 from monai.data.utils import is_supported_format
 from monai.transforms import LoadImage
 from monai.utils import optional_import
 
 from monai_afpe.data.readers.dicom_series import DicomSeriesReader
 from monai_afpe.data.readers.enhanced_dicom import EnhancedDicomReader
+from monai_afpe.data.readers.nifti import NiftiReader
 from monai_afpe.data.readers.sitk_reader import SITK_SUFFIXES, SimpleITKReader
 from monai_afpe.data.readers.ultrasound_cine import UltrasoundCineReader
 from monai_afpe.data.readers.validation import ImageMetadataError
@@ -31,7 +31,6 @@ __all__ = ["NIFTI_SUFFIXES", "select_reader", "load_image"]
 
 NIFTI_SUFFIXES = ("nii", "nii.gz")
 _ULTRASOUND_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
-_NIFTI_UNITS = {0: ("unknown", 1.0), 1: ("meter", 1000.0), 2: ("mm", 1.0), 3: ("micron", 1e-3)}  # xyz code
 
 
 def select_reader(
@@ -42,7 +41,8 @@ def select_reader(
     - a folder: a DICOM series, :class:`~monai_afpe.data.readers.DicomSeriesReader`;
     - ``.avi``, ``.mp4``, ... (:data:`~monai_afpe.data.readers.VIDEO_SUFFIXES`):
       :class:`~monai_afpe.data.readers.VideoReader`;
-    - ``.nii``, ``.nii.gz``: MONAI's :class:`~monai.data.NibabelReader`;
+    - ``.nii``, ``.nii.gz``: :class:`~monai_afpe.data.readers.NiftiReader` (the NIfTI-1 sform / qform /
+      pixdim rule, never MONAI's header correction);
     - ``.mha``, ``.mhd``, ``.nrrd``, ...: :class:`~monai_afpe.data.readers.SimpleITKReader`;
     - a DICOM file: :class:`~monai_afpe.data.readers.EnhancedDicomReader` when it has functional
       groups, :class:`~monai_afpe.data.readers.UltrasoundCineReader` for a multi-frame ultrasound file,
@@ -68,7 +68,7 @@ def select_reader(
     if is_supported_format(name, VIDEO_SUFFIXES):
         return VideoReader(pixel_spacing=pixel_spacing)
     if is_supported_format(name, NIFTI_SUFFIXES):
-        return NibabelReader()
+        return NiftiReader()
     if is_supported_format(name, SITK_SUFFIXES) and not is_supported_format(name, ("dcm",)):
         return SimpleITKReader(tolerance=tolerance)
     if not pydicom.misc.is_dicom(name):
@@ -86,20 +86,6 @@ def select_reader(
     return DicomSeriesReader(tolerance=tolerance)
 
 
-def _nifti_to_millimetres(img: MetaTensor, path: str) -> None:
-    """Express the affine of a NIfTI image in mm, from the header's xyzt_units (unknown: assumed mm, with a warning)."""
-    code = int(np.asarray(img.meta.get("xyzt_units", 0))) & 0x07
-    unit, factor = _NIFTI_UNITS.get(code, (f"code {code}", None))
-    if factor is None:
-        raise ImageMetadataError(path, "xyzt_units", f"unknown spatial unit {unit} (expected meter, mm or micron)")
-    if unit == "unknown":
-        warnings.warn(f"{path}: xyzt_units: spatial unit not stated (0); assuming millimetres", stacklevel=3)
-    if factor != 1.0:
-        affine = img.affine.clone()
-        affine[:-1, :] *= factor
-        img.affine = affine
-
-
 def load_image(
     path: PathLike,
     pixel_spacing: Sequence[float] | float | None = None,
@@ -109,7 +95,8 @@ def load_image(
     """Load ``path`` with the reader :func:`select_reader` picks, as a channel-first MetaTensor.
 
     The affine is in millimetres along space and seconds along time (NIfTI files in metres or microns
-    are converted), and ``meta["spacing_units"]`` names the unit of every spatial array axis.
+    are converted by :class:`~monai_afpe.data.readers.NiftiReader`), and ``meta["spacing_units"]`` names
+    the unit of every spatial array axis.
 
     Args:
         path: NIfTI / MHA / NRRD / DICOM file, DICOM series folder, or video.
@@ -118,7 +105,9 @@ def load_image(
         dtype: data type of the array.
 
     Raises:
-        ImageMetadataError: bad geometry metadata, or fewer than 2 spatial axes ("too few dimensions").
+        ImageMetadataError: bad geometry metadata (for NIfTI: zero, non-finite or singular sform, qform
+            or pixdim, see :func:`~monai_afpe.data.readers.nifti_affine`), or fewer than 2 spatial axes
+            ("too few dimensions").
         ValueError: from the spacing check of ``monai_afpe.transforms.image_spacing`` (zero, negative or
             non-finite spacing in the affine), or an unsupported format.
         FileNotFoundError: ``path`` does not exist.
@@ -132,8 +121,6 @@ def load_image(
         raise ImageMetadataError(
             name, "shape", f"too few dimensions: {tuple(img.shape)} (channel first); at least 2 spatial axes are needed"
         )
-    if isinstance(reader, NibabelReader):
-        _nifti_to_millimetres(img, name)
     img.meta.setdefault("spacing_units", ("mm",) * (img.ndim - 1))
     image_spacing(img)
     return img

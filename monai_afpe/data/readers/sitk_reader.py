@@ -14,7 +14,11 @@ interchangeable in a pipeline:
 
 Unlike ``ITKReader``, the slice geometry of a DICOM series is validated with
 :func:`~monai_afpe.data.readers.check_slice_geometry`: ITK only prints a note on uneven slices and
-stacks slices of different planes (ITK itself refuses zero and non-finite spacings).
+stacks slices of different planes (ITK itself refuses zero and non-finite spacings). And the affine of
+a NIfTI file follows the NIfTI-1 rule of :func:`~monai_afpe.data.readers.nifti_affine` (sform, else
+qform, else pixdim with a warning; errors on bad geometry), as :class:`~monai_afpe.data.readers.NiftiReader`
+reads it: ITK takes the spacing from pixdim even when a valid sform says otherwise, with only a note on
+the console.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from monai.data.utils import is_supported_format, orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, optional_import, require_pkg
 
 from monai_afpe.data.readers.dicom_series import SliceGeometry, check_slice_geometry
+from monai_afpe.data.readers.nifti import nifti_affine, nifti_to_millimetres, stored_nifti_header
 from monai_afpe.data.readers.validation import ImageMetadataError
 
 sitk, has_sitk = optional_import("SimpleITK")
@@ -171,7 +176,11 @@ class SimpleITKReader(ImageReader):
             arrays.append(array)
             meta = {key: image.GetMetaData(key) for key in image.GetMetaDataKeys() if not key.startswith("ITK_")}
             meta["spacing"] = np.asarray(image.GetSpacing())
-            meta[MetaKeys.ORIGINAL_AFFINE] = self._get_affine(image)
+            affine = self._get_affine(image)
+            if is_supported_format(source, ("nii", "nii.gz")):
+                affine = self._nifti_affine(source, rank=len(affine) - 1)
+                meta["spacing"][: len(affine) - 1] = np.linalg.norm(affine[:-1, :-1], axis=0)
+            meta[MetaKeys.ORIGINAL_AFFINE] = affine
             meta[MetaKeys.AFFINE] = meta[MetaKeys.ORIGINAL_AFFINE].copy()
             meta[MetaKeys.SPACE] = SpaceKeys.RAS if self.affine_lps_to_ras else SpaceKeys.LPS
             meta[MetaKeys.SPATIAL_SHAPE] = self._get_spatial_shape(image)
@@ -193,6 +202,14 @@ class SimpleITKReader(ImageReader):
         affine[:rank, :rank] = direction @ np.diag(np.asarray(image.GetSpacing(), dtype=np.float64)[:rank])
         affine[:rank, -1] = np.asarray(image.GetOrigin(), dtype=np.float64)[:rank]
         return orientation_ras_lps(affine) if self.affine_lps_to_ras else affine
+
+    def _nifti_affine(self, source: str, rank: int) -> np.ndarray:
+        """The NIfTI-1 affine of ``source`` in mm over its first ``rank`` axes; RAS unless asked not to."""
+        header = stored_nifti_header(source)
+        affine = nifti_to_millimetres(header, nifti_affine(header, source)[0], source)
+        axes = [*range(rank), 3]
+        affine = affine[np.ix_(axes, axes)]
+        return affine if self.affine_lps_to_ras else orientation_ras_lps(affine)
 
     def _get_spatial_shape(self, image) -> np.ndarray:
         size = list(image.GetSize())

@@ -6,6 +6,11 @@ follow "Anisotropic Fourier Features for Positional Encoding in Medical Imaging"
 and DESIGN.md §1: the Gaussian draw ``G`` comes from a seeded generator and is stored with the
 per-axis scales, so a checkpoint restores the encoding and the table can be evaluated exactly on any
 grid; in physical mode positions are token centres in mm (or s) and spacing may differ per sample.
+
+Precision: positions and phases are always computed in float32 and the embedding is cast to the token
+dtype, so a network cast with ``.half()`` or ``.to(torch.bfloat16)`` runs; the buffers that define the
+encoding (``G``, scales, patch size, reference extent, default spacing) stay float32 through such casts
+(:class:`Float32Buffers`), since a phase ``2π B p`` of tens of radians loses its fraction in 16 bits.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import torch
 import torch.nn as nn
@@ -30,6 +35,7 @@ from monai_afpe.networks.blocks.position_features import (
 __all__ = [
     "CLASS_TOKEN_POSITIONS",
     "POSITION_MODES",
+    "Float32Buffers",
     "PositionalEmbedding",
     "NoPositionalEmbedding",
     "LearnablePositionalEmbedding",
@@ -84,7 +90,27 @@ def check_spacing(spacing: torch.Tensor, num_axes: int) -> torch.Tensor:
     return spacing
 
 
-class PositionalEmbedding(nn.Module):
+class Float32Buffers(nn.Module):
+    """A module whose buffers named in ``float32_buffers`` keep float32 when the module changes dtype.
+
+    ``.half()``, ``.bfloat16()`` and ``.to(dtype)`` convert every floating-point buffer; these buffers
+    hold the geometry of an encoding (frequencies, patch size, reference extent, default spacing), which
+    16-bit floats would round. They still follow device moves. Parameters follow the module's dtype.
+    """
+
+    float32_buffers: tuple = ()
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True):
+        kept = {name: self._buffers[name] for name in self.float32_buffers if self._buffers.get(name) is not None}
+        super()._apply(fn, recurse)
+        for name, original in kept.items():
+            converted = self._buffers[name]
+            if converted is not None and converted.dtype != original.dtype:
+                self._buffers[name] = original.to(device=converted.device)
+        return self
+
+
+class PositionalEmbedding(Float32Buffers):
     """Base of the family: adds a ``(1 | B, N, D)`` embedding to patch tokens ``(B, N, D)``.
 
     Args:
@@ -274,6 +300,7 @@ class FourierPositionalEmbedding(PositionalEmbedding):
 
     encodes_coordinates = True
     __jit_unused_properties__ = ["scales", "frequencies"]
+    float32_buffers = ("gaussian", "log_scales", "patch_size", "reference_extent", "default_spacing", "cls_coordinate")
 
     def __init__(
         self,
@@ -343,8 +370,8 @@ class FourierPositionalEmbedding(PositionalEmbedding):
         return self.frequency_matrix()
 
     def frequency_matrix(self) -> torch.Tensor:
-        """The frequency matrix ``B = G diag(s)``, shape ``(D / 2, m)``."""
-        return self.gaussian * self.log_scales.exp()[None, :]
+        """The frequency matrix ``B = G diag(s)``, shape ``(D / 2, m)``, in float32 whatever the module's dtype."""
+        return self.gaussian.float() * self.log_scales.float().exp()[None, :]
 
     @torch.jit.unused
     def refresh_table(self) -> None:

@@ -16,6 +16,10 @@ from the centre of the field of view,
 ``(k + 0.5 - n_i / 2) * patch_i * spacing_i / L_i``, per sample. In physical mode the score of two
 tokens is a function of their offset in millimetres, whatever the spacing of the image and whatever
 its size, which is what no token-index encoding can give on mixed-spacing data.
+
+Positions and angles are computed in float32 and rotated queries and keys returned in their own dtype,
+so a network cast to float16 or bfloat16 runs; the position and frequency buffers stay float32 through
+such casts (:class:`~monai_afpe.networks.blocks.positional_embedding.Float32Buffers`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,12 @@ import torch.nn as nn
 from monai.utils import look_up_option
 
 from monai_afpe.networks.blocks.position_features import physical_positions
-from monai_afpe.networks.blocks.positional_embedding import POSITION_MODES, positive_per_axis, check_spacing
+from monai_afpe.networks.blocks.positional_embedding import (
+    POSITION_MODES,
+    Float32Buffers,
+    check_spacing,
+    positive_per_axis,
+)
 
 __all__ = [
     "ROTARY_KINDS",
@@ -128,7 +137,7 @@ def apply_rotary(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1).to(x.dtype)
 
 
-class RotaryPositions(nn.Module):
+class RotaryPositions(Float32Buffers):
     """Token positions for rotary embeddings: grid offsets in tokens, or physical offsets in mm / ``L``.
 
     Args:
@@ -145,6 +154,8 @@ class RotaryPositions(nn.Module):
         ValueError: unknown ``mode``, physical mode without ``reference_extent``, or values that are not
             finite and positive.
     """
+
+    float32_buffers = ("patch_size", "reference_extent", "default_spacing")
 
     def __init__(
         self,
@@ -188,7 +199,7 @@ class RotaryPositions(nn.Module):
         return physical_positions(grid_size, self.patch_size, spacing, self.reference_extent)
 
 
-class RotaryEmbedding(nn.Module):
+class RotaryEmbedding(Float32Buffers):
     """The rotary embedding of one attention block: rotates queries and keys by their token positions.
 
     Args:
@@ -203,6 +214,8 @@ class RotaryEmbedding(nn.Module):
     Raises:
         ValueError: unknown ``kind``, a head size not divisible by ``2 m``, or ``theta <= 1``.
     """
+
+    float32_buffers = ("frequencies",)
 
     def __init__(
         self, num_heads: int, head_dim: int, num_axes: int, kind: str = "axial", theta: float | None = None, seed: int = 0

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 from monai.utils import look_up_option
 
-from monai_afpe.networks.blocks.positional_embedding import positive_per_axis, check_spacing
+from monai_afpe.networks.blocks.positional_embedding import Float32Buffers, check_spacing, positive_per_axis
 
 __all__ = ["SPACING_EMBEDDING_TARGETS", "SpacingEmbedding"]
 
@@ -23,7 +23,7 @@ __all__ = ["SPACING_EMBEDDING_TARGETS", "SpacingEmbedding"]
 SPACING_EMBEDDING_TARGETS = ("cls", "tokens", "film")
 
 
-class SpacingEmbedding(nn.Module):
+class SpacingEmbedding(Float32Buffers):
     """A learned function of ``log(spacing / reference_spacing)`` that conditions the tokens of a transformer.
 
     An MLP ``Linear(m, mlp_dim) - GELU - Linear(mlp_dim, out)`` maps each sample's log-spacing to
@@ -36,7 +36,8 @@ class SpacingEmbedding(nn.Module):
     The last layer starts at zero, so a network with the embedding computes exactly what it computes
     without it until training moves that layer: adding the option never changes the starting point.
     Spacing may differ per sample (``(B, m)``); the module is TorchScript- and ONNX-exportable with the
-    spacing as a live input.
+    spacing as a live input. Log-spacing is computed in float32 (the reference and default spacings stay
+    float32 when the module is cast to 16 bits) and fed to the MLP in its own dtype.
 
     Args:
         num_axes: spatial axes ``m`` of the spacing (3 for a volume or a 2D+t video).
@@ -57,6 +58,8 @@ class SpacingEmbedding(nn.Module):
         >>> embed(torch.zeros(2, 65, 96), torch.tensor([[0.7, 0.7, 5.0], [1.0, 1.0, 1.0]])).shape
         torch.Size([2, 65, 96])
     """
+
+    float32_buffers = ("log_reference_spacing", "default_spacing")
 
     def __init__(
         self,
@@ -94,7 +97,8 @@ class SpacingEmbedding(nn.Module):
                 "spacing at construction."
             )
         spacing = check_spacing(spacing.to(self.log_reference_spacing.device, torch.float32), self.num_axes)
-        features = self.mlp(spacing.log() - self.log_reference_spacing)[:, None, :]
+        log_spacing = spacing.log() - self.log_reference_spacing
+        features = self.mlp(log_spacing.to(self.mlp[0].weight.dtype))[:, None, :]
         if features.shape[0] == 1 and batch_size != 1:
             features = features.expand(batch_size, -1, -1)
         return features
