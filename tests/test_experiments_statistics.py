@@ -254,7 +254,7 @@ def test_hierarchical_bootstrap_speed_and_errors():
     start = time.perf_counter()
     hierarchical_bootstrap(list(a), list(b), targets, "auroc", num_resamples=2000)
     assert time.perf_counter() - start < 15.0  # about 1 s on one core
-    with pytest.raises(ValueError, match="metric must be one of accuracy, auroc, r2, mae, got 'f1'"):
+    with pytest.raises(ValueError, match="metric must be one of accuracy, auroc, r2, mae, dice, got 'f1'"):
         hierarchical_bootstrap(list(a), list(b), targets, "f1")
     with pytest.raises(ValueError, match=r"same seeds and cases for both arms, got shapes \(6, 300, 6\) and \(5"):
         hierarchical_bootstrap(list(a), list(b[:5]), targets, "auroc")

@@ -2,7 +2,9 @@
 
 An arm trains the project's :class:`~monai_afpe.networks.nets.AFPEViT` (any positional kind, a stem, a
 spacing embedding, a rotary embedding) or MONAI's own ``ViT``
-(:class:`~monai_afpe.networks.nets.MonaiViTClassifier`).
+(:class:`~monai_afpe.networks.nets.MonaiViTClassifier`); for segmentation the project's
+:class:`~monai_afpe.networks.nets.AFPEUNETR` (the same positional, spacing and rotary options on its
+encoder) or MONAI's own ``UNETR`` (:class:`~monai_afpe.experiments.monai_unetr.MonaiUNETR`).
 
 Scales (arXiv 2509.02488, DESIGN.md §2) are resolved against the data the arm trains on: spacing
 policies use the training set's median spacing (one spacing per data set in the stride protocol),
@@ -22,7 +24,15 @@ import torch
 from monai_afpe.experiments.config import ArmConfig, ExperimentConfig
 from monai_afpe.experiments.data import ExperimentData
 
-__all__ = ["MODEL_DEFAULTS", "nominal_spacing", "resolve_scales", "build_network", "model_options", "tokens_per_sample"]
+__all__ = [
+    "MODEL_DEFAULTS",
+    "UNETR_MODEL_DEFAULTS",
+    "nominal_spacing",
+    "resolve_scales",
+    "build_network",
+    "model_options",
+    "tokens_per_sample",
+]
 
 #: AFPEViT options used when neither the config's ``model`` nor the condition sets them
 MODEL_DEFAULTS = {
@@ -35,6 +45,18 @@ MODEL_DEFAULTS = {
     "qkv_bias": True,
     "pooling": "cls",
 }
+#: UNETR options (``afpe_unetr``, ``monai_unetr``) used when nothing else sets them: MONAI's depth of 12 blocks;
+#: ``patch_size`` is UNETR's fixed 16 voxels (not an option)
+UNETR_MODEL_DEFAULTS = {
+    "patch_size": 16,
+    "feature_size": 16,
+    "hidden_size": 96,
+    "mlp_dim": 192,
+    "num_layers": 12,
+    "num_heads": 4,
+    "dropout_rate": 0.0,
+    "qkv_bias": True,
+}
 
 
 def nominal_spacing(data: ExperimentData) -> torch.Tensor:
@@ -42,9 +64,18 @@ def nominal_spacing(data: ExperimentData) -> torch.Tensor:
     return data.train.spacing.median(dim=0).values.double()
 
 
-def model_options(config: ExperimentConfig, condition_model: Mapping, arm_model: Mapping | None = None) -> dict:
-    """Network options: defaults, then the config's ``model``, the condition's and the arm's overrides."""
-    return {**MODEL_DEFAULTS, **config.model, **condition_model, **(arm_model or {})}
+def model_options(
+    config: ExperimentConfig, condition_model: Mapping, arm_model: Mapping | None = None, network: str = "afpe_vit"
+) -> dict:
+    """Network options: defaults, then the config's ``model``, the condition's and the arm's overrides.
+
+    For the UNETR networks the defaults are :data:`UNETR_MODEL_DEFAULTS` and an option set to ``None`` falls
+    back to its default (the config checks that only UNETR options are set).
+    """
+    merged = {**config.model, **condition_model, **(arm_model or {})}
+    if network in ("afpe_unetr", "monai_unetr"):
+        return {**UNETR_MODEL_DEFAULTS, **{k: v for k, v in merged.items() if v is not None}}
+    return {**MODEL_DEFAULTS, **merged}
 
 
 def tokens_per_sample(input_size: Sequence[int], patch_size: Sequence[int] | int, pooling: str = "cls") -> int:
@@ -109,17 +140,29 @@ def build_network(
     condition_model: Mapping,
     override: tuple[str, Any] | None = None,
 ) -> torch.nn.Module:
-    """The seeded network of ``arm``: ``seed`` sets the weights, ``G`` and the frames of a mixed rotary embedding."""
-    from monai_afpe.networks.nets import MonaiViTClassifier
-    from monai_afpe.networks.nets import AFPEViT
+    """The seeded network of ``arm``: ``seed`` sets the weights, ``G`` and the frames of a mixed rotary embedding.
 
-    options = model_options(config, condition_model, arm.model)
+    Raises:
+        ValueError: the arm's network does not learn the data's task (naming the arm), or options the
+            network rejects.
+    """
+    from monai_afpe.experiments.config import NETWORK_TASKS
+    from monai_afpe.experiments.monai_unetr import MonaiUNETR
+    from monai_afpe.networks.nets import AFPEUNETR, AFPEViT, MonaiViTClassifier
+
+    if data.task not in NETWORK_TASKS[arm.network]:
+        raise ValueError(
+            f"arm {arm.name!r}: network {arm.network!r} learns {' and '.join(NETWORK_TASKS[arm.network])}, "
+            f"the data's task is {data.task!r}."
+        )
+    options = model_options(config, condition_model, arm.model, arm.network)
     patch_size = options.pop("patch_size")
     spatial_dims = len(data.input_size)
     in_channels = int(data.train.images.shape[-spatial_dims - 1])
+    if arm.network == "monai_unetr":
+        torch.manual_seed(seed)
+        return MonaiUNETR(in_channels, data.num_outputs, data.input_size, spatial_dims=spatial_dims, **options)
     if arm.network == "monai_vit":
-        if data.task != "classification":
-            raise ValueError(f"arm {arm.name!r}: network 'monai_vit' is a classifier, the data's task is {data.task!r}.")
         if options.pop("stem_channels", None) is not None or options.pop("pooling", "cls") != "cls":
             raise ValueError(
                 f"arm {arm.name!r}: MONAI's ViT has linear patches and a class token: set model "
@@ -148,6 +191,17 @@ def build_network(
         extra["rotary_embedding"] = rotary_options.pop("kind")
         extra["rotary_embedding_kwargs"] = rotary_options
     torch.manual_seed(seed)
+    if arm.network == "afpe_unetr":
+        return AFPEUNETR(
+            in_channels=in_channels,
+            out_channels=data.num_outputs,
+            img_size=data.input_size,
+            spatial_dims=spatial_dims,
+            pos_embed=arm.pos_embed,
+            pos_embed_kwargs=kwargs,
+            **options,
+            **extra,
+        )
     return AFPEViT(
         in_channels=in_channels,
         img_size=data.input_size,

@@ -42,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from monai_afpe.experiments.data import DATA_OPTION_KEYS, TEST_SET_OPTION_KEYS, source_options
+from monai_afpe.experiments.data import DATA_OPTION_KEYS, SOURCE_TASKS, TEST_SET_OPTION_KEYS, source_options
 from monai_afpe.networks.blocks import POSITIONAL_EMBEDDING_KINDS
 from monai_afpe.transforms import SCALE_POLICIES
 
@@ -50,6 +50,7 @@ __all__ = [
     "EXPERIMENT_KINDS",
     "DATA_SOURCES",
     "ARM_NETWORKS",
+    "NETWORK_TASKS",
     "ConfigError",
     "ArmConfig",
     "ConditionConfig",
@@ -64,7 +65,7 @@ __all__ = [
 #: what an experiment does: train and compare arms, search scales, or draw encodings (no training)
 EXPERIMENT_KINDS = ("benchmark", "scale_search", "similarity")
 #: where the data comes from (see :mod:`monai_afpe.experiments.data`)
-DATA_SOURCES = ("organ_shapes", "organmnist3d", "echo")
+DATA_SOURCES = ("organ_shapes", "organmnist3d", "echo", "ct_segmentation")
 
 _TOP_KEYS = (
     "name",
@@ -98,10 +99,23 @@ _ARM_KEYS = (
     "tune",
     "description",
 )
-#: networks an arm can train: the project's AFPEViT, or MONAI's own ViT (with fused attention)
-ARM_NETWORKS = ("afpe_vit", "monai_vit")
+#: networks an arm can train: the project's AFPEViT and AFPEUNETR, or MONAI's own ViT and UNETR (fused attention)
+ARM_NETWORKS = ("afpe_vit", "monai_vit", "afpe_unetr", "monai_unetr")
+#: the tasks each network learns (a data source's task is :data:`~monai_afpe.experiments.data.SOURCE_TASKS`)
+NETWORK_TASKS = {
+    "afpe_vit": ("classification", "regression"),
+    "monai_vit": ("classification",),
+    "afpe_unetr": ("segmentation",),
+    "monai_unetr": ("segmentation",),
+}
+_UNETR_NETWORKS = ("afpe_unetr", "monai_unetr")
 #: positional embeddings MONAI's ViT offers (its ``pos_embed_type``)
 _MONAI_VIT_POS_EMBED = ("none", "learnable", "sincos")
+#: MONAI's UNETR builds its ViT with the default ``pos_embed_type="learnable"`` and 12 blocks; neither can be set
+_MONAI_UNETR_POS_EMBED = "learnable"
+_MONAI_UNETR_NUM_LAYERS = 12
+#: spacing-embedding targets of AFPEUNETR (it has no class token)
+_UNETR_SPACING_TARGETS = ("tokens", "film")
 _SPACING_EMBEDDING_KEYS = ("target", "mlp_dim", "reference_spacing")
 _ROTARY_KEYS = ("kind", "mode", "reference_extent", "theta")
 _AUGMENT_KEYS = ("spacing_range", "tie_axes", "prob", "log_uniform")
@@ -115,7 +129,8 @@ _SCALE_SPEC_KEYS = (
     "match_bandwidth",
 )
 _TUNABLE_SCALE_KEYS = ("base_scale", "temporal_base_scale", "multipliers", "values")
-_MODEL_KEYS = (
+#: model options of the ViT networks (``afpe_vit``, ``monai_vit``)
+_VIT_MODEL_KEYS = (
     "patch_size",
     "hidden_size",
     "mlp_dim",
@@ -126,6 +141,9 @@ _MODEL_KEYS = (
     "pooling",
     "stem_channels",
 )
+#: model options of the UNETR networks (``afpe_unetr``, ``monai_unetr``; patches are 16 voxels, no class token)
+_UNETR_MODEL_KEYS = ("feature_size", "hidden_size", "mlp_dim", "num_layers", "num_heads", "dropout_rate", "qkv_bias")
+_MODEL_KEYS = tuple(dict.fromkeys(_VIT_MODEL_KEYS + _UNETR_MODEL_KEYS))
 _TRAINING_KEYS = (
     "epochs",
     "batch_size",
@@ -226,7 +244,11 @@ class ArmConfig:
         name: label in tables and plots.
         network: ``"afpe_vit"`` (default) or ``"monai_vit"``: MONAI's ``ViT`` with fused attention switched
             on in its blocks and its own ``pos_embed_type`` (``none``, ``learnable``, ``sincos``), the
-            network a MONAI user would train; it takes no spacing and no stem.
+            network a MONAI user would train; it takes no spacing and no stem. For segmentation,
+            ``"afpe_unetr"`` (:class:`~monai_afpe.networks.nets.AFPEUNETR`: every option of an AFPEViT arm,
+            spacing embedding on ``tokens`` or ``film`` only) or ``"monai_unetr"`` (MONAI's ``UNETR``: its
+            positional embedding is fixed by MONAI to a learnable table, ``pos_embed: learnable``, and its
+            depth to 12 blocks; no spacing options). :data:`NETWORK_TASKS` gives each network's tasks.
         pos_embed: a kind of ``POSITIONAL_EMBEDDING_KINDS``.
         scales: for Fourier kinds: ``None`` (the kind's default), a number or per-axis list, or a
             mapping with ``policy`` (``physical``, ``resolution``, ``fixed`` with ``values``) and the
@@ -240,6 +262,9 @@ class ArmConfig:
             (:class:`~monai_afpe.networks.blocks.RotaryEmbedding`; ``kind`` ``axial`` or ``mixed``, ``mode``
             ``grid`` or ``physical``).
         model: overrides of the model options for this arm (e.g. ``stem_channels: null`` for MONAI's ViT).
+            ViTs take ``patch_size, hidden_size, mlp_dim, num_layers, num_heads, dropout_rate, qkv_bias, pooling,
+            stem_channels``; UNETRs ``feature_size, hidden_size, mlp_dim, num_layers, num_heads, dropout_rate,
+            qkv_bias``.
         resample: ``{spacing, spatial_size}``: resample every image to this spacing (MONAI ``Spacingd``)
             and crop or pad it to this size before training (the standard isotropic pipeline).
         augment: ``None`` or ``{spacing_range, tie_axes, prob, log_uniform}``: random spacing augmentation of
@@ -424,6 +449,31 @@ def _parse_arm(where: str, raw: Any) -> ArmConfig:
         for key, value in (("spacing_embedding", spacing_embedding), ("rotary", rotary), ("pos_embed_kwargs", kwargs)):
             if value:
                 _fail(f"{where}.{key}", "MONAI's ViT (network: monai_vit) takes no spacing, rotary or embedding options.")
+    if network == "monai_unetr":
+        if kind != _MONAI_UNETR_POS_EMBED:
+            _fail(
+                f"{where}.pos_embed",
+                f"arm {name!r}: MONAI's UNETR fixes its ViT's positional embedding to a learnable table; "
+                f"set pos_embed: {_MONAI_UNETR_POS_EMBED}, got {kind!r}.",
+            )
+        for key, value in (("spacing_embedding", spacing_embedding), ("rotary", rotary), ("pos_embed_kwargs", kwargs)):
+            if value:
+                _fail(
+                    f"{where}.{key}",
+                    f"arm {name!r}: MONAI's UNETR (network: monai_unetr) takes no spacing, rotary or embedding options.",
+                )
+    if network == "afpe_unetr":
+        if spacing_embedding is not None and spacing_embedding["target"] not in _UNETR_SPACING_TARGETS:
+            _fail(
+                f"{where}.spacing_embedding.target",
+                f"arm {name!r}: AFPEUNETR has no class token; targets are {', '.join(_UNETR_SPACING_TARGETS)}, "
+                f"got {spacing_embedding['target']!r}.",
+            )
+        if kwargs.get("cls_position", "none") != "none":
+            _fail(
+                f"{where}.pos_embed_kwargs.cls_position",
+                f"arm {name!r}: AFPEUNETR has no class token; cls_position must be 'none', got {kwargs['cls_position']!r}.",
+            )
     augment = arm.get("augment")
     if augment is not None:
         augment = _check_keys(f"{where}.augment", augment, _AUGMENT_KEYS, required=("spacing_range",))
@@ -471,7 +521,7 @@ def _parse_arm(where: str, raw: Any) -> ArmConfig:
 
 def _parse_model(where: str, raw: Any) -> dict:
     model = _check_keys(where, raw or {}, _MODEL_KEYS)
-    for key in ("hidden_size", "mlp_dim", "num_layers", "num_heads"):
+    for key in ("hidden_size", "mlp_dim", "num_layers", "num_heads", "feature_size"):
         if key in model:
             _positive_int(f"{where}.{key}", model[key])
     if "patch_size" in model:
@@ -485,6 +535,50 @@ def _parse_model(where: str, raw: Any) -> dict:
     if "dropout_rate" in model and not 0 <= _positive_float(f"{where}.dropout_rate", model["dropout_rate"], True) <= 1:
         _fail(f"{where}.dropout_rate", f"expected a rate in [0, 1], got {model['dropout_rate']!r}.")
     return model
+
+
+def _check_networks(
+    where: str, arms: Sequence[ArmConfig], model: Mapping, conditions: Sequence[ConditionConfig], source: str
+) -> None:
+    """Each arm's network learns the task of the data ``source`` and takes the model options it gets (per condition)."""
+    task = SOURCE_TASKS[source]
+    for i, arm in enumerate(arms):
+        at = f"{where}: arms[{i}]"
+        if task not in NETWORK_TASKS[arm.network]:
+            fitting = [n for n, tasks in NETWORK_TASKS.items() if task in tasks]
+            _fail(
+                f"{at}.network",
+                f"arm {arm.name!r}: network {arm.network!r} learns {' and '.join(NETWORK_TASKS[arm.network])}, but data "
+                f"source {source!r} is a {task} task; networks for it: {', '.join(fitting)}.",
+            )
+        if task == "segmentation" and arm.augment is not None:
+            _fail(
+                f"{at}.augment",
+                f"arm {arm.name!r}: spacing augmentation resamples the images only; the label maps of a segmentation "
+                "task would not follow.",
+            )
+        allowed = _UNETR_MODEL_KEYS if arm.network in _UNETR_NETWORKS else _VIT_MODEL_KEYS
+        for condition in conditions:
+            merged = {k: v for k, v in {**model, **condition.model, **arm.model}.items() if v is not None}
+            extra = sorted(set(merged) - set(allowed))
+            if extra:
+                _fail(
+                    f"{at}.model",
+                    f"arm {arm.name!r} (condition {condition.name!r}): model options {extra} do not apply to network "
+                    f"{arm.network!r}; it takes {', '.join(allowed)} (set a shared option to null in the arm's model "
+                    "to drop it).",
+                )
+            layers = merged.get("num_layers")
+            if arm.network == "monai_unetr" and layers not in (None, _MONAI_UNETR_NUM_LAYERS):
+                _fail(
+                    f"{at}.model.num_layers",
+                    f"arm {arm.name!r}: MONAI's UNETR has {_MONAI_UNETR_NUM_LAYERS} blocks (fixed by MONAI), got {layers}.",
+                )
+            if arm.network == "afpe_unetr" and layers is not None and layers % 4:
+                _fail(
+                    f"{at}.model.num_layers",
+                    f"arm {arm.name!r}: AFPEUNETR needs a multiple of 4 blocks (skips at 1/4, 1/2, 3/4 depth), got {layers}.",
+                )
 
 
 def _parse_training(where: str, raw: Any) -> TrainingConfig:
@@ -613,6 +707,9 @@ def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str
     if len({c.name for c in conditions}) != len(conditions):
         _fail(f"{where}: conditions", f"condition names must be unique, got {[c.name for c in conditions]}.")
 
+    model = _parse_model(f"{where}: model", top.get("model"))
+    _check_networks(where, arms, model, conditions, data["source"])
+
     raw_tests = top.get("test_sets") or [{"name": "test"}]
     test_sets = []
     for i, t in enumerate(raw_tests):
@@ -631,7 +728,7 @@ def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str
         primary_comparison=primary,
         data=data,
         conditions=tuple(conditions),
-        model=_parse_model(f"{where}: model", top.get("model")),
+        model=model,
         training=_parse_training(f"{where}: training", top.get("training")),
         test_sets=tuple(test_sets),
         arms=arms,

@@ -1,6 +1,6 @@
 """In-memory data for the experiments: generated or user data, read once through MONAI readers, kept as tensors.
 
-Three sources (``data.source`` in a config):
+Four sources (``data.source`` in a config; :data:`SOURCE_TASKS` gives the task of each):
 
 - ``organ_shapes``: the synthetic anisotropic CT classification set
   (:func:`~monai_afpe.data.synthetic.generate_organ_shapes`), ``protocol: stride`` (every k-th slice,
@@ -15,18 +15,25 @@ Three sources (``data.source`` in a config):
   over every clip of a video (EchoNet-Dynamic's protocol). The test set option ``frame_step: n``
   keeps every n-th frame of each test video before clip sampling: the video as it would have been
   recorded at ``1/n`` of the frame rate.
+- ``ct_segmentation``: the synthetic abdomen with four labelled organs and per-volume spacing
+  (:func:`~monai_afpe.data.synthetic.generate_ct_segmentation`, Decathlon layout), generated once into
+  the cache folder and read with ``LoadImaged``; image and label map are resampled together (bilinear and
+  nearest) when an arm resamples, then cropped or padded to a fixed input size divisible by 16 (UNETR's
+  patch). Targets are the label maps.
 
-Organ-shapes test sets may be drawn anew (options ``num_samples``, ``seed``, ``generator``): a set of
-fresh volumes, all used for testing, with generator options merged over the training data's, e.g.
-``{generator: {slice_spacing_range: [4, 6]}}`` for slices thicker than any seen in training. Their seed
-defaults to the data seed + :data:`SHIFTED_TEST_SEED_OFFSET`, so no organ repeats a training one.
+Organ-shapes and CT-segmentation test sets may be drawn anew (options ``num_samples``, ``seed``,
+``generator``): a set of fresh volumes, all used for testing, with generator options merged over the
+training data's, e.g. ``{generator: {slice_spacing_range: [4, 6]}}`` for slices thicker than any seen
+in training. Their seed defaults to the data seed + :data:`SHIFTED_TEST_SEED_OFFSET`, so no organ
+repeats a training one.
 
 Spacing always comes from the image's affine after the last spatial transform
 (:class:`~monai_afpe.transforms.ExtractSpacingd`). Volumes become float32 tensors: the intensity window
-(CT: ``intensity_range`` in HU) mapped to [0, 1], then normalised per volume to zero mean and unit
-standard deviation (``NormalizeIntensityd``; the small organ is otherwise a faint signal on a bright
-background and ViTs trained from scratch barely move from chance). Videos stay uint8 until a batch
-is drawn, then scale to [0, 1].
+(CT: ``intensity_range`` in HU) mapped to [0, 1]; classification volumes are then normalised per volume
+to zero mean and unit standard deviation (``NormalizeIntensityd``; the small organ is otherwise a faint
+signal on a bright background and ViTs trained from scratch barely move from chance), segmentation
+volumes stay in [0, 1] as in the CT segmentation bundle. Videos stay uint8 until a batch is drawn, then
+scale to [0, 1].
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +53,7 @@ from monai.utils import ensure_tuple_rep, look_up_option
 __all__ = [
     "DATA_OPTION_KEYS",
     "TEST_SET_OPTION_KEYS",
+    "SOURCE_TASKS",
     "SHIFTED_TEST_SEED_OFFSET",
     "Split",
     "ExperimentData",
@@ -70,12 +78,25 @@ _SOURCE_KEYS = {
         "test_clip_stride",
         "generator",
     ),
+    "ct_segmentation": ("num_samples", "fractions", "spatial_size", "input_size", "intensity_range", "generator"),
 }
 #: keys of a config's ``data`` mapping (and of a condition's ``data`` overrides)
 DATA_OPTION_KEYS = ("source",) + _COMMON_KEYS + tuple(_SOURCE_KEYS)
 #: options of a test set, per source
-TEST_SET_OPTION_KEYS = {"organ_shapes": ("num_samples", "seed", "generator"), "organmnist3d": (), "echo": ("frame_step",)}
-#: added to the data seed for a drawn organ-shapes test set that gives no seed of its own
+TEST_SET_OPTION_KEYS = {
+    "organ_shapes": ("num_samples", "seed", "generator"),
+    "organmnist3d": (),
+    "echo": ("frame_step",),
+    "ct_segmentation": ("num_samples", "seed", "generator"),
+}
+#: what a model learns from each source
+SOURCE_TASKS = {
+    "organ_shapes": "classification",
+    "organmnist3d": "classification",
+    "echo": "regression",
+    "ct_segmentation": "segmentation",
+}
+#: added to the data seed for a drawn test set that gives no seed of its own
 SHIFTED_TEST_SEED_OFFSET = 1000003
 
 
@@ -92,7 +113,8 @@ class Split:
 
     Attributes:
         images: ``(N, C, *spatial)``, or ``(N, clips, C, *spatial)`` when ``clips`` (several clips per sample).
-        targets: class indices ``(N,)`` (int64) or regression targets ``(N,)`` (float32).
+        targets: class indices ``(N,)`` (int64), regression targets ``(N,)`` (float32) or label maps
+            ``(N, 1, *spatial)`` (int64).
         spacing: ``(N, m)`` float32, per spatial axis of the network input (mm, s).
         clips: whether ``images`` holds several clips per sample whose predictions are averaged.
     """
@@ -121,13 +143,13 @@ class ExperimentData:
     """Training, validation and test data of one condition (and one preprocessing variant).
 
     Attributes:
-        task: ``"classification"`` or ``"regression"``.
-        num_outputs: classes, or 1 for regression.
+        task: ``"classification"``, ``"regression"`` or ``"segmentation"``.
+        num_outputs: classes (for segmentation: labels including the background), or 1 for regression.
         train: the training split (for videos: whole videos, see :meth:`training_split`).
         validation: the validation split, as evaluated.
         tests: test split per test set name, as evaluated.
         input_size: spatial size of a network input.
-        class_names: names of the classes (classification).
+        class_names: names of the classes (classification) or of the labels, background first (segmentation).
         target_mean, target_std: of the training targets (regression: the head's bias and scale).
         info: the data folder and the loading (and preprocessing) time per sample, in seconds.
         clip_sampler: for videos: draws one training clip per video (a ``SampleClip``), else ``None``.
@@ -174,6 +196,11 @@ def source_options(options: Mapping) -> dict:
         )
     if source == "echo" and "anisotropy" in options:
         raise ValueError("data.anisotropy (a slice stride) applies to volumes, not to the echo source.")
+    if source == "ct_segmentation" and "anisotropy" in options:
+        raise ValueError(
+            "data.anisotropy (a slice stride) is not an option of the ct_segmentation source: it draws the slice "
+            "spacing per volume (data.ct_segmentation.generator.slice_spacing_range)."
+        )
     return {"source": source, **specific, **{k: options[k] for k in _COMMON_KEYS if k in options}}
 
 
@@ -185,26 +212,84 @@ def _cache_folder(cache_dir: Path, name: str, arguments: Mapping) -> Path:
 def _stack_items(
     items: list[dict], transform, spacing_key: str = "image_spacing"
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
-    """Apply ``transform`` to every item and stack images, labels and spacing; also seconds per item."""
+    """Apply ``transform`` to every item and stack images, labels (class indices or label maps) and spacing;
+    also seconds per item."""
     start = time.perf_counter()
     images, labels, spacing = [], [], []
     for item in items:
         out = transform(item)
         images.append(torch.as_tensor(out["image"]).as_subclass(torch.Tensor).float())
-        labels.append(out["label"])
+        labels.append(torch.as_tensor(out["label"]).as_subclass(torch.Tensor))
         spacing.append(torch.as_tensor(out[spacing_key], dtype=torch.float32))
     seconds = (time.perf_counter() - start) / max(len(items), 1)
-    return torch.stack(images), torch.as_tensor(labels), torch.stack(spacing), seconds
+    return torch.stack(images), torch.stack(labels), torch.stack(spacing), seconds
 
 
-def _resample_transforms(resample: Mapping | None, spatial_dims: int) -> list:
+def _resample_transforms(
+    resample: Mapping | None, spatial_dims: int, keys: tuple[str, ...] = ("image",), mode: tuple[str, ...] = ("bilinear",)
+) -> list:
+    """``Spacingd`` to ``resample["spacing"]`` (one interpolation ``mode`` per key) then ``ResizeWithPadOrCropd``
+    to ``resample["spatial_size"]``; no transforms for ``None``."""
     from monai.transforms import ResizeWithPadOrCropd, Spacingd
 
     if resample is None:
         return []
     pixdim = tuple(float(s) for s in ensure_tuple_rep(resample["spacing"], spatial_dims))
     size = tuple(int(s) for s in ensure_tuple_rep(resample["spatial_size"], spatial_dims))
-    return [Spacingd("image", pixdim=pixdim, mode="bilinear"), ResizeWithPadOrCropd("image", spatial_size=size)]
+    return [Spacingd(keys, pixdim=pixdim, mode=mode), ResizeWithPadOrCropd(keys, spatial_size=size)]
+
+
+def _generated_items(
+    name: str,
+    generate: Callable[..., Any],
+    datalist_file: str,
+    label_paths: bool,
+    arguments: dict,
+    cache_dir: Path,
+    test_sets: Mapping[str, Mapping],
+    progress: bool,
+) -> tuple[list[list[dict]], dict[str, list[dict] | None], Path]:
+    """Items of a generated Decathlon-style data set and of its drawn test sets, each generated once into the cache.
+
+    Args:
+        name: prefix of the cache folders.
+        generate: ``generate(folder, progress=..., **arguments)`` writes the data set and ``datalist_file``.
+        datalist_file: the file (in the folder) that :func:`monai.data.load_decathlon_datalist` reads.
+        label_paths: whether labels are files (label maps, resolved against the folder) or class indices.
+        arguments: the generator's arguments (the cache key), ``seed`` and ``num_samples`` among them.
+        cache_dir: the cache folder.
+        test_sets: test set name -> options; a test set with options is drawn anew: every volume of a fresh
+            data set with those ``generator`` options merged over ``arguments``, ``num_samples`` (default: the
+            size of the test split) and ``seed`` (default: the data seed + :data:`SHIFTED_TEST_SEED_OFFSET`).
+        progress: show progress bars while generating.
+
+    Returns:
+        the items of the training, validation and test splits; per test set its drawn items, or ``None`` for
+        the plain test split; the data set's folder.
+    """
+    from monai.data import load_decathlon_datalist
+
+    def items(arguments: dict, keys: tuple[str, ...]) -> list[dict]:
+        folder = _cache_folder(cache_dir, name, arguments)
+        datalist = folder / datalist_file
+        if not datalist.is_file():
+            generate(folder, progress=progress, **arguments)
+        return [i for k in keys for i in load_decathlon_datalist(datalist, label_paths, data_list_key=k, base_dir=folder)]
+
+    splits = [items(arguments, (key,)) for key in ("training", "validation", "test")]
+    drawn: dict[str, list[dict] | None] = {}
+    for test_name, test_options in test_sets.items():
+        if not test_options:
+            drawn[test_name] = None
+            continue
+        test_arguments = {
+            **arguments,
+            "num_samples": int(test_options.get("num_samples", len(splits[2]))),
+            "seed": int(test_options.get("seed", arguments["seed"] + SHIFTED_TEST_SEED_OFFSET)),
+            **dict(test_options.get("generator") or {}),
+        }
+        drawn[test_name] = items(test_arguments, ("training", "validation", "test"))
+    return splits, drawn, _cache_folder(cache_dir, name, arguments)
 
 
 def _classification_data(
@@ -228,7 +313,6 @@ def _classification_data(
 def _load_organ_shapes(
     options: dict, cache_dir: Path, resample: Mapping | None, test_sets: Mapping[str, Mapping], progress: bool
 ) -> ExperimentData:
-    from monai.data import load_decathlon_datalist
     from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, NormalizeIntensityd, ScaleIntensityRanged
 
     from monai_afpe.data.synthetic import ORGAN_SHAPE_CLASSES, generate_organ_shapes
@@ -244,14 +328,9 @@ def _load_organ_shapes(
         **({"anisotropy": int(options.get("anisotropy", 4))} if protocol == "stride" else {}),
         **dict(options.get("generator") or {}),
     }
-
-    def generated(arguments: dict) -> Path:
-        folder = _cache_folder(cache_dir, "organ_shapes", arguments)
-        if not (folder / "datalist.json").is_file():
-            generate_organ_shapes(folder, progress=progress, **arguments)
-        return folder
-
-    folder = generated(arguments)
+    splits, drawn, folder = _generated_items(
+        "organ_shapes", generate_organ_shapes, "datalist.json", False, arguments, cache_dir, test_sets, progress
+    )
     low, high = (float(v) for v in options.get("intensity_range", (-100.0, 300.0)))
     transform = Compose(
         [
@@ -263,28 +342,75 @@ def _load_organ_shapes(
             ExtractSpacingd("image", units_key_postfix=None),
         ]
     )
-
-    def items(folder: Path, keys: tuple[str, ...]) -> list[dict]:
-        datalist = folder / "datalist.json"
-        return [i for k in keys for i in load_decathlon_datalist(datalist, False, data_list_key=k, base_dir=folder)]
-
-    splits = [items(folder, (key,)) for key in ("training", "validation", "test")]
     data = _classification_data(splits, transform, ORGAN_SHAPE_CLASSES, folder)
-    for name, test_options in test_sets.items():
-        if not test_options:
-            data.tests[name] = data.tests["test"]
-            continue
-        drawn = {
-            **arguments,
-            "num_samples": int(test_options.get("num_samples", len(splits[2]))),
-            "seed": int(test_options.get("seed", arguments["seed"] + SHIFTED_TEST_SEED_OFFSET)),
-            **dict(test_options.get("generator") or {}),
-        }
-        images, labels, spacing, _ = _stack_items(items(generated(drawn), ("training", "validation", "test")), transform)
-        data.tests[name] = Split(images, labels.long(), spacing)
-    if "test" not in test_sets:
-        del data.tests["test"]
+    test = data.tests.pop("test")
+    for name, items in drawn.items():
+        if items is None:
+            data.tests[name] = test
+        else:
+            images, labels, spacing, _ = _stack_items(items, transform)
+            data.tests[name] = Split(images, labels.long(), spacing)
     return data
+
+
+def _load_ct_segmentation(
+    options: dict, cache_dir: Path, resample: Mapping | None, test_sets: Mapping[str, Mapping], progress: bool
+) -> ExperimentData:
+    from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, ResizeWithPadOrCropd, ScaleIntensityRanged
+
+    from monai_afpe.data.synthetic.ct_segmentation import CT_SEGMENTATION_LABELS, generate_ct_segmentation
+    from monai_afpe.networks.nets.afpe_unetr import UNETR_PATCH_SIZE
+    from monai_afpe.transforms import ExtractSpacingd
+
+    arguments = {
+        "num_samples": int(options.get("num_samples", 120)),
+        "seed": int(options.get("seed", 0)),
+        "spatial_size": [int(s) for s in ensure_tuple_rep(options.get("spatial_size", (64, 64, 32)), 3)],
+        "fractions": tuple(options.get("fractions", (0.7, 0.15, 0.15))),
+        **dict(options.get("generator") or {}),
+    }
+    if resample is not None:
+        size_key, input_size = "resample.spatial_size", resample["spatial_size"]
+    else:
+        size_key, input_size = "data.ct_segmentation.input_size", options.get("input_size", arguments["spatial_size"])
+    input_size = tuple(int(s) for s in ensure_tuple_rep(input_size, 3))
+    if any(s % UNETR_PATCH_SIZE for s in input_size):
+        raise ValueError(
+            f"{size_key}: the network input size must be a multiple of {UNETR_PATCH_SIZE} (UNETR's patch) per axis, "
+            f"got {list(input_size)}."
+        )
+    splits, drawn, folder = _generated_items(
+        "ct_segmentation", generate_ct_segmentation, "dataset.json", True, arguments, cache_dir, test_sets, progress
+    )
+    low, high = (float(v) for v in options.get("intensity_range", (-175.0, 250.0)))
+    keys = ("image", "label")
+    transform = Compose(
+        [
+            LoadImaged(keys, image_only=True),
+            EnsureChannelFirstd(keys),
+            ScaleIntensityRanged("image", a_min=low, a_max=high, b_min=0.0, b_max=1.0, clip=True),
+            *_resample_transforms(resample, 3, keys, ("bilinear", "nearest")),
+            ResizeWithPadOrCropd(keys, spatial_size=input_size),
+            ExtractSpacingd("image", units_key_postfix=None),
+        ]
+    )
+
+    def split(items: list[dict]) -> tuple[Split, float]:
+        images, labels, spacing, seconds = _stack_items(items, transform)
+        return Split(images, labels.round().long(), spacing), seconds
+
+    (train, s1), (validation, s2), (test, s3) = (split(items) for items in splits)
+    tests = {name: test if items is None else split(items)[0] for name, items in drawn.items()}
+    return ExperimentData(
+        task="segmentation",
+        num_outputs=len(CT_SEGMENTATION_LABELS),
+        train=train,
+        validation=validation,
+        tests=tests,
+        input_size=input_size,
+        class_names=tuple(CT_SEGMENTATION_LABELS[k] for k in sorted(CT_SEGMENTATION_LABELS)),
+        info={"data_dir": str(folder), "load_seconds_per_sample": float(np.mean([s1, s2, s3]))},
+    )
 
 
 def _load_organmnist3d(options: dict, resample: Mapping | None) -> ExperimentData:
@@ -414,7 +540,7 @@ def load_experiment_data(
         options: the config's ``data`` mapping with the condition's overrides merged in: ``source``,
             the shared keys (``seed``, ``anisotropy``) and one sub-mapping per source.
         cache_dir: folder of generated data sets (default :func:`default_cache_dir`).
-        resample: ``{spacing, spatial_size}`` to resample every image to (``Spacingd`` then
+        resample: ``{spacing, spatial_size}`` to resample every image (and label map) to (``Spacingd`` then
             ``ResizeWithPadOrCropd``), or ``None`` for native resolution. Not for videos.
         test_sets: test set name -> options (see :data:`TEST_SET_OPTION_KEYS`); default one plain ``test``.
         progress: show progress bars while generating data.
@@ -435,10 +561,12 @@ def load_experiment_data(
             )
     if source == "echo":
         if resample is not None:
-            raise ValueError("resample applies to volumes (organ_shapes, organmnist3d), not to echo videos.")
+            raise ValueError("resample applies to volumes (organ_shapes, organmnist3d, ct_segmentation), not to echo videos.")
         return _load_echo(options, cache_dir, test_sets, progress)
     if source == "organ_shapes":
         return _load_organ_shapes(options, cache_dir, resample, test_sets, progress)
+    if source == "ct_segmentation":
+        return _load_ct_segmentation(options, cache_dir, resample, test_sets, progress)
     data = _load_organmnist3d(options, resample)
     data.tests = {name: data.tests["test"] for name in test_sets}
     return data

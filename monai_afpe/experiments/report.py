@@ -12,8 +12,9 @@ Holm-adjusted together, and nothing is marked significant with fewer than
 
 ``cases.csv`` (one row per condition, arm, seed, test set and test case) has the columns
 ``condition, arm, seed, test_set, case, target`` followed by ``prob_0 ... prob_{K-1}`` (class
-probabilities) for classification or ``prediction`` for regression; ``case`` is the 0-based index of
-the case in its test set, the same for every arm and seed.
+probabilities) for classification or ``prediction`` for regression and segmentation (there the case's
+mean foreground Dice, with ``target`` 1.0; the metric ``dice`` is the mean of the per-case values);
+``case`` is the 0-based index of the case in its test set, the same for every arm and seed.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from monai_afpe.experiments.statistics import (
 __all__ = [
     "METRIC_ORDER",
     "METRIC_LABELS",
+    "PER_LABEL_DICE_PREFIX",
     "PAIRED_METRICS",
     "CASE_KEY_COLUMNS",
     "CASE_RESAMPLES",
@@ -49,6 +51,7 @@ __all__ = [
     "write_cases_csv",
     "read_cases",
     "metrics_in",
+    "metric_label",
     "summary_table",
     "paired_table",
     "generalisation_table",
@@ -60,27 +63,30 @@ __all__ = [
     "write_benchmark_report",
 ]
 
-#: metrics in the order tables show them
-METRIC_ORDER = ("auroc", "accuracy", "r2", "mae", "rmse", "loss")
+#: metrics in the order tables show them (per-label Dice columns follow ``dice``)
+METRIC_ORDER = ("auroc", "accuracy", "dice", "r2", "mae", "rmse", "loss")
 #: column titles
 METRIC_LABELS = {
     "auroc": "AUROC",
     "accuracy": "accuracy",
+    "dice": "Dice",
     "r2": "R²",
     "mae": "MAE",
     "rmse": "RMSE",
     "loss": "test loss",
 }
-#: metrics that get paired-difference and generalisation tables (RMSE and loss: summary only)
-PAIRED_METRICS = ("auroc", "accuracy", "r2", "mae")
+#: the prefix of per-label Dice columns, e.g. ``dice_liver`` (higher is better; summary tables only)
+PER_LABEL_DICE_PREFIX = "dice_"
+#: metrics that get paired-difference and generalisation tables (RMSE, loss, per-label Dice: summary only)
+PAIRED_METRICS = ("auroc", "accuracy", "dice", "r2", "mae")
 #: the leading columns of ``cases.csv``; then ``prob_0 ... prob_{K-1}`` or ``prediction``
 CASE_KEY_COLUMNS = ("condition", "arm", "seed", "test_set", "case", "target")
 #: bootstrap replicates over seeds and test cases behind every interval computed from ``cases.csv``
 CASE_RESAMPLES = 2000
-_HIGHER_IS_BETTER = {"auroc": True, "accuracy": True, "r2": True, "mae": False, "rmse": False, "loss": False}
+_HIGHER_IS_BETTER = {"auroc": True, "accuracy": True, "dice": True, "r2": True, "mae": False, "rmse": False, "loss": False}
 _KEY_COLUMNS = ("experiment", "preset", "condition", "arm", "pos_embed", "seed", "test_set")
 #: the validation column that chooses among the arms of a primary comparison -> the test metric compared
-_VALIDATION_METRICS = {"val_auroc": "auroc", "val_r2": "r2"}
+_VALIDATION_METRICS = {"val_auroc": "auroc", "val_r2": "r2", "val_dice": "dice"}
 
 
 def write_results_csv(rows: Sequence[dict], path: Path | str) -> Path:
@@ -118,8 +124,10 @@ class CasePredictions:
     """Per-case predictions of every arm and seed on one test set of one condition.
 
     Attributes:
-        targets: ``(n_cases,)`` class indices (classification) or values (regression), case by case.
-        predictions: arm -> seed -> ``(n_cases, K)`` class probabilities or ``(n_cases,)`` values.
+        targets: ``(n_cases,)`` class indices (classification), values (regression) or 1.0 (segmentation),
+            case by case.
+        predictions: arm -> seed -> ``(n_cases, K)`` class probabilities or ``(n_cases,)`` values (for
+            segmentation each case's mean foreground Dice).
     """
 
     targets: np.ndarray
@@ -245,8 +253,23 @@ def read_cases(path: Path | str) -> dict[tuple[str, str], CasePredictions]:
 
 
 def metrics_in(rows: Sequence[dict]) -> list[str]:
-    """The metrics present in ``rows``, in :data:`METRIC_ORDER`."""
-    return [m for m in METRIC_ORDER if rows and m in rows[0]]
+    """The metrics present in ``rows``, in :data:`METRIC_ORDER`, per-label Dice columns right after ``dice``."""
+    if not rows:
+        return []
+    metrics = []
+    for metric in METRIC_ORDER:
+        if metric in rows[0]:
+            metrics.append(metric)
+        if metric == "dice":
+            metrics += [c for c in rows[0] if c.startswith(PER_LABEL_DICE_PREFIX)]
+    return metrics
+
+
+def metric_label(metric: str) -> str:
+    """The title of ``metric``: :data:`METRIC_LABELS`, or ``Dice (<label>)`` for a per-label Dice column."""
+    if metric.startswith(PER_LABEL_DICE_PREFIX):
+        return f"Dice ({metric[len(PER_LABEL_DICE_PREFIX):]})"
+    return METRIC_LABELS[metric]
 
 
 def _ordered(values) -> list:
@@ -385,13 +408,13 @@ def _paired_text(
     confidence: float,
 ) -> str:
     header = [
-        f"| arm | Δ {METRIC_LABELS[metric]} vs {reference} | {int(round(confidence * 100))}% bootstrap CI | resampled "
+        f"| arm | Δ {metric_label(metric)} vs {reference} | {int(round(confidence * 100))}% bootstrap CI | resampled "
         "| sign-flip p | Holm p | better on |",
         "|---|---|---|---|---|---|---|",
     ]
     conditions = _ordered(r["condition"] for r in rows)
     tests = _ordered(r["test_set"] for r in rows)
-    digits = _digits(metric) + (1 if metric in ("auroc", "accuracy", "r2") else 0)
+    digits = _digits(metric) + (1 if metric in ("auroc", "accuracy", "dice", "r2") else 0)
     lines = []
     for entry, holm in zip(paired, adjusted):
         c = entry.comparison
@@ -489,7 +512,7 @@ def _generalisation_text(
     base = _ordered(r["test_set"] for r in rows)[0]
     digits = _digits(metric) + 1
     lines = [
-        f"| test set · arm | Δ {METRIC_LABELS[metric]} (test set − {base}) mean ± sd |"
+        f"| test set · arm | Δ {metric_label(metric)} (test set − {base}) mean ± sd |"
         + (
             f" vs {reference}'s change | {int(round(confidence * 100))}% bootstrap CI (seeds) | sign-flip p | Holm p |"
             if reference
@@ -572,8 +595,9 @@ def primary_comparison_section(
     """Markdown section of the comparison declared in the config before the run.
 
     Per condition, the arm with the best mean validation score over seeds (``val_auroc`` for
-    classification, ``val_r2`` for regression) is taken from each side, never by a test score; then per
-    test set the mean difference of the matching test metric (AUROC or R²), its paired bootstrap
+    classification, ``val_r2`` for regression, ``val_dice`` for segmentation) is taken from each side, never
+    by a test score; then per test set the mean difference of the matching test metric (AUROC, R² or Dice),
+    its paired bootstrap
     interval (over seeds and test cases when ``cases`` hold both arms, else over seeds, said so), the
     exact sign-flip p-value and its Holm adjustment over the conditions and test sets of this section.
 
@@ -600,13 +624,13 @@ def primary_comparison_section(
     if column is None:
         if needs_choice:
             return "\n".join(
-                lines + [text + ". These results hold no validation score (val_auroc or val_r2) to choose by."]
+                lines + [text + ". These results hold no validation score (val_auroc, val_r2 or val_dice) to choose by."]
             )
         metric = next(m for m in metrics_in(rows) if m in PAIRED_METRICS)
     else:
         metric = _VALIDATION_METRICS[column]
         text += (
-            f", each side chosen by its mean validation {METRIC_LABELS[metric]} over seeds (`{column}`), "
+            f", each side chosen by its mean validation {metric_label(metric)} over seeds (`{column}`), "
             "never by a test score"
         )
     lines += [text + ".", ""]
@@ -639,7 +663,7 @@ def primary_comparison_section(
     adjusted = holm_adjust([e[3].p_value for e in entries])
     digits = _digits(metric) + 1
     lines += [
-        f"| condition · test set | arm (mean val) | reference (mean val) | Δ {METRIC_LABELS[metric]} "
+        f"| condition · test set | arm (mean val) | reference (mean val) | Δ {metric_label(metric)} "
         f"| {int(round(confidence * 100))}% bootstrap CI | resampled | sign-flip p | Holm p | better on |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -767,7 +791,7 @@ def plot_metric(rows: Sequence[dict], metric: str, path: Path | str, title: str 
         ax.set_xticklabels(arms, rotation=60, ha="right", fontsize=8)
         ax.set_title(_panel_title(condition, test, conditions, tests), fontsize=9)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].set_ylabel(METRIC_LABELS[metric])
+    axes[0][0].set_ylabel(metric_label(metric))
     if title:
         fig.suptitle(title, fontsize=10)
     return _save_figure(fig, path)
@@ -812,7 +836,7 @@ def _plot_paired(
         ax.set_yticks(range(len(arms)))
         ax.set_yticklabels(arms, fontsize=8)
         ax.invert_yaxis()
-        ax.set_xlabel(f"Δ {METRIC_LABELS[metric]} vs {reference}", fontsize=8)
+        ax.set_xlabel(f"Δ {metric_label(metric)} vs {reference}", fontsize=8)
         ax.set_title(_panel_title(condition, test, conditions, tests), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     return _save_figure(fig, path)
@@ -906,9 +930,9 @@ def write_benchmark_report(
     for metric in metrics_in(rows):
         if metric == "loss":
             continue
-        figure = plot_metric(rows, metric, output_dir / f"{metric}.png", f"{name}: {METRIC_LABELS[metric]} per seed")
+        figure = plot_metric(rows, metric, output_dir / f"{metric}.png", f"{name}: {metric_label(metric)} per seed")
         lines += [
-            f"## {METRIC_LABELS[metric]} (mean ± sd over seeds)",
+            f"## {metric_label(metric)} (mean ± sd over seeds)",
             "",
             summary_table(rows, metric),
             "",
@@ -920,7 +944,7 @@ def write_benchmark_report(
         for reference in references:
             entries, holm = paired[(metric, reference)], paired_holm[(metric, reference)]
             lines += [
-                f"### Paired differences in {METRIC_LABELS[metric]} vs {reference}",
+                f"### Paired differences in {metric_label(metric)} vs {reference}",
                 "",
                 _paired_text(entries, holm, rows, metric, reference, confidence),
                 "",
@@ -934,7 +958,7 @@ def write_benchmark_report(
             changes[metric], changes_holm[metric], rows, metric, references[0] if references else None, confidence
         )
         if generalisation:
-            lines += [f"### Change of {METRIC_LABELS[metric]} between test sets", "", generalisation, ""]
+            lines += [f"### Change of {metric_label(metric)} between test sets", "", generalisation, ""]
     lines += ["## Costs (means over seeds)", "", cost_table(rows), ""]
     note = statistics_note(len(seeds), confidence, len(tested), with_cases=bool(cases))
     lines += ["## How to read the statistics", "", note, ""]

@@ -5,7 +5,8 @@ of the positional embedding and the order of the training samples; the data set 
 for all seeds (its own ``data.seed``), so arms are paired by seed. An arm with ``tune`` trains every
 candidate for each seed and keeps the one with the best validation score (the primary metric of the
 task); the test set is used only for the kept one. Besides ``results.csv`` (metrics per run and test
-set), ``cases.csv`` keeps every test case's prediction, for statistics that resample test cases.
+set), ``cases.csv`` keeps every test case's prediction (for segmentation: the case's mean foreground Dice),
+for statistics that resample test cases.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from monai_afpe.experiments.config import ArmConfig, ExperimentConfig, deep_merg
 from monai_afpe.experiments.data import ExperimentData, load_experiment_data
 from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.report import case_rows, write_cases_csv, write_results_csv
-from monai_afpe.experiments.training import METRIC_DIRECTIONS, PRIMARY_METRICS, RunResult, train_and_evaluate
+from monai_afpe.experiments.training import (
+    METRIC_DIRECTIONS,
+    PRIMARY_METRICS,
+    RunResult,
+    case_targets,
+    train_and_evaluate,
+)
 
 __all__ = ["tune_candidates", "count_runs", "DataCache", "run_benchmark", "result_rows"]
 
@@ -145,7 +152,7 @@ def run_benchmark(
     for condition in config.conditions:
         for arm in config.arms:
             data = cache.get(condition.data, arm.resample)
-            patch_size = model_options(config, condition.model, arm.model)["patch_size"]
+            patch_size = model_options(config, condition.model, arm.model, arm.network)["patch_size"]
             augment = None if arm.augment is None else spacing_augmentation(arm.augment, data.input_size)
             for seed in config.seeds:
                 best = None
@@ -164,9 +171,8 @@ def run_benchmark(
                 scales = resolve_scales(arm, arms, data, patch_size, chosen)
                 rows.extend(result_rows(config, condition.name, arm, seed, result, data, scales, chosen))
                 for name, predictions in result.test_predictions.items():
-                    cases.extend(
-                        case_rows(condition.name, arm.name, seed, name, predictions.numpy(), data.tests[name].targets.numpy())
-                    )
+                    targets = case_targets(data.tests[name], data.task).numpy()
+                    cases.extend(case_rows(condition.name, arm.name, seed, name, predictions.numpy(), targets))
                 write_results_csv(rows, output_dir / "results.csv")
                 write_cases_csv(cases, output_dir / "cases.csv")
         cache.clear()

@@ -119,7 +119,7 @@ def run_scale_search(
             f"{config.path or '<config>'}: search.groups covers {sum(len(g) for g in groups)} axes but the data has "
             f"{len(data.input_size)} (input size {data.input_size})."
         )
-    patch_size = model_options(config, condition.model, arm.model)["patch_size"]
+    patch_size = model_options(config, condition.model, arm.model, arm.network)["patch_size"]
     augment = None if arm.augment is None else spacing_augmentation(arm.augment, data.input_size)
     default_scales = resolve_scales(arm, {a.name: a for a in config.arms}, data, patch_size)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

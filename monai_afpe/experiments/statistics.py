@@ -26,7 +26,8 @@ Two summaries of ``d`` are reported:
 The seed-level interval ignores that every seed is scored on one finite test set. When per-case
 predictions are kept, :func:`hierarchical_bootstrap` resamples both levels: seeds with replacement and,
 in the same replicate, the test cases with replacement, recomputing the metric from the predictions
-(so AUROC and R², which are not means over cases, are handled correctly). Its interval includes the
+(so AUROC and R², which are not means over cases, are handled correctly). Segmentation keeps each case's
+mean foreground Dice as its prediction, and the metric ``dice`` is the mean of these per-case values. Its interval includes the
 test-set sampling noise and does not shrink below it however many seeds are run.
 
 Several comparisons in one report are corrected with :func:`holm_adjust` (Holm-Bonferroni), and
@@ -68,7 +69,7 @@ EXACT_SIGN_FLIP_MAX_SEEDS = 16
 #: two-sided p-value is 2 / 2^6 = 0.031 at 6 seeds; below that it cannot reach 0.05)
 MIN_SEEDS_FOR_SIGNIFICANCE = 6
 #: metrics that :func:`case_metric` and :func:`hierarchical_bootstrap` recompute from per-case predictions
-CASE_METRICS = ("accuracy", "auroc", "r2", "mae")
+CASE_METRICS = ("accuracy", "auroc", "r2", "mae", "dice")
 #: most ``resamples x cases`` entries held at once by :func:`hierarchical_bootstrap` (memory bound)
 _CHUNK_ENTRIES = 1 << 20
 
@@ -320,6 +321,8 @@ def _weighted_metric(metric: str, predictions: np.ndarray, targets: np.ndarray, 
         return _auroc(predictions, targets, weights)
     if metric == "mae":
         return np.abs(predictions - targets) @ weights.T / total
+    if metric == "dice":  # the predictions are per-case Dice values; the metric is their mean
+        return predictions @ weights.T / total
     # r2: 1 - residual sum of squares / total sum of squares about the (weighted) mean target
     mean = weights @ targets / total
     spread = (weights * (targets[None, :] - mean[:, None]) ** 2).sum(axis=1)
@@ -390,7 +393,8 @@ def case_metric(metric: str, predictions: np.ndarray, targets: np.ndarray) -> fl
     Args:
         metric: ``accuracy`` or ``auroc`` (macro one-vs-rest; ``predictions`` are class probabilities
             ``(n_cases, K)``, ``targets`` class indices), ``r2`` or ``mae`` (``predictions`` and
-            ``targets`` are values ``(n_cases,)``).
+            ``targets`` are values ``(n_cases,)``), or ``dice`` (``predictions`` are each case's Dice
+            ``(n_cases,)``, the metric is their mean; ``targets`` only give the number of cases).
         predictions: per-case predictions.
         targets: per-case targets.
 
@@ -428,7 +432,8 @@ def hierarchical_bootstrap(
 
     Args:
         predictions: the arm's per-case predictions, one array per seed: class probabilities
-            ``(n_cases, K)`` for ``accuracy`` and ``auroc``, values ``(n_cases,)`` for ``r2`` and ``mae``.
+            ``(n_cases, K)`` for ``accuracy`` and ``auroc``, values ``(n_cases,)`` for ``r2`` and ``mae``,
+            per-case Dice ``(n_cases,)`` for ``dice``.
         reference_predictions: the reference arm's, for the same seeds in the same order.
         targets: ``(n_cases,)`` class indices or values, the same for every seed.
         metric: one of :data:`CASE_METRICS`.

@@ -2,11 +2,14 @@
 
 Metrics use MONAI: :func:`monai.metrics.compute_roc_auc` (macro average over classes, one-vs-rest) for
 classification, ignite's ``R2Score`` and MONAI's :class:`~monai.metrics.MAEMetric` and
-:class:`~monai.metrics.MSEMetric` (RMSE as the root of the mean) for regression. Video splits with several clips per sample are
-predicted with :class:`~monai_afpe.inferers.ClipAveragingInferer` (mean over clips).
+:class:`~monai.metrics.MSEMetric` (RMSE as the root of the mean) for regression, MONAI's
+:class:`~monai.metrics.DiceMetric` on the one-hot argmax for segmentation (loss: MONAI's ``DiceCELoss``).
+Video splits with several clips per sample are predicted with
+:class:`~monai_afpe.inferers.ClipAveragingInferer` (mean over clips); segmentation volumes are predicted
+whole (they have the fixed network input size, so no sliding window is needed).
 
 Costs recorded per run: seconds per training epoch (wall clock, training steps only), tokens per
-sample, parameters, an estimate of training FLOPs per sample, and memory: on CUDA the peak allocated
+sample, parameters, an estimate of training FLOPs per sample (of the transformer encoder), and memory: on CUDA the peak allocated
 memory of training; on CPU, where PyTorch has no allocator statistics, the bytes of activations saved
 for the backward pass of one training step (the part of the memory that grows with tokens and batch).
 """
@@ -33,14 +36,16 @@ __all__ = [
     "predict",
     "split_metrics",
     "case_predictions",
+    "case_targets",
+    "dice_per_case",
     "evaluate",
     "train_flops_per_sample",
 ]
 
 #: the metric that selects tuned candidates and drives the scale search, per task
-PRIMARY_METRICS = {"classification": "auroc", "regression": "r2"}
+PRIMARY_METRICS = {"classification": "auroc", "regression": "r2", "segmentation": "dice"}
 #: True where a higher value is better
-METRIC_DIRECTIONS = {"accuracy": True, "auroc": True, "loss": False, "r2": True, "mae": False, "rmse": False}
+METRIC_DIRECTIONS = {"accuracy": True, "auroc": True, "loss": False, "r2": True, "mae": False, "rmse": False, "dice": True}
 
 
 @dataclass
@@ -50,8 +55,9 @@ class RunResult:
     Attributes:
         validation: metrics on the validation split.
         tests: metrics per test set.
-        test_predictions: per test set, the prediction of every case: class probabilities ``(N, K)`` or
-            regression values ``(N,)`` (for statistics that resample test cases).
+        test_predictions: per test set, the prediction of every case: class probabilities ``(N, K)``,
+            regression values ``(N,)`` or each case's mean foreground Dice ``(N,)`` (for statistics that
+            resample test cases).
         history: per epoch: ``train_loss`` and, when a callback asked for it, validation metrics.
         seconds_per_epoch: mean wall-clock seconds of a training epoch.
         memory_mb: peak CUDA memory of training, or on CPU the activations saved for backward in one step.
@@ -79,8 +85,12 @@ def train_flops_per_sample(model: torch.nn.Module, tokens: int) -> float:
     """Training FLOPs per sample, estimated as ``6 P N + 12 L N² D`` (matmuls forward and backward, attention).
 
     ``P`` parameters, ``N`` tokens, ``L`` layers, ``D`` hidden size; an estimate (the usual transformer
-    accounting), not a measurement.
+    accounting), not a measurement. A UNETR (a model whose blocks sit in its encoder ``model.vit``) is counted
+    for its transformer encoder only: its convolutional decoder, which runs at full resolution and
+    dominates its cost, is left out.
     """
+    if not hasattr(model, "blocks") and hasattr(model, "vit"):  # a UNETR: count its transformer encoder
+        model = model.vit
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     layers = len(getattr(model, "blocks", []))
     hidden = model.norm.normalized_shape[0] if hasattr(model, "norm") else 0
@@ -100,6 +110,10 @@ def _lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
 def _loss(task: str, outputs: torch.Tensor, targets: torch.Tensor, target_std: float) -> torch.Tensor:
     if task == "classification":
         return F.cross_entropy(outputs.float(), targets)
+    if task == "segmentation":
+        from monai.losses import DiceCELoss
+
+        return DiceCELoss(to_onehot_y=True, softmax=True)(outputs.float(), targets)
     return F.mse_loss(outputs.float()[:, 0] / target_std, targets / target_std)
 
 
@@ -125,24 +139,59 @@ def predict(
     return torch.cat(outputs)
 
 
-def case_predictions(outputs: torch.Tensor, task: str) -> torch.Tensor:
-    """What is kept per case: class probabilities ``(N, K)`` or regression values ``(N,)``."""
-    return outputs.softmax(dim=1) if task == "classification" else outputs[:, 0]
+def dice_per_case(outputs: torch.Tensor, targets: torch.Tensor, num_labels: int) -> torch.Tensor:
+    """Dice of every case and foreground label, ``(N, num_labels - 1)``, of the argmax of ``outputs``.
+
+    MONAI's :class:`~monai.metrics.DiceMetric` on one-hot maps, background left out. A label absent from
+    both the prediction and the case counts as 1 and a label predicted where the case has none as 0
+    (``ignore_empty=False``), so every case has a defined Dice.
+
+    Args:
+        outputs: logits ``(N, num_labels, *spatial)``.
+        targets: label maps ``(N, 1, *spatial)``.
+        num_labels: labels including the background.
+    """
+    from monai.metrics import DiceMetric
+    from monai.networks.utils import one_hot
+
+    predicted = one_hot(outputs.argmax(dim=1, keepdim=True), num_labels)
+    metric = DiceMetric(include_background=False, reduction="none", ignore_empty=False)
+    return metric(predicted, one_hot(targets, num_labels))
+
+
+def case_predictions(outputs: torch.Tensor, targets: torch.Tensor, data: ExperimentData) -> torch.Tensor:
+    """What is kept per case: class probabilities ``(N, K)``, regression values ``(N,)`` or, for segmentation,
+    each case's mean foreground Dice ``(N,)`` (a mean over cases, so test cases can be resampled)."""
+    if data.task == "segmentation":
+        return dice_per_case(outputs, targets, data.num_outputs).mean(dim=1)
+    return outputs.softmax(dim=1) if data.task == "classification" else outputs[:, 0]
+
+
+def case_targets(split: Split, task: str) -> torch.Tensor:
+    """The target ``cases.csv`` records per case: the class index or value, or for segmentation 1.0 (the Dice of
+    a perfect prediction; the case's Dice itself is its prediction)."""
+    return torch.ones(len(split)) if task == "segmentation" else split.targets
 
 
 def evaluate(
     model: torch.nn.Module, split: Split, data: ExperimentData, training: TrainingConfig, device: torch.device
 ) -> dict:
-    """Metrics of ``model`` on ``split``: accuracy, AUROC and loss, or R², MAE, RMSE and loss."""
+    """Metrics of ``model`` on ``split`` (see :func:`split_metrics`)."""
     return split_metrics(predict(model, split, training, device), split.targets, data)
 
 
 def split_metrics(predictions: torch.Tensor, targets: torch.Tensor, data: ExperimentData) -> dict:
-    """Metrics of raw outputs ``predictions`` against ``targets``: accuracy, AUROC and loss, or R², MAE, RMSE and loss."""
+    """Metrics of raw outputs ``predictions`` against ``targets``: accuracy, AUROC and loss; R², MAE, RMSE and
+    loss; or for segmentation ``dice`` (mean over cases and foreground labels, see :func:`dice_per_case`),
+    ``dice_<label>`` per foreground label and the loss."""
     from ignite.metrics.regression import R2Score
     from monai.metrics import MAEMetric, MSEMetric, compute_roc_auc
 
     loss = float(_loss(data.task, predictions, targets, data.target_std))
+    if data.task == "segmentation":
+        dice = dice_per_case(predictions, targets, data.num_outputs)
+        per_label = {f"dice_{name}": float(dice[:, k].mean()) for k, name in enumerate(data.class_names[1:])}
+        return {"dice": float(dice.mean()), **per_label, "loss": loss}
     if data.task == "classification":
         probabilities = predictions.softmax(dim=1)
         one_hot = F.one_hot(targets, data.num_outputs).float()
@@ -215,7 +264,8 @@ def train_and_evaluate(
         optimizer, _lr_lambda(total, max(1, int(round(training.warmup_epochs * steps_per_epoch))))
     )
     generator = torch.Generator().manual_seed(int(seed))
-    tokens = tokens_per_sample(data.input_size, model.patch_size, model.pooling)
+    # a UNETR has no pooling attribute: it keeps every patch token and has no class token
+    tokens = tokens_per_sample(data.input_size, model.patch_size, getattr(model, "pooling", "mean"))
     result = RunResult(
         validation={},
         tests={},
@@ -273,7 +323,7 @@ def train_and_evaluate(
         for name, split in data.tests.items():
             outputs = predict(model, split, training, device)
             result.tests[name] = split_metrics(outputs, split.targets, data)
-            result.test_predictions[name] = case_predictions(outputs, data.task)
+            result.test_predictions[name] = case_predictions(outputs, split.targets, data)
     embedding = getattr(model, "position_embedding", None)
     if embedding is not None and hasattr(embedding, "scales"):
         result.final_scales = tuple(round(float(s), 5) for s in embedding.scales.detach().cpu())
