@@ -13,7 +13,7 @@ from monai_afpe.cli import main
 from monai_afpe.experiments.arms import build_network
 from monai_afpe.experiments.config import ConfigError, parse_experiment_config
 from monai_afpe.experiments.data import ExperimentData, Split, _resample_transforms, load_experiment_data
-from monai_afpe.experiments.monai_unetr import MonaiUNETR
+from monai_afpe.networks.nets import MonaiUNETR
 from monai_afpe.experiments.report import metrics_in, read_cases, read_results_csv
 from monai_afpe.experiments.statistics import case_metric, hierarchical_bootstrap
 from monai_afpe.experiments.training import case_predictions, case_targets, split_metrics

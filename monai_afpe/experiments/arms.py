@@ -4,7 +4,7 @@ An arm trains the project's :class:`~monai_afpe.networks.nets.AFPEViT` (any posi
 spacing embedding, a rotary embedding) or MONAI's own ``ViT``
 (:class:`~monai_afpe.networks.nets.MonaiViTClassifier`); for segmentation the project's
 :class:`~monai_afpe.networks.nets.AFPEUNETR` (the same positional, spacing and rotary options on its
-encoder) or MONAI's own ``UNETR`` (:class:`~monai_afpe.experiments.monai_unetr.MonaiUNETR`).
+encoder) or MONAI's own ``UNETR`` (:class:`~monai_afpe.networks.nets.MonaiUNETR`).
 
 Scales (arXiv 2509.02488, DESIGN.md §2) are resolved against the data the arm trains on: spacing
 policies use the training set's median spacing (one spacing per data set in the stride protocol),
@@ -147,7 +147,7 @@ def build_network(
             network rejects.
     """
     from monai_afpe.experiments.config import NETWORK_TASKS
-    from monai_afpe.experiments.monai_unetr import MonaiUNETR
+    from monai_afpe.networks.nets import MonaiUNETR
     from monai_afpe.networks.nets import AFPEUNETR, AFPEViT, MonaiViTClassifier
 
     if data.task not in NETWORK_TASKS[arm.network]:

@@ -2,6 +2,7 @@
 
 from monai_afpe.networks.nets.afpe_unetr import AFPEUNETR, UNETR_PATCH_SIZE
 from monai_afpe.networks.nets.afpe_vit import VIT_POOLING, VIT_TASKS, AFPEViT
+from monai_afpe.networks.nets.monai_unetr import MonaiUNETR
 from monai_afpe.networks.nets.monai_vit_classifier import MonaiViTClassifier
 from monai_afpe.networks.nets.unetr_weights import (
     StateDictLoadReport,
@@ -12,6 +13,7 @@ __all__ = [
     "AFPEUNETR",
     "AFPEViT",
     "load_monai_unetr_state_dict",
+    "MonaiUNETR",
     "MonaiViTClassifier",
     "StateDictLoadReport",
     "UNETR_PATCH_SIZE",

@@ -1,4 +1,4 @@
-"""MONAI's UNETR as a harness arm: the segmentation baseline a MONAI user would train instead of AFPEUNETR."""
+"""MONAI's UNETR with a one-tensor forward that accepts spacing: the baseline a MONAI user would train."""
 
 from __future__ import annotations
 
