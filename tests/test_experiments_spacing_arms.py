@@ -11,6 +11,7 @@ from monai_afpe.experiments.arms import build_network, nominal_spacing
 from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.config import ConfigError, parse_experiment_config
 from monai_afpe.experiments.data import ExperimentData, Split, load_experiment_data
+from monai_afpe.experiments.training import train_and_evaluate
 from monai_afpe.networks.nets import MonaiViTClassifier
 from monai_afpe.networks.nets import AFPEViT
 
@@ -148,8 +149,11 @@ def test_spacing_awareness_tiny_runs_every_new_arm(tmp_path):
         rows = list(csv.DictReader(f))
     arms = {r["arm"] for r in rows}
     assert {"afpe-physical-augment", "rotary-physical", "rotary-mixed-grid", "sincos-told-film", "monai-vit-resample"} <= arms
-    assert len(rows) == len(arms) * 2 * 2  # seeds x test sets
-    assert {r["test_set"] for r in rows} == {"test", "slices-4-6mm"}
+    # seeds x (two test sets, then fine-tuned on 4 volumes of 4-6 mm slices, and trained on them from scratch)
+    assert len(rows) == len(arms) * 2 * 4
+    assert {r["test_set"] for r in rows} == {"test", "slices-4-6mm", "finetune-4", "scratch-4"}
+    tuned = [r for r in rows if r["test_set"] == "finetune-4"]
+    assert all(r["epochs"] == "1" for r in tuned)
     assert {r["network"] for r in rows if r["arm"] == "monai-vit-resample"} == {"monai_vit"}
     with open(output / "cases.csv", newline="") as f:
         cases = list(csv.DictReader(f))
@@ -165,3 +169,36 @@ def test_spacing_awareness_tiny_runs_every_new_arm(tmp_path):
     assert (output / "command.txt").read_text() == command and "--report-only" not in report
     with pytest.raises(SystemExit, match="no results.csv"):
         main(["benchmark", str(CONFIGS / "spacing_awareness.yaml"), "--output", str(tmp_path / "none"), "--report-only"])
+
+
+def test_finetuning_starts_from_the_trained_network_and_scratch_from_a_fresh_one():
+    from monai_afpe.experiments.runner import finetune_runs
+    from monai_afpe.experiments.training import predict
+
+    raw = {
+        "name": "demo",
+        "kind": "benchmark",
+        "data": {"source": "organ_shapes"},
+        "model": {"patch_size": 8, "hidden_size": 24, "mlp_dim": 24, "num_layers": 1, "num_heads": 2},
+        "training": {"epochs": 2, "batch_size": 4, "bf16": False, "threads": 1, "learning_rate": 0.01},
+        "arms": [{"name": "told", "pos_embed": "sincos", "spacing_embedding": "tokens"}],
+        # a vanishing learning rate: the fine-tuned network predicts what the trained one did
+        "finetune": {"data": {}, "num_samples": [4], "epochs": 1, "learning_rate": 1.0e-12, "warmup_epochs": 0},
+    }
+    config = parse_experiment_config(raw)
+    data = _data()
+    network = build_network(config, config.arms[0], data, 0, {})
+    train_and_evaluate(network, data, config.training, 0)
+    before = {k: v.clone() for k, v in network.state_dict().items()}
+    runs = finetune_runs(config, config.arms[0], network, data, 0, {}, None, "cpu")
+    assert [next(iter(run_data.tests)) for run_data, _ in runs] == ["finetune-4", "scratch-4"]
+    assert all(len(run_data.train) == 4 for run_data, _ in runs)
+    trained = predict(network, data.tests["test"], config.training, torch.device("cpu")).softmax(dim=1)
+    torch.testing.assert_close(runs[0][1].test_predictions["finetune-4"], trained, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(runs[1][1].test_predictions["scratch-4"], trained, atol=1e-3)
+    assert all(torch.equal(before[k], v) for k, v in network.state_dict().items())  # the trained network is kept
+    too_many = parse_experiment_config({**raw, "finetune": {**raw["finetune"], "num_samples": [100]}})
+    with pytest.raises(ValueError, match="exceeds the 8 training volumes"):
+        finetune_runs(too_many, too_many.arms[0], network, data, 0, {}, None, "cpu")
+    with pytest.raises(ConfigError, match=r"finetune: missing required key 'num_samples'"):
+        parse_experiment_config({**raw, "finetune": {"data": {}}})

@@ -84,7 +84,9 @@ _TOP_KEYS = (
     "presets",
     "expected_time",
     "primary_comparison",
+    "finetune",
 )
+_FINETUNE_KEYS = ("data", "num_samples", "epochs", "learning_rate", "warmup_epochs", "from_scratch")
 _ARM_KEYS = (
     "name",
     "network",
@@ -325,6 +327,12 @@ class ExperimentConfig:
         search: options of a ``scale_search`` experiment.
         similarity: options of a ``similarity`` experiment.
         expected_time: free text: how long the preset takes (measured or estimated).
+        finetune: ``{data, num_samples, epochs, learning_rate, warmup_epochs, from_scratch}`` or ``None``:
+            after training, every kept model is fine-tuned on the first ``n`` training volumes of a target
+            data set (``data`` deep-merged over the condition's data; its seed defaults to the data seed
+            + ``SHIFTED_TEST_SEED_OFFSET``, so no organ repeats a training one) for each ``n`` of
+            ``num_samples``, and evaluated on the target's test split (test sets ``finetune-n``); with
+            ``from_scratch``, a fresh network of the arm is trained on the same volumes (``scratch-n``).
         primary_comparison: ``{"arm": (...), "reference": (...)}``: the comparison declared before the
             run, the best of the ``arm`` names against the best of the ``reference`` names (each chosen by
             the mean validation score over seeds), or ``None``.
@@ -349,6 +357,7 @@ class ExperimentConfig:
     preset: str | None = None
     path: str | None = None
     primary_comparison: dict | None = None
+    finetune: dict | None = None
 
     def arm(self, name: str) -> ArmConfig:
         """The arm called ``name``."""
@@ -602,6 +611,34 @@ def _parse_training(where: str, raw: Any) -> TrainingConfig:
     return TrainingConfig(**values)
 
 
+def _parse_finetune(where: str, value: Any, data: Mapping) -> dict | None:
+    """``finetune: {data, num_samples, epochs, learning_rate, warmup_epochs, from_scratch}``, checked."""
+    if value is None:
+        return None
+    spec = _check_keys(where, value, _FINETUNE_KEYS, required=("data", "num_samples"))
+    _check_keys(f"{where}.data", spec["data"] or {}, DATA_OPTION_KEYS)
+    if "source" in (spec["data"] or {}) and spec["data"]["source"] != data["source"]:
+        _fail(f"{where}.data.source", f"fine-tuning keeps the source {data['source']!r}, got {spec['data']['source']!r}.")
+    try:
+        source_options(deep_merge(data, spec["data"] or {}))
+    except ValueError as error:
+        _fail(f"{where}.data", str(error))
+    sizes = spec["num_samples"] if isinstance(spec["num_samples"], Sequence) else [spec["num_samples"]]
+    if not sizes:
+        _fail(f"{where}.num_samples", "expected one or more numbers of labelled target volumes, got none.")
+    parsed = {
+        "data": dict(spec["data"] or {}),
+        "num_samples": tuple(_positive_int(f"{where}.num_samples[{i}]", n) for i, n in enumerate(sizes)),
+        "epochs": _positive_int(f"{where}.epochs", spec.get("epochs", 20)),
+        "learning_rate": _positive_float(f"{where}.learning_rate", spec.get("learning_rate", 3e-4)),
+        "warmup_epochs": _positive_float(f"{where}.warmup_epochs", spec.get("warmup_epochs", 1.0), allow_zero=True),
+        "from_scratch": spec.get("from_scratch", True),
+    }
+    if not isinstance(parsed["from_scratch"], bool):
+        _fail(f"{where}.from_scratch", f"expected true or false, got {parsed['from_scratch']!r}.")
+    return parsed
+
+
 def _parse_primary_comparison(where: str, value: Any, arms: Sequence[str]) -> dict | None:
     """``{arm: A | [A1, ...], reference: B | [B1, ...]}`` -> ``{"arm": (...), "reference": (...)}``, names checked."""
     if value is None:
@@ -735,6 +772,7 @@ def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str
         search=dict(top.get("search") or {}),
         similarity=dict(top.get("similarity") or {}),
         expected_time=str(top.get("expected_time", "")).strip(),
+        finetune=_parse_finetune(f"{where}: finetune", top.get("finetune"), data),
         preset=preset,
         path=None if source == "<config>" else source,
     )

@@ -7,10 +7,16 @@ candidate for each seed and keeps the one with the best validation score (the pr
 task); the test set is used only for the kept one. Besides ``results.csv`` (metrics per run and test
 set), ``cases.csv`` keeps every test case's prediction (for segmentation: the case's mean foreground Dice),
 for statistics that resample test cases.
+
+With a ``finetune`` section, each kept model is then fine-tuned on a few labelled volumes of a target
+data set (another spacing, say) and compared with the same arm trained from scratch on those volumes:
+test sets ``finetune-n`` and ``scratch-n`` on the target's test split.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
@@ -21,7 +27,7 @@ import torch
 
 from monai_afpe.experiments.arms import build_network, model_options, resolve_scales
 from monai_afpe.experiments.config import ArmConfig, ExperimentConfig, deep_merge
-from monai_afpe.experiments.data import ExperimentData, load_experiment_data
+from monai_afpe.experiments.data import SHIFTED_TEST_SEED_OFFSET, ExperimentData, Split, load_experiment_data
 from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.report import case_rows, write_cases_csv, write_results_csv
 from monai_afpe.experiments.training import (
@@ -32,7 +38,7 @@ from monai_afpe.experiments.training import (
     train_and_evaluate,
 )
 
-__all__ = ["tune_candidates", "count_runs", "DataCache", "run_benchmark", "result_rows"]
+__all__ = ["tune_candidates", "count_runs", "DataCache", "finetune_target", "finetune_runs", "run_benchmark", "result_rows"]
 
 
 def tune_candidates(arm: ArmConfig) -> list[tuple[str, Any] | None]:
@@ -51,8 +57,73 @@ def _better(score: float, best: float, higher: bool) -> bool:
 
 
 def count_runs(config: ExperimentConfig) -> int:
-    """Training runs a benchmark makes: conditions x seeds x (candidates of each arm)."""
-    return len(config.conditions) * len(config.seeds) * sum(len(tune_candidates(a)) for a in config.arms)
+    """Training runs a benchmark makes: conditions x seeds x (candidates of each arm, plus fine-tuning runs)."""
+    per_seed = sum(len(tune_candidates(a)) for a in config.arms)
+    if config.finetune is not None:
+        per_seed += len(config.arms) * len(config.finetune["num_samples"]) * (2 if config.finetune["from_scratch"] else 1)
+    return len(config.conditions) * len(config.seeds) * per_seed
+
+
+def finetune_target(config: ExperimentConfig, cache: "DataCache", condition_data: Mapping, resample: Mapping | None) -> ExperimentData:
+    """The target data of ``config.finetune`` for one condition and preprocessing, with its own test split only.
+
+    Its data seed is the fine-tuning ``data.seed``, or the condition's data seed plus
+    :data:`~monai_afpe.experiments.data.SHIFTED_TEST_SEED_OFFSET`, so its volumes are not the training ones.
+    """
+    spec = config.finetune
+    target = deep_merge(condition_data, spec["data"])
+    if "seed" not in spec["data"]:
+        target["seed"] = int(deep_merge(config.data, condition_data).get("seed", 0)) + SHIFTED_TEST_SEED_OFFSET
+    return cache.get(target, resample, {"test": {}})
+
+
+def finetune_runs(
+    config: ExperimentConfig,
+    arm: ArmConfig,
+    network: torch.nn.Module,
+    target: ExperimentData,
+    seed: int,
+    condition_model: Mapping,
+    chosen: tuple[str, Any] | None,
+    device: str | torch.device,
+    augment=None,
+) -> list[tuple[ExperimentData, RunResult]]:
+    """Fine-tune a trained ``network`` (a copy) on the first ``n`` target training volumes, for each ``n`` of
+    ``config.finetune``, and (``from_scratch``) train a fresh network of ``arm`` on the same volumes.
+
+    Returns:
+        ``(data, result)`` per run, the data's only test set (the target's test split) named ``finetune-n``
+        or ``scratch-n``.
+
+    Raises:
+        ValueError: a ``num_samples`` larger than the target's training split.
+    """
+    spec = config.finetune
+    runs = []
+    for n in spec["num_samples"]:
+        if n > len(target.train):
+            raise ValueError(
+                f"finetune.num_samples {n} exceeds the {len(target.train)} training volumes of the target data; "
+                "raise finetune.data's num_samples."
+            )
+        train = target.train
+        few = dataclasses.replace(
+            target, train=Split(train.images[:n], train.targets[:n], train.spacing[:n], train.clips)
+        )
+        training = dataclasses.replace(
+            config.training,
+            epochs=spec["epochs"],
+            learning_rate=spec["learning_rate"],
+            warmup_epochs=spec["warmup_epochs"],
+            batch_size=min(config.training.batch_size, n),
+        )
+        starts = [(f"finetune-{n}", copy.deepcopy(network))]
+        if spec["from_scratch"]:
+            starts.append((f"scratch-{n}", build_network(config, arm, few, seed, condition_model, chosen)))
+        for name, model in starts:
+            run_data = dataclasses.replace(few, tests={name: target.tests["test"]})
+            runs.append((run_data, train_and_evaluate(model, run_data, training, seed, device, augment=augment)))
+    return runs
 
 
 class DataCache:
@@ -63,11 +134,12 @@ class DataCache:
         self.cache_dir = cache_dir
         self._data: dict[str, ExperimentData] = {}
 
-    def get(self, condition_data: Mapping, resample: Mapping | None) -> ExperimentData:
-        key = json.dumps([dict(condition_data), resample], sort_keys=True, default=str)
+    def get(self, condition_data: Mapping, resample: Mapping | None, test_sets: Mapping | None = None) -> ExperimentData:
+        """The data of a condition (with ``resample``); ``test_sets`` defaults to the config's test sets."""
+        tests = {t.name: t.options for t in self.config.test_sets} if test_sets is None else dict(test_sets)
+        key = json.dumps([dict(condition_data), resample, tests], sort_keys=True, default=str)
         if key not in self._data:
             options = deep_merge(self.config.data, condition_data)
-            tests = {t.name: t.options for t in self.config.test_sets}
             self._data[key] = load_experiment_data(options, self.cache_dir, resample, tests)
         return self._data[key]
 
@@ -165,14 +237,22 @@ def run_benchmark(
                     score = result.validation[PRIMARY_METRICS[data.task]]
                     higher = METRIC_DIRECTIONS[PRIMARY_METRICS[data.task]]
                     if best is None or _better(score, best[0], higher):
-                        best = (score, candidate, result)
+                        best = (score, candidate, result, network)
                     bar.update(1)
-                _, chosen, result = best
+                _, chosen, result, network = best
                 scales = resolve_scales(arm, arms, data, patch_size, chosen)
-                rows.extend(result_rows(config, condition.name, arm, seed, result, data, scales, chosen))
-                for name, predictions in result.test_predictions.items():
-                    targets = case_targets(data.tests[name], data.task).numpy()
-                    cases.extend(case_rows(condition.name, arm.name, seed, name, predictions.numpy(), targets))
+                runs = [(data, result)]
+                if config.finetune is not None:
+                    target = finetune_target(config, cache, condition.data, arm.resample)
+                    bar.set_postfix_str(f"{condition.name} {arm.name} seed {seed} fine-tuning")
+                    tuned = finetune_runs(config, arm, network, target, seed, condition.model, chosen, device, augment)
+                    runs += tuned
+                    bar.update(len(tuned))
+                for run_data, run in runs:
+                    rows.extend(result_rows(config, condition.name, arm, seed, run, run_data, scales, chosen))
+                    for name, predictions in run.test_predictions.items():
+                        targets = case_targets(run_data.tests[name], run_data.task).numpy()
+                        cases.extend(case_rows(condition.name, arm.name, seed, name, predictions.numpy(), targets))
                 write_results_csv(rows, output_dir / "results.csv")
                 write_cases_csv(cases, output_dir / "cases.csv")
         cache.clear()
