@@ -43,6 +43,7 @@ __all__ = [
     "FourierPositionalEmbedding",
     "check_spacing",
     "positive_per_axis",
+    "resolve_spacing",
 ]
 
 CLASS_TOKEN_POSITIONS = ("none", "learned", "fourier")
@@ -88,6 +89,30 @@ def check_spacing(spacing: torch.Tensor, num_axes: int) -> torch.Tensor:
         if not bool(torch.isfinite(spacing).all()) or bool((spacing <= 0).any()):
             raise ValueError(f"spacing must be finite and positive, got {spacing}.")
     return spacing
+
+
+def resolve_spacing(
+    spacing: Optional[torch.Tensor], default: Optional[torch.Tensor], num_axes: int, user: str, device: torch.device
+) -> torch.Tensor:
+    """The spacing a module uses: ``spacing`` if given, else its ``default``; validated, float32, ``(B, m)``.
+
+    Args:
+        spacing: the spacing passed to ``forward``, ``(B, m)`` or ``(m,)``, or ``None``.
+        default: the module's default spacing, or ``None``.
+        num_axes: axes ``m``.
+        user: what needs it, for the error message (e.g. ``"mode='physical'"``).
+        device: device of the result.
+
+    Raises:
+        ValueError: no spacing and no default, or a spacing of the wrong shape or not finite and positive.
+    """
+    if spacing is None:
+        spacing = default
+    if spacing is None:
+        raise ValueError(
+            f"{user} needs spacing: pass forward(..., spacing=<(B, m) tensor>) or a default spacing at construction."
+        )
+    return check_spacing(spacing.to(device, torch.float32), num_axes)
 
 
 class Float32Buffers(nn.Module):
@@ -393,13 +418,7 @@ class FourierPositionalEmbedding(PositionalEmbedding):
             if frozen and grid_size == self.grid_size:
                 return self.table
             return self._grid_table(grid_size)
-        if spacing is None:
-            spacing = self.default_spacing
-        if spacing is None:
-            raise ValueError(
-                "mode='physical' needs spacing: pass forward(..., spacing=<(B, m) tensor>) or spacing=... at construction."
-            )
-        spacing = check_spacing(spacing.to(self.gaussian.device, torch.float32), self.num_axes)
+        spacing = resolve_spacing(spacing, self.default_spacing, self.num_axes, "mode='physical'", self.gaussian.device)
         positions = physical_positions(grid_size, self.patch_size, spacing, self.reference_extent)
         return fourier_features(positions, self.frequency_matrix())
 

@@ -36,8 +36,8 @@ from monai_afpe.networks.blocks.position_features import physical_positions
 from monai_afpe.networks.blocks.positional_embedding import (
     POSITION_MODES,
     Float32Buffers,
-    check_spacing,
     positive_per_axis,
+    resolve_spacing,
 )
 
 __all__ = [
@@ -188,14 +188,9 @@ class RotaryPositions(Float32Buffers):
         if self.mode == "grid":
             ones = torch.ones(1, self.num_axes, device=self.patch_size.device)
             return physical_positions(grid_size, torch.ones_like(self.patch_size), ones, torch.ones_like(self.patch_size))
-        if spacing is None:
-            spacing = self.default_spacing
-        if spacing is None:
-            raise ValueError(
-                "a physical-mode rotary embedding needs spacing: pass forward(..., spacing=<(B, m) tensor>) or give "
-                "a default spacing at construction."
-            )
-        spacing = check_spacing(spacing.to(self.patch_size.device, torch.float32), self.num_axes)
+        spacing = resolve_spacing(
+            spacing, self.default_spacing, self.num_axes, "a physical-mode rotary embedding", self.patch_size.device
+        )
         return physical_positions(grid_size, self.patch_size, spacing, self.reference_extent)
 
 

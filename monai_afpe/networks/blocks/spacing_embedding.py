@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 from monai.utils import look_up_option
 
-from monai_afpe.networks.blocks.positional_embedding import Float32Buffers, check_spacing, positive_per_axis
+from monai_afpe.networks.blocks.positional_embedding import Float32Buffers, positive_per_axis, resolve_spacing
 
 __all__ = ["SPACING_EMBEDDING_TARGETS", "SpacingEmbedding"]
 
@@ -89,14 +89,9 @@ class SpacingEmbedding(Float32Buffers):
 
     def conditioning(self, spacing: Optional[torch.Tensor], batch_size: int) -> torch.Tensor:
         """The MLP output per sample, ``(B, 1, D)`` (``(B, 1, 2D)`` for FiLM: ``γ`` then ``β``)."""
-        if spacing is None:
-            spacing = self.default_spacing
-        if spacing is None:
-            raise ValueError(
-                "the spacing embedding needs spacing: pass forward(..., spacing=<(B, m) tensor>) or give a default "
-                "spacing at construction."
-            )
-        spacing = check_spacing(spacing.to(self.log_reference_spacing.device, torch.float32), self.num_axes)
+        spacing = resolve_spacing(
+            spacing, self.default_spacing, self.num_axes, "the spacing embedding", self.log_reference_spacing.device
+        )
         log_spacing = spacing.log() - self.log_reference_spacing
         features = self.mlp(log_spacing.to(self.mlp[0].weight.dtype))[:, None, :]
         if features.shape[0] == 1 and batch_size != 1:
