@@ -59,6 +59,14 @@ def test_all_mode_returns_every_clip_deterministically():
     np.testing.assert_allclose(strided.affine[0, 0], 0.06)
 
 
+def test_num_clips_spreads_a_fixed_number_of_clips_over_any_length():
+    transform = SampleClip(frames=4, period=3, mode="all", num_clips=3)
+    assert transform(_video(40)).meta["clip_starts"] == [0, 15, 30]  # last start that fits: 40 - 10
+    assert transform(_video(21)).meta["clip_starts"] == [0, 6, 11]  # round(5.5) = 6 (numpy rounds half to even)
+    assert transform(_video(10)).meta["clip_starts"] == [0, 0, 0]  # one distinct clip, repeated
+    assert SampleClipd("video", frames=4, period=3, mode="all", num_clips=2)({"video": _video()})["video"].shape[0] == 2
+
+
 def test_numpy_and_plain_tensor_inputs_keep_their_type():
     array = _video().numpy()
     clip = SampleClip(frames=5, period=2, mode="all")(array)
@@ -94,6 +102,7 @@ def test_dictionary_version_takes_the_same_clip_from_every_key():
         ({"period": 1.5}, "period must be a positive integer"),
         ({"mode": "center"}, "center"),
         ({"clip_stride": 0}, "clip_stride must be a positive integer"),
+        ({"num_clips": 0}, "num_clips must be a positive integer"),
     ],
 )
 def test_invalid_arguments(options, message):

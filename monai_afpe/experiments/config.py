@@ -42,7 +42,13 @@ from typing import Any
 
 import yaml
 
-from monai_afpe.experiments.data import DATA_OPTION_KEYS, SOURCE_TASKS, TEST_SET_OPTION_KEYS, source_options
+from monai_afpe.experiments.data import (
+    DATA_OPTION_KEYS,
+    SOURCE_TASKS,
+    TEST_SET_OPTION_KEYS,
+    check_test_set_options,
+    source_options,
+)
 from monai_afpe.networks.blocks import POSITIONAL_EMBEDDING_KINDS
 from monai_afpe.transforms import SCALE_POLICIES
 
@@ -752,6 +758,10 @@ def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str
     for i, t in enumerate(raw_tests):
         t = _check_keys(f"{where}: test_sets[{i}]", t, ("name", "options"), required=("name",))
         _check_keys(f"{where}: test_sets[{i}].options", t.get("options") or {}, TEST_SET_OPTION_KEYS[data["source"]])
+        try:
+            check_test_set_options(data["source"], str(t["name"]), t.get("options") or {})
+        except ValueError as error:
+            _fail(f"{where}: test_sets[{i}].options", str(error))
         test_sets.append(
             TestSetConfig(_name(f"{where}: test_sets[{i}].name", str(t["name"])), dict(t.get("options") or {}))
         )

@@ -12,9 +12,17 @@ Four sources (``data.source`` in a config; :data:`SOURCE_TASKS` gives the task o
   (:func:`~monai_afpe.data.synthetic.echo.generate_echo`), read with ``LoadImage`` and the project's
   ``VideoReader``; training draws one random clip per video and epoch
   (:class:`~monai_afpe.transforms.clip_sampling.SampleClip`), evaluation averages the predictions
-  over every clip of a video (EchoNet-Dynamic's protocol). The test set option ``frame_step: n``
-  keeps every n-th frame of each test video before clip sampling: the video as it would have been
-  recorded at ``1/n`` of the frame rate.
+  over every clip of a video (EchoNet-Dynamic's protocol; ``test_clip_stride`` frames apart, or
+  ``test_clips`` clips spread evenly over each video). Clip frames are ``clip_period`` frames apart, or,
+  with ``clip_frame_interval`` (seconds), ``round(clip_frame_interval * fps)`` frames apart per video, so
+  that a clip spans about the same time at every frame rate (:class:`VideoClipSampler`). Test set options:
+  ``frame_step: n`` keeps every n-th frame of each test video before clip sampling (the video as it
+  would have been recorded at ``1/n`` of the frame rate); ``fps: f`` resamples each test video to ``f``
+  frames per second (:func:`~monai_afpe.transforms.resample_frame_rate`). The data option
+  ``train_frame_rate: {fps_range, prob, log_uniform}`` resamples every training video to a random frame
+  rate each epoch (:class:`~monai_afpe.transforms.RandFrameRate`) before its clip is drawn. It is a data
+  option, not an arm's ``augment``: an arm's augmentation receives the epoch's clips, after clip sampling,
+  when a clip's period in frames is already fixed, and it applies to every arm of the condition alike.
 - ``ct_segmentation``: the synthetic abdomen with four labelled organs and per-volume spacing
   (:func:`~monai_afpe.data.synthetic.generate_ct_segmentation`, Decathlon layout), generated once into
   the cache folder and read with ``LoadImaged``; image and label map are resampled together (bilinear and
@@ -40,8 +48,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,9 +64,12 @@ __all__ = [
     "TEST_SET_OPTION_KEYS",
     "SOURCE_TASKS",
     "SHIFTED_TEST_SEED_OFFSET",
+    "FRAME_RATE_AUGMENT_KEYS",
     "Split",
+    "VideoClipSampler",
     "ExperimentData",
     "load_experiment_data",
+    "check_test_set_options",
     "source_options",
     "default_cache_dir",
 ]
@@ -75,7 +87,10 @@ _SOURCE_KEYS = {
         "fps_range",
         "clip_frames",
         "clip_period",
+        "clip_frame_interval",
         "test_clip_stride",
+        "test_clips",
+        "train_frame_rate",
         "generator",
     ),
     "ct_segmentation": ("num_samples", "fractions", "spatial_size", "input_size", "intensity_range", "generator"),
@@ -86,7 +101,7 @@ DATA_OPTION_KEYS = ("source",) + _COMMON_KEYS + tuple(_SOURCE_KEYS)
 TEST_SET_OPTION_KEYS = {
     "organ_shapes": ("num_samples", "seed", "generator"),
     "organmnist3d": (),
-    "echo": ("frame_step",),
+    "echo": ("frame_step", "fps"),
     "ct_segmentation": ("num_samples", "seed", "generator"),
 }
 #: what a model learns from each source
@@ -98,6 +113,8 @@ SOURCE_TASKS = {
 }
 #: added to the data seed for a drawn test set that gives no seed of its own
 SHIFTED_TEST_SEED_OFFSET = 1000003
+#: keys of the echo option ``train_frame_rate`` (the arguments of :class:`~monai_afpe.transforms.RandFrameRate`)
+FRAME_RATE_AUGMENT_KEYS = ("fps_range", "prob", "log_uniform")
 
 
 def default_cache_dir() -> Path:
@@ -138,6 +155,127 @@ class Split:
             yield images, self.targets[index], self.spacing[index]
 
 
+def _to_uint8(frames: torch.Tensor) -> torch.Tensor:
+    """Frames as uint8 (interpolated frames are rounded to the nearest grey level)."""
+    frames = torch.as_tensor(frames).as_subclass(torch.Tensor)
+    if frames.is_floating_point():
+        frames = frames.round().clamp(0, 255)
+    return frames.to(torch.uint8)
+
+
+class VideoClipSampler:
+    """Clips of videos ``(C, T, H, W)``: one random clip per video for training, several per video for evaluation.
+
+    A clip takes ``frames`` frames, ``period`` frames apart, or, with ``frame_interval`` (seconds), a period
+    per video of ``max(1, round(frame_interval / dt))`` frames (the nearest integer), ``dt = 1 / fps`` the
+    video's time step: clips of videos at different frame rates then span about the same time. A clip's time
+    step is ``period * dt``, exact per video.
+
+    Args:
+        frames: frames per clip.
+        period: frames between clip frames; give this or ``frame_interval``.
+        frame_interval: seconds between clip frames; give this or ``period``.
+        clip_stride: frames between the starts of evaluation clips.
+        num_clips: evaluation clips per video, spread evenly over it, instead of ``clip_stride``; videos of
+            different lengths (or frame rates) then give the same number of clips.
+        frame_rate: resamples each training video to a random frame rate before its clip is drawn
+            (:class:`~monai_afpe.transforms.RandFrameRate`), or ``None``.
+
+    Raises:
+        ValueError: neither or both of ``period`` and ``frame_interval``.
+    """
+
+    def __init__(
+        self,
+        frames: int,
+        period: int | None = None,
+        frame_interval: float | None = None,
+        clip_stride: int = 16,
+        num_clips: int | None = None,
+        frame_rate: Any = None,
+    ) -> None:
+        if (period is None) == (frame_interval is None):
+            raise ValueError(
+                "VideoClipSampler: give period (frames) or frame_interval (seconds), exactly one; got "
+                f"period={period!r}, frame_interval={frame_interval!r}."
+            )
+        self.frames, self.period, self.frame_interval = int(frames), period, frame_interval
+        self.clip_stride, self.num_clips, self.frame_rate = int(clip_stride), num_clips, frame_rate
+
+    def period_for(self, dt: float) -> int:
+        """Frames between clip frames in a video of time step ``dt`` (seconds)."""
+        if self.period is not None:
+            return int(self.period)
+        return max(1, round(self.frame_interval / dt))
+
+    def training_split(self, videos: Split, seed: int) -> Split:
+        """One random clip of each video of ``videos`` (``(N, C, T, H, W)``, spacing ``(dt, dy, dx)``), drawn with
+        ``seed``; with ``frame_rate``, each video is resampled to a random frame rate first."""
+        from monai.data import MetaTensor
+        from monai.utils import MAX_SEED
+
+        from monai_afpe.transforms import SampleClip, image_spacing
+
+        state = np.random.RandomState(seed % MAX_SEED)
+        if self.frame_rate is not None:
+            self.frame_rate.set_random_state(state=state)
+        clips, spacing = [], []
+        for video, video_spacing in zip(videos.images, videos.spacing):
+            if self.frame_rate is not None:
+                affine = torch.diag(torch.cat([video_spacing.double(), torch.ones(1, dtype=torch.float64)]))
+                video = self.frame_rate(MetaTensor(video, affine=affine))
+                video_spacing = image_spacing(video).float()
+            period = self.period_for(float(video_spacing[0]))
+            sampler = SampleClip(frames=self.frames, period=period, mode="random").set_random_state(state=state)
+            clips.append(_to_uint8(sampler(video)))
+            spacing.append(video_spacing * torch.tensor([period, 1.0, 1.0]))
+        return Split(torch.stack(clips), videos.targets, torch.stack(spacing))
+
+    def evaluation_split(
+        self, videos: Sequence, targets: torch.Tensor, frame_step: int = 1, fps: float | None = None
+    ) -> Split:
+        """Every evaluation clip of each video MetaTensor of ``videos``, stacked ``(N, clips, C, frames, H, W)``.
+
+        Args:
+            videos: video MetaTensors ``(C, T, H, W)`` whose affine holds the time step.
+            targets: one target per video.
+            frame_step: keep every ``frame_step``-th frame first (the video at ``1 / frame_step`` of its frame rate).
+            fps: resample each video to this frame rate first
+                (:func:`~monai_afpe.transforms.resample_frame_rate`), or ``None``.
+
+        Raises:
+            ValueError: videos that give different numbers of clips.
+        """
+        from monai_afpe.transforms import SampleClip, image_spacing, resample_frame_rate
+
+        clips, spacing = [], []
+        for video in videos:
+            if frame_step > 1:  # the same loop recorded at 1 / frame_step of the frame rate
+                video = SampleClip(
+                    frames=-(-video.shape[1] // frame_step), period=frame_step, mode="all", clip_stride=video.shape[1]
+                )(video)[0]
+            if fps is not None:
+                video = resample_frame_rate(video, fps)
+            sampler = SampleClip(
+                frames=self.frames,
+                period=self.period_for(float(image_spacing(video)[0])),
+                mode="all",
+                clip_stride=self.clip_stride,
+                num_clips=self.num_clips,
+            )
+            sampled = sampler(video)
+            clips.append(_to_uint8(sampled))
+            spacing.append(image_spacing(sampled[0]).float())
+        counts = {c.shape[0] for c in clips}
+        if len(counts) != 1:
+            raise ValueError(
+                f"echo videos give different numbers of clips {sorted(counts)} (clips every {self.clip_stride} "
+                "frames); give data.echo.test_clips (clips per video, spread evenly) or generate videos of one length and "
+                "frame rate."
+            )
+        return Split(torch.stack(clips), targets, torch.stack(spacing), clips=True)
+
+
 @dataclass
 class ExperimentData:
     """Training, validation and test data of one condition (and one preprocessing variant).
@@ -152,7 +290,7 @@ class ExperimentData:
         class_names: names of the classes (classification) or of the labels, background first (segmentation).
         target_mean, target_std: of the training targets (regression: the head's bias and scale).
         info: the data folder and the loading (and preprocessing) time per sample, in seconds.
-        clip_sampler: for videos: draws one training clip per video (a ``SampleClip``), else ``None``.
+        clip_sampler: for videos: cuts the training clips of each epoch (a :class:`VideoClipSampler`), else ``None``.
     """
 
     task: str
@@ -171,18 +309,114 @@ class ExperimentData:
         """The training split for one epoch: videos become one random clip each, drawn with ``seed``."""
         if self.clip_sampler is None:
             return self.train
-        self.clip_sampler.set_random_state(seed)
-        clips = torch.stack([self.clip_sampler(video) for video in self.train.images])
-        spacing = self.train.spacing.clone()
-        spacing[:, 0] *= self.clip_sampler.period
-        return Split(clips, self.train.targets, spacing)
+        return self.clip_sampler.training_split(self.train, seed)
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+
+
+def _is_positive_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def _frame_rate_augmentation(options: Any):
+    """The :class:`~monai_afpe.transforms.RandFrameRate` of the echo option ``train_frame_rate`` (``prob`` default 1).
+
+    Raises:
+        ValueError: not a mapping of :data:`FRAME_RATE_AUGMENT_KEYS` with ``fps_range``, or invalid values.
+    """
+    from monai_afpe.transforms import RandFrameRate
+
+    where = "data.echo.train_frame_rate"
+    if not isinstance(options, Mapping) or "fps_range" not in options or set(options) - set(FRAME_RATE_AUGMENT_KEYS):
+        raise ValueError(
+            f"{where}: expected a mapping with fps_range (frames per second) and optionally prob and log_uniform, "
+            f"got {options!r}."
+        )
+    try:
+        return RandFrameRate(
+            options["fps_range"], log_uniform=bool(options.get("log_uniform", False)), prob=options.get("prob", 1.0)
+        )
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
+def _check_echo_options(options: Mapping) -> None:
+    """Check the clip options of the echo source (``data.echo``), naming the key, the bad value and what is allowed."""
+    if "clip_period" in options and "clip_frame_interval" in options:
+        raise ValueError(
+            "data.echo: give clip_period (frames between clip frames) or clip_frame_interval (seconds between clip "
+            "frames; the period then follows each video's frame rate), not both; got "
+            f"clip_period={options['clip_period']!r} and clip_frame_interval={options['clip_frame_interval']!r}."
+        )
+    if "test_clip_stride" in options and "test_clips" in options:
+        raise ValueError(
+            "data.echo: give test_clip_stride (frames between the starts of evaluation clips) or test_clips (clips "
+            f"per video, spread evenly), not both; got test_clip_stride={options['test_clip_stride']!r} and "
+            f"test_clips={options['test_clips']!r}."
+        )
+    for key, meaning in (
+        ("clip_frames", "frames per clip"),
+        ("clip_period", "frames between clip frames"),
+        ("test_clip_stride", "frames between the starts of evaluation clips"),
+        ("test_clips", "evaluation clips per video"),
+    ):
+        if key in options and not _is_positive_int(options[key]):
+            raise ValueError(f"data.echo.{key}: expected a positive integer ({meaning}), got {options[key]!r}.")
+    interval = options.get("clip_frame_interval")
+    if interval is not None and not _is_positive_number(interval):
+        raise ValueError(
+            "data.echo.clip_frame_interval: expected seconds between clip frames, a finite number > 0, got "
+            f"{interval!r}."
+        )
+    if "train_frame_rate" in options:
+        _frame_rate_augmentation(options["train_frame_rate"])
+
+
+def check_test_set_options(source: str, name: str, options: Mapping) -> None:
+    """Check the options of test set ``name`` of data source ``source`` (see :data:`TEST_SET_OPTION_KEYS`).
+
+    Raises:
+        ValueError: unknown options; for echo, ``frame_step`` not a positive integer, ``fps`` not a finite
+            number > 0, or both given.
+    """
+    unknown = sorted(set(options) - set(TEST_SET_OPTION_KEYS[source]))
+    if unknown:
+        raise ValueError(
+            f"test set {name!r}: unknown options {unknown}; {source} test sets take "
+            f"{list(TEST_SET_OPTION_KEYS[source]) or 'no options'}."
+        )
+    if source != "echo":
+        return
+    if "frame_step" in options and not _is_positive_int(options["frame_step"]):
+        raise ValueError(
+            f"test set {name!r}: frame_step (keep every n-th frame) must be a positive integer, got "
+            f"{options['frame_step']!r}."
+        )
+    if "fps" in options and not _is_positive_number(options["fps"]):
+        raise ValueError(
+            f"test set {name!r}: fps (the frame rate each test video is resampled to) must be a finite number > 0, "
+            f"got {options['fps']!r}."
+        )
+    if "frame_step" in options and "fps" in options:
+        raise ValueError(
+            f"test set {name!r}: give frame_step (keep every n-th frame) or fps (resample to a frame rate), not both."
+        )
 
 
 def source_options(options: Mapping) -> dict:
     """The options of the active source: its sub-mapping ``options[source]`` plus the shared keys.
 
     Raises:
-        ValueError: an unknown source, unknown top-level keys, or keys the source does not take.
+        ValueError: an unknown source, unknown top-level keys, keys the source does not take, or invalid echo clip
+            options (``clip_period`` with ``clip_frame_interval``, ``test_clip_stride`` with ``test_clips``, bad
+            values, a bad ``train_frame_rate``).
     """
     source = look_up_option(options.get("source"), tuple(_SOURCE_KEYS))
     unknown = sorted(set(options) - set(DATA_OPTION_KEYS))
@@ -196,6 +430,8 @@ def source_options(options: Mapping) -> dict:
         )
     if source == "echo" and "anisotropy" in options:
         raise ValueError("data.anisotropy (a slice stride) applies to volumes, not to the echo source.")
+    if source == "echo":
+        _check_echo_options(specific)
     if source == "ct_segmentation" and "anisotropy" in options:
         raise ValueError(
             "data.anisotropy (a slice stride) is not an option of the ct_segmentation source: it draws the slice "
@@ -451,7 +687,6 @@ def _load_echo(options: dict, cache_dir: Path, test_sets: Mapping[str, Mapping],
     from monai_afpe.data.readers.video import VideoReader
     from monai_afpe.data.synthetic.echo import generate_echo
     from monai_afpe.transforms import image_spacing
-    from monai_afpe.transforms.clip_sampling import SampleClip
 
     arguments = {
         "num_samples": int(options.get("num_samples", 600)),
@@ -465,8 +700,15 @@ def _load_echo(options: dict, cache_dir: Path, test_sets: Mapping[str, Mapping],
     folder = _cache_folder(cache_dir, "echo", arguments)
     if not (folder / "FileList.csv").is_file():
         generate_echo(folder, progress=progress, **arguments)
-    frames, period = int(options.get("clip_frames", 16)), int(options.get("clip_period", 4))
-    stride = int(options.get("test_clip_stride", 16))
+    frame_rate = options.get("train_frame_rate")
+    sampler = VideoClipSampler(
+        frames=int(options.get("clip_frames", 16)),
+        period=None if "clip_frame_interval" in options else int(options.get("clip_period", 4)),
+        frame_interval=options.get("clip_frame_interval"),
+        clip_stride=int(options.get("test_clip_stride", 16)),
+        num_clips=options.get("test_clips"),
+        frame_rate=None if frame_rate is None else _frame_rate_augmentation(frame_rate),
+    )
     loader = LoadImage(image_only=True)
 
     def read(split: str) -> tuple[list, torch.Tensor]:
@@ -476,24 +718,6 @@ def _load_echo(options: dict, cache_dir: Path, test_sets: Mapping[str, Mapping],
             for item in items
         ]
         return videos, torch.tensor([item["label"] for item in items], dtype=torch.float32)
-
-    def evaluation_split(videos: list, targets: torch.Tensor, frame_step: int) -> Split:
-        all_clips = SampleClip(frames=frames, period=period, mode="all", clip_stride=stride)
-        clips, spacing = [], []
-        for video in videos:
-            if frame_step > 1:  # the same loop recorded at 1 / frame_step of the frame rate
-                video = SampleClip(
-                    frames=-(-video.shape[1] // frame_step), period=frame_step, mode="all", clip_stride=video.shape[1]
-                )(video)[0]
-            sampled = all_clips(video)
-            clips.append(sampled.as_tensor().to(torch.uint8))
-            spacing.append(image_spacing(sampled[0]).float())
-        counts = {c.shape[0] for c in clips}
-        if len(counts) != 1:
-            raise ValueError(
-                f"echo videos give different numbers of clips {sorted(counts)}; generate videos of one length."
-            )
-        return Split(torch.stack(clips), targets, torch.stack(spacing), clips=True)
 
     start = time.perf_counter()
     train_videos, train_targets = read("train")
@@ -505,18 +729,20 @@ def _load_echo(options: dict, cache_dir: Path, test_sets: Mapping[str, Mapping],
         train_targets,
         torch.stack([image_spacing(v).float() for v in train_videos]),
     )
-    tests = {}
-    for name, test_options in test_sets.items():
-        tests[name] = evaluation_split(test_videos, test_targets, int(test_options.get("frame_step", 1)))
-    sampler = SampleClip(frames=frames, period=period, mode="random")
-    validation = evaluation_split(val_videos, val_targets, 1)
+    tests = {
+        name: sampler.evaluation_split(
+            test_videos, test_targets, int(test_options.get("frame_step", 1)), test_options.get("fps")
+        )
+        for name, test_options in test_sets.items()
+    }
+    validation = sampler.evaluation_split(val_videos, val_targets)
     return ExperimentData(
         task="regression",
         num_outputs=1,
         train=train,
         validation=validation,
         tests=tests,
-        input_size=(frames, *train.images.shape[3:]),
+        input_size=(sampler.frames, *train.images.shape[3:]),
         target_mean=float(train_targets.mean()),
         target_std=float(train_targets.std()),
         info={
@@ -553,12 +779,7 @@ def load_experiment_data(
     test_sets = dict(test_sets or {"test": {}})
     source = options["source"]
     for name, test_options in test_sets.items():
-        unknown = sorted(set(test_options) - set(TEST_SET_OPTION_KEYS[source]))
-        if unknown:
-            raise ValueError(
-                f"test set {name!r}: unknown options {unknown}; {source} test sets take "
-                f"{list(TEST_SET_OPTION_KEYS[source]) or 'no options'}."
-            )
+        check_test_set_options(source, name, test_options)
     if source == "echo":
         if resample is not None:
             raise ValueError("resample applies to volumes (organ_shapes, organmnist3d, ct_segmentation), not to echo videos.")

@@ -23,6 +23,7 @@ from monai_afpe.transforms.spacing_augmentation import (
     RandSpacingD,
     RandSpacingd,
     RandSpacingDict,
+    resample_frame_rate,
 )
 from monai_afpe.transforms.spacing import (
     DEFAULT_SPACING_UNIT,
@@ -51,6 +52,7 @@ __all__ = [
     "RandSpacingD",
     "RandSpacingDict",
     "RandSpacingd",
+    "resample_frame_rate",
     "ComputeAFPEScales",
     "ComputeAFPEScalesD",
     "ComputeAFPEScalesDict",

@@ -2,8 +2,9 @@
 
 EchoNet-Dynamic trains on one random clip per video and averages its test predictions over every clip
 of the video; the video ViT of arXiv 2509.02488 samples 16 frames at period 4. ``mode="random"``
-draws one clip per call (training); ``mode="all"`` returns every clip, deterministically, stacked on
-a new leading axis ``(N, C, frames, H, W)`` for test-time averaging (see
+draws one clip per call (training); ``mode="all"`` returns every clip (or ``num_clips`` clips spread
+evenly over the video), deterministically, stacked on a new leading axis ``(N, C, frames, H, W)`` for
+test-time averaging (see
 :class:`~monai_afpe.inferers.ClipAveragingInferer`). A video shorter than one clip
 (``(frames - 1) * period + 1`` frames) is padded with zero frames at its end, as EchoNet-Dynamic does,
 with a warning.
@@ -52,6 +53,9 @@ class SampleClip(Randomizable, Transform):
         mode: ``"random"`` (one clip, uniformly random start; output ``(C, frames, H, W)``) or ``"all"``
             (clips starting at ``0, clip_stride, 2 clip_stride, ...``; output ``(N, C, frames, H, W)``).
         clip_stride: step between the starts of consecutive clips in ``"all"`` mode (1: every clip).
+        num_clips: in ``"all"`` mode, take this many clips instead, their starts spread evenly from the first
+            frame to the last start that fits (rounded to frames; a video with fewer distinct clips repeats
+            some), so videos of any length give the same number of clips; ``None`` uses ``clip_stride``.
 
     Example::
 
@@ -61,11 +65,19 @@ class SampleClip(Randomizable, Transform):
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
-    def __init__(self, frames: int = 16, period: int = 4, mode: str = "random", clip_stride: int = 1) -> None:
+    def __init__(
+        self,
+        frames: int = 16,
+        period: int = 4,
+        mode: str = "random",
+        clip_stride: int = 1,
+        num_clips: int | None = None,
+    ) -> None:
         self.frames = _check_positive_int("frames", frames)
         self.period = _check_positive_int("period", period)
         self.mode = look_up_option(mode, CLIP_MODES)
         self.clip_stride = _check_positive_int("clip_stride", clip_stride)
+        self.num_clips = None if num_clips is None else _check_positive_int("num_clips", num_clips)
         self._start = 0
 
     @property
@@ -75,7 +87,10 @@ class SampleClip(Randomizable, Transform):
 
     def starts(self, num_frames: int) -> np.ndarray:
         """First frame of every clip that ``"all"`` mode takes from a video of ``num_frames`` frames."""
-        return np.arange(0, max(num_frames - self.span, 0) + 1, self.clip_stride)
+        last = max(num_frames - self.span, 0)
+        if self.num_clips is not None:
+            return np.round(np.linspace(0, last, self.num_clips)).astype(np.int64)
+        return np.arange(0, last + 1, self.clip_stride)
 
     def randomize(self, data: int) -> None:
         """Draw the start of the next random clip for a video of ``data`` frames."""
@@ -138,7 +153,7 @@ class SampleClipd(Randomizable, MapTransform):
 
     Args:
         keys: keys of the videos to sample.
-        frames, period, mode, clip_stride: see :class:`SampleClip`.
+        frames, period, mode, clip_stride, num_clips: see :class:`SampleClip`.
         allow_missing_keys: don't raise if a key is missing.
     """
 
@@ -151,10 +166,11 @@ class SampleClipd(Randomizable, MapTransform):
         period: int = 4,
         mode: str = "random",
         clip_stride: int = 1,
+        num_clips: int | None = None,
         allow_missing_keys: bool = False,
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
-        self.sampler = SampleClip(frames=frames, period=period, mode=mode, clip_stride=clip_stride)
+        self.sampler = SampleClip(frames=frames, period=period, mode=mode, clip_stride=clip_stride, num_clips=num_clips)
 
     def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> SampleClipd:
         super().set_random_state(seed, state)

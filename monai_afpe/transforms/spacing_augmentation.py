@@ -41,6 +41,7 @@ __all__ = [
     "RandFrameRated",
     "RandFrameRateD",
     "RandFrameRateDict",
+    "resample_frame_rate",
 ]
 
 #: ``"linear"``: interpolate linearly between the two neighbouring frames; ``"nearest"``: take the nearest frame
@@ -432,19 +433,87 @@ class RandSpacingd(Randomizable, MapTransform, InvertibleTransform, LazyTransfor
         return d
 
 
+def _check_video(img: MetaTensor, caller: str) -> None:
+    """Raise unless ``img`` is a channel-first video MetaTensor ``(C, T, H, W)`` without pending lazy operations."""
+    if not isinstance(img, MetaTensor):
+        raise ValueError(
+            f"{caller} needs a video MetaTensor (C, T, H, W) whose affine holds the time step dt "
+            f"(e.g. from monai_afpe.data.readers.VideoReader); got {type(img).__name__}."
+        )
+    name = _filename(img)
+    if img.ndim != 4:
+        raise ValueError(f"{name}: {caller} expects a channel-first video (C, T, H, W), got shape {tuple(img.shape)}.")
+    if img.has_pending_operations:
+        raise ValueError(
+            f"{name}: {caller} runs eagerly on images without pending lazy operations; place it before the "
+            "lazy spatial transforms or apply them first."
+        )
+
+
+def resample_frame_rate(img: MetaTensor, fps: float, mode: str = "linear") -> MetaTensor:
+    """Resample the time axis of a video ``(C, T, H, W)`` to ``fps`` frames per second, keeping its time span.
+
+    The deterministic core of :class:`RandFrameRate`: new frame ``k`` sits at ``t_0 + k / fps`` (the first
+    frame stays where it was), for as many frames as fit in the original span ``(T - 1) dt``, so
+    ``T_new - 1 = floor((T - 1) dt fps)``. Each new frame is a linear interpolation of its two neighbouring
+    frames (``mode="linear"``, float32 output) or the nearest frame (``mode="nearest"``, dtype kept). The
+    affine's time column is rescaled to length ``1 / fps`` (its direction kept), so
+    :func:`~monai_afpe.transforms.image_spacing` reads ``(1 / fps, dy, dx)``; other axes and the origin are
+    unchanged. ``meta["frame_rate"]``, if present, is set to the new rate.
+
+    Args:
+        img: video MetaTensor ``(C, T, H, W)`` whose affine's first column is the time step ``dt`` (s), without
+            pending lazy operations.
+        fps: the new frame rate (frames per second), a finite number > 0.
+        mode: ``"linear"`` or ``"nearest"``.
+
+    Example::
+
+        video_25 = resample_frame_rate(video, 25.0)  # image_spacing(video_25)[0] == 0.04
+
+    Raises:
+        ValueError: ``img`` is not such a video, ``fps`` is not a finite number > 0, or an unknown ``mode``.
+    """
+    _check_video(img, "resample_frame_rate")
+    if not (_is_number(fps) and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"{_filename(img)}: fps must be a finite number > 0 (frames per second), got {fps!r}.")
+    mode = look_up_option(mode, FRAME_RATE_MODES)
+    dt = float(image_spacing(img)[0])
+    num_frames = int(img.shape[1])
+    ratio = (1.0 / float(fps)) / dt  # old frames per new frame
+    num_new = int(math.floor((num_frames - 1) / ratio + 1e-6)) + 1
+    data = img.as_tensor()
+    position = torch.arange(num_new, dtype=torch.float64, device=data.device) * ratio
+    position = position.clamp(0, num_frames - 1)
+    if mode == "nearest":
+        frames = data[:, torch.round(position).long()]
+    else:
+        lower = torch.floor(position).long().clamp(max=num_frames - 1)
+        upper = (lower + 1).clamp(max=num_frames - 1)
+        weight = (position - lower).to(torch.float32).view(1, -1, *([1] * (data.ndim - 2)))
+        data = data.to(torch.float32)
+        frames = data[:, lower] * (1 - weight) + data[:, upper] * weight
+    out = MetaTensor(frames.contiguous())
+    out.copy_meta_from(img)
+    affine = img.affine.clone()
+    affine[:-1, 0] = img.affine[:-1, 0] * ratio
+    out.affine = affine
+    if "frame_rate" in out.meta:
+        out.meta["frame_rate"] = f"{float(fps):.6g}"
+    return out
+
+
 class RandFrameRate(RandomizableTransform):
     """Resample the time axis of a video ``(C, T, H, W)`` to a random frame rate, keeping its time span.
 
     Time is spatial axis 0, with ``dt`` (seconds per frame) the length of the affine's first column, as
     :class:`~monai_afpe.data.readers.VideoReader` loads videos. With probability ``prob`` a frame rate
-    ``fps`` is drawn from ``fps_range`` (frames per second) and the video is resampled to
-    ``dt_new = 1 / fps``: new frame ``k`` sits at time ``t_0 + k dt_new`` (the first frame stays where it
-    was), for as many frames as fit in the original span ``(T - 1) dt``, so the number of frames changes by
-    the ratio of the frame rates, ``T_new - 1 = floor((T - 1) dt / dt_new)``. Each new frame is a linear
-    interpolation of its two neighbouring frames (``mode="linear"``, float32 output) or the nearest frame
-    (``mode="nearest"``, dtype kept). The affine's time column is rescaled to length ``dt_new`` (its
-    direction kept), so :func:`~monai_afpe.transforms.image_spacing` reads ``(1 / fps, dy, dx)``; other
-    axes and the origin are unchanged. ``meta["frame_rate"]``, if present, is set to the new rate.
+    ``fps`` is drawn from ``fps_range`` (frames per second) and the video is resampled to ``dt_new = 1 / fps``
+    by :func:`resample_frame_rate`: the time span is kept, so the number of frames changes by the ratio of
+    the frame rates, ``T_new - 1 = floor((T - 1) dt / dt_new)``; new frames are linear interpolations
+    (``mode="linear"``, float32 output) or nearest frames (``mode="nearest"``, dtype kept); the affine's
+    time column is rescaled so :func:`~monai_afpe.transforms.image_spacing` reads ``(1 / fps, dy, dx)``, and
+    ``meta["frame_rate"]``, if present, is set to the new rate.
 
     It runs eagerly (no lazy resampling) and is not invertible. It is random: with
     :class:`~monai.data.CacheDataset`, place it after the cached deterministic transforms and before
@@ -491,50 +560,12 @@ class RandFrameRate(RandomizableTransform):
             mode: override the constructor's ``mode`` for this call.
             randomize: draw anew; False reuses the last draw (the dictionary version draws once per item).
         """
-        if not isinstance(img, MetaTensor):
-            raise ValueError(
-                "RandFrameRate needs a video MetaTensor (C, T, H, W) whose affine holds the time step dt "
-                f"(e.g. from monai_afpe.data.readers.VideoReader); got {type(img).__name__}."
-            )
-        name = _filename(img)
-        if img.ndim != 4:
-            raise ValueError(
-                f"{name}: RandFrameRate expects a channel-first video (C, T, H, W), got shape {tuple(img.shape)}."
-            )
-        if img.has_pending_operations:
-            raise ValueError(
-                f"{name}: RandFrameRate runs eagerly on images without pending lazy operations; place it before the "
-                "lazy spatial transforms or apply them first."
-            )
+        _check_video(img, "RandFrameRate")
         if randomize:
             self.randomize()
         if not self._do_transform:
             return img
-        mode = self.mode if mode is None else look_up_option(mode, FRAME_RATE_MODES)
-        dt = float(image_spacing(img)[0])
-        dt_new = 1.0 / float(self.drawn_fps)
-        num_frames = int(img.shape[1])
-        ratio = dt_new / dt  # old frames per new frame
-        num_new = int(math.floor((num_frames - 1) / ratio + 1e-6)) + 1
-        data = img.as_tensor()
-        position = torch.arange(num_new, dtype=torch.float64, device=data.device) * ratio
-        position = position.clamp(0, num_frames - 1)
-        if mode == "nearest":
-            frames = data[:, torch.round(position).long()]
-        else:
-            lower = torch.floor(position).long().clamp(max=num_frames - 1)
-            upper = (lower + 1).clamp(max=num_frames - 1)
-            weight = (position - lower).to(torch.float32).view(1, -1, *([1] * (data.ndim - 2)))
-            data = data.to(torch.float32)
-            frames = data[:, lower] * (1 - weight) + data[:, upper] * weight
-        out = MetaTensor(frames.contiguous())
-        out.copy_meta_from(img)
-        affine = img.affine.clone()
-        affine[:-1, 0] = img.affine[:-1, 0] * ratio
-        out.affine = affine
-        if "frame_rate" in out.meta:
-            out.meta["frame_rate"] = f"{self.drawn_fps:.6g}"
-        return out
+        return resample_frame_rate(img, float(self.drawn_fps), self.mode if mode is None else mode)
 
 
 class RandFrameRated(Randomizable, MapTransform):
