@@ -176,6 +176,10 @@ def test_cases_csv_round_trip_and_errors(tmp_path):
     regression = case_rows("c", "a", 0, "t", np.array([0.5, 1.5]), np.array([1.0, 2.0]))
     back = read_cases(write_cases_csv(regression, tmp_path / "regression.csv"))[("c", "t")]
     assert back.targets.tolist() == [1.0, 2.0] and back.predictions["a"][0].tolist() == [0.5, 1.5]
+    # gzip by file name, predictions kept to 6 significant digits
+    compressed = read_cases(write_cases_csv(cases, tmp_path / "cases.csv.gz"))[("default", "test")]
+    np.testing.assert_allclose(compressed.predictions["afpe-b"][1], test.predictions["afpe-b"][1], rtol=1e-5)
+    assert case_rows("c", "a", 0, "t", np.array([1 / 3]), np.array([1.0]))[0]["prediction"] == 0.333333
 
     (tmp_path / "twice.csv").write_text("\n".join(lines + [lines[1]]) + "\n")
     duplicate = r"twice.csv, line 32: case 0 of \('default', 'test', 'sincos', 0\) listed twice"

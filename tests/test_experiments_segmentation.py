@@ -216,7 +216,7 @@ def test_segmentation_spacing_tiny_runs_end_to_end(tmp_path):
     assert {r["network"] for r in rows if r["arm"] == "monai-unetr-resample"} == {"monai_unetr"}
     assert metrics_in(rows) == ["dice", "dice_liver", "dice_kidney", "dice_spleen", "dice_aorta", "loss"]
     assert all(0.0 <= r["dice"] <= 1.0 and 0.0 <= r["val_dice"] <= 1.0 for r in rows)
-    cases = read_cases(output / "cases.csv")
+    cases = read_cases(output / "cases.csv.gz")
     test = cases[("default", "test")]
     assert set(test.predictions) == arms and np.all(test.targets == 1.0)
     # the per-case Dice values average to the run's Dice

@@ -1,6 +1,7 @@
 """Harness arms for the spacing question: MONAI's ViT, spacing embedding, rotary, stem, augmentation, shifted test sets."""
 
 import csv
+import gzip
 from pathlib import Path
 
 import pytest
@@ -155,7 +156,7 @@ def test_spacing_awareness_tiny_runs_every_new_arm(tmp_path):
     tuned = [r for r in rows if r["test_set"] == "finetune-4"]
     assert all(r["epochs"] == "1" for r in tuned)
     assert {r["network"] for r in rows if r["arm"] == "monai-vit-resample"} == {"monai_vit"}
-    with open(output / "cases.csv", newline="") as f:
+    with gzip.open(output / "cases.csv.gz", "rt", newline="") as f:
         cases = list(csv.DictReader(f))
     per_run = {(r["arm"], r["seed"], r["test_set"]) for r in cases}
     assert len(per_run) == len(rows)

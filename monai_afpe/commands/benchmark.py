@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report-only",
         action="store_true",
-        help="train nothing: rewrite results.md and the plots from the results.csv (and cases.csv) in --output "
+        help="train nothing: rewrite results.md and the plots from the results.csv (and cases.csv.gz) in --output "
         "(e.g. after an interrupted run, or a run of fewer seeds)",
     )
 
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output or Path("outputs") / f"{config.name}-{config.preset or 'base'}")
 
     def report(rows: list, command: str, elapsed: float | None, extra: list, references: tuple) -> Path:
-        cases_path = output / "cases.csv"
+        cases_path = output / "cases.csv.gz"
         return write_benchmark_report(
             rows,
             output,

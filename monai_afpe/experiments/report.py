@@ -20,6 +20,7 @@ mean foreground Dice, with ``target`` 1.0; the metric ``dice`` is the mean of th
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -151,6 +152,8 @@ def case_rows(
             f"(the targets), got shape {predictions.shape}."
         )
     rows = []
+    # 6 significant digits: far below any difference a metric resolves, a third of the file
+    predictions = np.vectorize(lambda value: float(f"{value:.6g}"), otypes=[float])(predictions)
     for case, (target, prediction) in enumerate(zip(targets.tolist(), predictions.tolist())):
         row = {"condition": condition, "arm": arm, "seed": int(seed), "test_set": test_set, "case": case}
         if predictions.ndim == 2:
@@ -173,8 +176,16 @@ def _prediction_columns(columns: Sequence[str], where: str) -> list[str]:
     )
 
 
+def _open_text(path: Path, mode: str):
+    """A text file, gzip-compressed when its name ends in ``.gz`` (the runner writes ``cases.csv.gz``)."""
+    if path.suffix == ".gz":
+        return gzip.open(path, mode + "t", newline="")
+    return open(path, mode, newline="")
+
+
 def write_cases_csv(rows: Sequence[dict], path: Path | str) -> Path:
-    """Write per-case predictions (rows as from :func:`case_rows`) to ``path`` in the ``cases.csv`` format."""
+    """Write per-case predictions (rows as from :func:`case_rows`) to ``path`` in the ``cases.csv`` format
+    (gzip-compressed when ``path`` ends in ``.gz``)."""
     if not rows:
         raise ValueError("cases.csv needs at least one row, got none.")
     missing = [c for c in CASE_KEY_COLUMNS if c not in rows[0]]
@@ -183,7 +194,7 @@ def write_cases_csv(rows: Sequence[dict], path: Path | str) -> Path:
     columns = list(CASE_KEY_COLUMNS) + _prediction_columns(list(rows[0]), "cases.csv rows")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
+    with _open_text(path, "w") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for row in rows:
@@ -194,7 +205,7 @@ def write_cases_csv(rows: Sequence[dict], path: Path | str) -> Path:
 
 
 def read_cases(path: Path | str) -> dict[tuple[str, str], CasePredictions]:
-    """Read a ``cases.csv`` into one :class:`CasePredictions` per ``(condition, test_set)``.
+    """Read a ``cases.csv`` (or ``cases.csv.gz``) into one :class:`CasePredictions` per ``(condition, test_set)``.
 
     Raises:
         ValueError: naming the file and line: missing or unknown columns, a case listed twice, case indices
@@ -203,7 +214,7 @@ def read_cases(path: Path | str) -> dict[tuple[str, str], CasePredictions]:
     path = Path(path)
     runs: dict[tuple[str, str], dict[str, dict[int, dict[int, list[float]]]]] = {}
     targets: dict[tuple[str, str], dict[int, float]] = {}
-    with open(path, newline="") as f:
+    with _open_text(path, "r") as f:
         reader = csv.DictReader(f)
         header = list(reader.fieldnames or [])
         missing = [c for c in CASE_KEY_COLUMNS if c not in header]

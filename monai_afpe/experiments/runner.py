@@ -5,7 +5,7 @@ of the positional embedding and the order of the training samples; the data set 
 for all seeds (its own ``data.seed``), so arms are paired by seed. An arm with ``tune`` trains every
 candidate for each seed and keeps the one with the best validation score (the primary metric of the
 task); the test set is used only for the kept one. Besides ``results.csv`` (metrics per run and test
-set), ``cases.csv`` keeps every test case's prediction (for segmentation: the case's mean foreground Dice),
+set), ``cases.csv.gz`` keeps every test case's prediction (for segmentation: the case's mean foreground Dice),
 for statistics that resample test cases.
 
 With a ``finetune`` section, each kept model is then fine-tuned on a few labelled volumes of a target
@@ -196,7 +196,7 @@ def run_benchmark(
     device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> list[dict]:
-    """Train and evaluate every run of ``config``; rows go to ``output_dir/results.csv`` and ``cases.csv`` as they come.
+    """Train and evaluate every run of ``config``; rows go to ``output_dir/results.csv`` and ``cases.csv.gz`` as they come.
 
     Args:
         config: a ``benchmark`` experiment.
@@ -254,7 +254,7 @@ def run_benchmark(
                         targets = case_targets(run_data.tests[name], run_data.task).numpy()
                         cases.extend(case_rows(condition.name, arm.name, seed, name, predictions.numpy(), targets))
                 write_results_csv(rows, output_dir / "results.csv")
-                write_cases_csv(cases, output_dir / "cases.csv")
+                write_cases_csv(cases, output_dir / "cases.csv.gz")
         cache.clear()
     bar.close()
     return rows
