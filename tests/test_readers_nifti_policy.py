@@ -229,6 +229,23 @@ def test_monai_pipeline_with_the_reader(tmp_path):
     np.testing.assert_allclose(image_spacing(canonical), [0.8, 0.8, 3.0], rtol=1e-6)
 
 
+def test_one_reader_serves_many_threads(tmp_path):
+    """CacheDataset loads with worker threads that share one reader: read and get_data keep no shared state."""
+    from monai.data import CacheDataset
+
+    items = []
+    for i in range(24):
+        sform = affine_of(np.diag([0.5 + 0.1 * i, 0.8, 1.0 + i]))
+        path = write_nifti(tmp_path / f"{i}.nii.gz", sform=sform, sform_code=1, pixdim=(0.5 + 0.1 * i, 0.8, 1.0 + i))
+        items.append({"image": str(path)})
+    transform = Compose(
+        [LoadImaged("image", reader=NiftiReader(), image_only=True), EnsureChannelFirstd("image"), ExtractSpacingd("image")]
+    )
+    dataset = CacheDataset(items, transform, cache_rate=1.0, num_workers=4, progress=False)
+    for i in range(24):
+        np.testing.assert_allclose(dataset[i]["image_spacing"], [0.5 + 0.1 * i, 0.8, 1.0 + i], rtol=1e-6)
+
+
 def test_project_readers_and_bundles_use_the_reader(tmp_path):
     assert type(select_reader(write_nifti(tmp_path / "a.nii.gz"))) is NiftiReader
     for config in ["afpe_ct_classification/configs/train.json", "afpe_ct_classification/configs/inference.json",

@@ -224,17 +224,15 @@ class NiftiReader(NibabelReader):
         if not np.isfinite(rtol) or rtol < 0:
             raise ValueError(f"rtol must be a finite number >= 0, got {rtol!r}.")
         self.rtol = float(rtol)
-        self._headers: list = []
 
     def read(self, data: Sequence[PathLike] | PathLike, **kwargs):
-        """Read one nibabel image per file name, and its header as stored (unchecked); a list for several names."""
-        self.filenames = ensure_tuple(data)
+        """Read one nibabel image per file name (unchecked: :meth:`get_data` checks); a list for several names.
+
+        The reader keeps no state between ``read`` and ``get_data``, so one instance serves the worker threads
+        of a ``CacheDataset`` or ``ThreadDataLoader`` at once.
+        """
         options = {**self.kwargs, **kwargs}
-        images, self._headers = [], []
-        for name in self.filenames:
-            image = nib.load(name, **options)
-            self._headers.append(stored_nifti_header(name, type(image.header)))
-            images.append(image)
+        images = [nib.load(name, **options) for name in ensure_tuple(data)]
         return images if len(images) > 1 else images[0]
 
     def get_data(self, img) -> tuple[np.ndarray, dict]:
@@ -245,7 +243,9 @@ class NiftiReader(NibabelReader):
         """
         arrays = []
         compatible_meta: dict = {}
-        for image, name, stored in zip(ensure_tuple(img), self.filenames, self._headers):
+        for image in ensure_tuple(img):
+            name = image.get_filename()
+            stored = stored_nifti_header(name, type(image.header))
             affine, _ = nifti_affine(stored, name, self.rtol)
             affine = nifti_to_millimetres(stored, affine, name)
             meta = self._get_meta_dict(image)
