@@ -36,6 +36,7 @@ __all__ = [
     "predict",
     "split_metrics",
     "case_predictions",
+    "saved_activation_bytes",
     "case_targets",
     "dice_per_case",
     "evaluate",
@@ -215,7 +216,7 @@ def split_metrics(predictions: torch.Tensor, targets: torch.Tensor, data: Experi
     }
 
 
-def _saved_activation_bytes(step: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, int]:
+def saved_activation_bytes(step: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, int]:
     """Run ``step`` (a forward pass returning a loss) and count the bytes of distinct tensors saved for backward."""
     seen: dict[int, int] = {}
 
@@ -293,7 +294,7 @@ def train_and_evaluate(
                 return _loss(data.task, outputs, targets, data.target_std)
 
             if epoch == 0 and not losses and device.type != "cuda":
-                loss, saved = _saved_activation_bytes(forward)
+                loss, saved = saved_activation_bytes(forward)
                 result.memory_mb = saved / 2**20
             else:
                 loss = forward()
