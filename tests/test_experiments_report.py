@@ -118,7 +118,7 @@ def test_write_benchmark_report(tmp_path):
         "## Costs (means over seeds)",
         "cannot be smaller than 0.250",
         "with n = 3 seeds nothing is marked",
-        "No per-case predictions (cases.csv) were available",
+        "No per-case predictions (cases.csv.gz) were available",
     ):
         assert expected in text
     assert "missing-arm" not in text and "## Primary comparison" not in text

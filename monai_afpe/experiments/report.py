@@ -690,11 +690,11 @@ def primary_comparison_section(
         lines.append(
             f"The interval resamples the seeds and, in each of {CASE_RESAMPLES} replicates, the test cases with "
             "replacement (the same cases for both arms and every seed), recomputing the metric from the per-case "
-            "predictions in cases.csv."
+            "predictions in cases.csv.gz."
         )
     else:
         lines.append(
-            "Per-case predictions (cases.csv) are missing for rows marked 'seeds': their interval resamples seeds "
+            "Per-case predictions (cases.csv.gz) are missing for rows marked 'seeds': their interval resamples seeds "
             "only (the seed-only bootstrap) and leaves out the sampling of test cases, so it is too narrow."
         )
     n = min(e[3].n for e in entries)
@@ -726,13 +726,13 @@ def statistics_note(
         intervals = (
             f"Intervals marked 'seeds × cases' are {level} percentile intervals of a paired bootstrap that resamples "
             f"the seeds and, in each of {CASE_RESAMPLES} replicates, the test cases with replacement (the same cases "
-            f"for both arms and every seed), recomputing the metric from the per-case predictions in cases.csv. "
+            f"for both arms and every seed), recomputing the metric from the per-case predictions in cases.csv.gz. "
             f"Intervals marked 'seeds', and those of changes between test sets, resample seeds only (exact "
             f"enumeration) and leave out the sampling of test cases."
         )
     else:
         intervals = (
-            f"No per-case predictions (cases.csv) were available, so every interval is the seed-only {level} paired "
+            f"No per-case predictions (cases.csv.gz) were available, so every interval is the seed-only {level} paired "
             f"bootstrap percentile interval (exact enumeration of all resamples of seeds): it leaves out the sampling "
             f"of test cases and is narrower than an interval that includes it."
         )
