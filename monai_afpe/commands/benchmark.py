@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir", help="folder of generated data sets (default: $MONAI_AFPE_CACHE or ~/.cache/monai_afpe)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads per run (torch.set_num_threads), overriding the config's training.threads; "
+        "1 lets two runs share a 2-core machine without oversubscription",
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -54,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
         if args.seeds < 1:
             raise SystemExit(f"monai-afpe benchmark: --seeds must be at least 1, got {args.seeds}")
         overrides["seeds"] = args.seeds
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"monai-afpe benchmark: --threads must be at least 1, got {args.threads}")
+        overrides["training"] = {"threads": args.threads}
     if args.data is not None:
         if not Path(args.data).is_file():
             raise SystemExit(f"monai-afpe benchmark: --data {args.data}: file not found")
@@ -96,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         for a in [args.config]
         + (["--preset", args.preset] if args.preset else [])
         + (["--seeds", str(args.seeds)] if args.seeds else [])
+        + (["--threads", str(args.threads)] if args.threads else [])
         + (["--data", args.data] if args.data else [])
         + (["--output", args.output] if args.output else [])
         + (["--device", args.device] if args.device != "auto" else [])
