@@ -5,7 +5,7 @@ cine), a DICOM series folder, or a video (AVI, MP4, ...). Spacing is given per a
 channel-first layout (channel excluded), in mm along space and s along time, as read from the loaded
 affine (for NIfTI: the sform, else the qform, else pixdim with a warning, as the NIfTI-1 standard
 says; see :class:`~monai_afpe.data.readers.NiftiReader`); orientation as axis codes (RAS world) for
-patient images; scales by the chosen policy (arXiv 2509.02488, DESIGN.md §2). Bad input gives a
+patient images; scales by the chosen policy (arXiv 2509.02488, docs/design.md §2). Bad input gives a
 one-line error naming the file and the field on stderr and exit status 1; warnings about the data are
 printed on stderr, one line each.
 """

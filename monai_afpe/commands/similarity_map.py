@@ -3,7 +3,7 @@
 Every panel shows the cosine similarity of each token's positional embedding to one reference token
 (default: the centre) on a 2D grid or on a plane of a 3D grid, drawn in millimetres so that the
 physical shape of each encoding's kernel is visible. AFPE scales follow the physical policy
-(``s_i = s0 * extent_i / max extent``, DESIGN.md §2) unless ``--afpe-scales`` gives them.
+(``s_i = s0 * extent_i / max extent``, docs/design.md §2) unless ``--afpe-scales`` gives them.
 """
 
 from __future__ import annotations

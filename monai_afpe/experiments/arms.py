@@ -6,7 +6,7 @@ spacing embedding, a rotary embedding) or MONAI's own ``ViT``
 :class:`~monai_afpe.networks.nets.AFPEUNETR` (the same positional, spacing and rotary options on its
 encoder) or MONAI's own ``UNETR`` (:class:`~monai_afpe.networks.nets.MonaiUNETR`).
 
-Scales (arXiv 2509.02488, DESIGN.md §2) are resolved against the data the arm trains on: spacing
+Scales (arXiv 2509.02488, docs/design.md §2) are resolved against the data the arm trains on: spacing
 policies use the training set's median spacing (one spacing per data set in the stride protocol),
 ``match_bandwidth`` gives an isotropic encoding the Euclidean norm ``||s||`` of another arm's scales,
 so that an isotropic and an anisotropic arm differ in the *shape* of their kernel and not in its

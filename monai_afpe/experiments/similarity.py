@@ -2,7 +2,7 @@
 
 For Fourier features ``PE(p) = [sin 2πBp, cos 2πBp]`` with ``B = G diag(s)`` and ``G ~ N(0, 1)``,
 ``<PE(p), PE(q)> / (D/2) = mean_j cos(2π B_j (p - q))``, whose expectation over ``G`` is the Gaussian
-kernel ``k(Δ) = exp(-2π² Σ_i s_i² Δ_i²)`` (arXiv 2509.02488; DESIGN.md §1). One draw of ``G`` with
+kernel ``k(Δ) = exp(-2π² Σ_i s_i² Δ_i²)`` (arXiv 2509.02488; docs/design.md §1.4). One draw of ``G`` with
 ``D/2`` frequencies gives a noisy version of it: each frequency contributes ``cos(2π b·Δ)``, whose
 variance is ``(1 + k(2Δ))/2 - k(Δ)²``, so the standard deviation of one draw is
 ``sqrt((1 + k(2Δ) - 2 k(Δ)²) / D)`` — 0 at ``Δ = 0``, about ``sqrt(1 / D)`` far away. The kernel's

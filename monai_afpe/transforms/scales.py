@@ -1,7 +1,7 @@
 """Per-axis AFPE scales from physical spacing, patch size and image size, by a named policy.
 
 AFPE (arXiv 2509.02488) draws Fourier frequencies ``B = G diag(s)``; ``s_i`` is the inverse correlation
-length of the positional encoding along axis ``i``. The policies below (DESIGN.md §2) derive ``s`` from
+length of the positional encoding along axis ``i``. The policies below (docs/design.md §2) derive ``s`` from
 the data's geometry instead of a hand-typed list.
 """
 

@@ -3,7 +3,7 @@
 Spacing always follows the array axes (channel excluded) and is read from the affine the image has at
 the point of the call, so it follows every MONAI spatial transform (orientation, resampling, resizing,
 zooming, axis permutations). ``meta["pixdim"]`` and a DICOM reader's ``meta["spacing"]`` are never
-used: neither is updated by spatial transforms (see DESIGN.md §3).
+used: neither is updated by spatial transforms (see docs/design.md §3.1).
 """
 
 from __future__ import annotations

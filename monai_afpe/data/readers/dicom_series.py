@@ -1,7 +1,7 @@
 """DICOM slice-stack geometry: validation of slice positions, and a validating ``PydicomReader``.
 
 A volume's slice spacing is the step between the slices' ImagePositionPatient values along the slice
-normal, not SliceThickness (DESIGN.md §3). MONAI's :class:`~monai.data.PydicomReader` stacks a folder's
+normal, not SliceThickness (docs/design.md §3.3). MONAI's :class:`~monai.data.PydicomReader` stacks a folder's
 files in InstanceNumber order and builds the affine from the first and last positions, but it checks
 neither that the slices are evenly spaced nor that they share one orientation, and it silently uses
 1 mm when PixelSpacing is missing. AFPE scales (arXiv 2509.02488) are derived from that spacing, so

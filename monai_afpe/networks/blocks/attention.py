@@ -1,4 +1,21 @@
-"""Multi-head self-attention through PyTorch's fused ``scaled_dot_product_attention``."""
+"""Multi-head self-attention through PyTorch's fused ``scaled_dot_product_attention``: a fork of MONAI's ``SABlock``.
+
+It mirrors ``monai.networks.blocks.SABlock`` of MONAI 1.6.1 (``monai/networks/blocks/selfattention.py``) in
+its default layout (``use_combined_linear=True``, ``include_fc=True``, no causal mask, no relative
+positions): same ``qkv`` and ``out_proj`` parameters, same ``softmax(q kᵀ / sqrt(d)) v``. It exists because
+of two things MONAI 1.6.1 does not give:
+
+- with ``use_flash_attention=True``, ``SABlock.forward`` passes ``dropout_p=self.dropout_rate`` to
+  ``scaled_dot_product_attention`` whether or not the module is training, so with ``dropout_rate > 0``
+  attention weights are dropped in ``eval()`` too and inference is random (two calls on the same input
+  differ); here the attention dropout is ``self.dropout_rate if self.training else 0``;
+- ``SABlock`` offers no way to transform queries and keys between the projection and the attention, which
+  the rotary embeddings (``docs/design.md §1.6``) need; here ``forward`` takes the token ``positions``.
+
+What would let it go: a MONAI release whose fused ``SABlock`` applies attention dropout in training only
+and that accepts a rotary embedding (or a query / key hook); ``SDPATransformerBlock`` could then build
+``SABlock(use_flash_attention=True)`` and the weights would load unchanged.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Pure functions that turn a token grid into positions and positions into positional features.
 
-The mathematics follows DESIGN.md §1 and "Anisotropic Fourier Features for Positional Encoding in
+The mathematics follows docs/design.md §1 and "Anisotropic Fourier Features for Positional Encoding in
 Medical Imaging" (arXiv 2509.02488): ``PE(p) = [sin(2π B p), cos(2π B p)]`` with ``B = G diag(s)``.
 The modules in :mod:`monai_afpe.networks.blocks.positional_embedding` cache or re-evaluate these.
 """
@@ -43,7 +43,7 @@ def physical_positions(
 ) -> torch.Tensor:
     """Token centres in physical units, measured from the centre of the field of view.
 
-    ``p_i = (k + 0.5 - n_i / 2) * patch_i * spacing_i / L_i`` (DESIGN.md §1): the same anatomy keeps
+    ``p_i = (k + 0.5 - n_i / 2) * patch_i * spacing_i / L_i`` (docs/design.md §1.3): the same anatomy keeps
     the same coordinate whatever the sample's spacing, which is what makes a spacing-conditioned
     encoding useful on mixed-spacing data.
 

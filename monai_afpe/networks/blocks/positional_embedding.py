@@ -3,7 +3,7 @@
 Every module adds its embedding to patch tokens ``(B, N, D)`` through ``forward(tokens, spacing=None,
 grid_size=None)`` and says how a class token is positioned through ``class_embedding``. Fourier kinds
 follow "Anisotropic Fourier Features for Positional Encoding in Medical Imaging" (arXiv 2509.02488)
-and DESIGN.md §1: the Gaussian draw ``G`` comes from a seeded generator and is stored with the
+and docs/design.md §1: the Gaussian draw ``G`` comes from a seeded generator and is stored with the
 per-axis scales, so a checkpoint restores the encoding and the table can be evaluated exactly on any
 grid; in physical mode positions are token centres in mm (or s) and spacing may differ per sample.
 

@@ -1,4 +1,22 @@
-"""Pre-norm transformer encoder block with fused (SDPA) self-attention."""
+"""Pre-norm transformer encoder block with fused (SDPA) self-attention: a fork of MONAI's ``TransformerBlock``.
+
+It mirrors ``monai.networks.blocks.TransformerBlock`` of MONAI 1.6.1 (``monai/networks/blocks/transformerblock.py``)
+without cross-attention: ``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``, with MONAI's parameter names and
+MONAI's own ``MLPBlock``, so MONAI ViT / UNETR blocks load (their ``norm_cross_attn`` keys are skipped). It
+exists because of two things in MONAI 1.6.1:
+
+- ``TransformerBlock.__init__`` always creates ``norm_cross_attn = nn.LayerNorm(hidden_size)`` but uses it
+  only when ``with_cross_attention=True``. In a self-attention block its weight and bias never get a
+  gradient, and ``DistributedDataParallel`` without ``find_unused_parameters=True`` then stops at the second
+  training step ("Expected to have finished reduction in the prior iteration ..."); the bundles'
+  ``multi_gpu_train.json`` wrap the network in plain DDP.
+- its attention is ``SABlock``, whose fused path drops attention weights in eval mode and which cannot
+  rotate queries and keys (see :mod:`monai_afpe.networks.blocks.attention`); ``forward`` here passes
+  rotary ``positions`` and the number of prefix (class) tokens.
+
+What would let it go: a MONAI release that creates ``norm_cross_attn`` only with cross-attention, together
+with the ``SABlock`` fixes that would retire ``SDPASelfAttention``.
+"""
 
 from __future__ import annotations
 
