@@ -167,6 +167,8 @@ def test_spacing_awareness_tiny_runs_every_new_arm(tmp_path):
     assert main(argv + ["--report-only"]) == 0
     report = (output / "results.md").read_text()
     assert "## Primary comparison" in report and "monai-vit-resample" in report
+    assert "## Fine-tuning curve: accuracy against labelled target volumes" in report
+    assert (output / "finetune_accuracy.png").is_file()
     assert (output / "command.txt").read_text() == command and "--report-only" not in report
     with pytest.raises(SystemExit, match="no results.csv"):
         main(["benchmark", str(CONFIGS / "spacing_awareness.yaml"), "--output", str(tmp_path / "none"), "--report-only"])

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monai_afpe.experiments.finetune_curve import finetune_section
 from monai_afpe.experiments.statistics import (
     MIN_SEEDS_FOR_SIGNIFICANCE,
     PairedComparison,
@@ -970,6 +971,9 @@ def write_benchmark_report(
         )
         if generalisation:
             lines += [f"### Change of {metric_label(metric)} between test sets", "", generalisation, ""]
+    for metric in paired_metrics:
+        if not metric.startswith(PER_LABEL_DICE_PREFIX):
+            lines += finetune_section(rows, metric, output_dir, metric_label(metric))
     lines += ["## Costs (means over seeds)", "", cost_table(rows), ""]
     note = statistics_note(len(seeds), confidence, len(tested), with_cases=bool(cases))
     lines += ["## How to read the statistics", "", note, ""]
