@@ -1,4 +1,4 @@
-"""The mathematics of the positional-encoding library (DESIGN.md §1, arXiv 2509.02488)."""
+"""The mathematics of the positional-encoding library (docs/design.md §1, arXiv 2509.02488)."""
 
 import math
 

@@ -19,6 +19,8 @@ class MonaiUNETR(nn.Module):
     blocks. Patches are 16 voxels, as in :class:`~monai_afpe.networks.nets.AFPEUNETR`. The attention blocks get
     ``use_flash_attention`` (PyTorch's fused kernel), which MONAI 1.6 offers on ``SABlock`` but not through
     ``UNETR``, so the baseline is not slowed by the attention matrix. Spacing is accepted and ignored.
+    With ``dropout_rate > 0`` MONAI's unfused attention is kept: its fused path drops attention weights in
+    evaluation too.
 
     Args:
         in_channels, out_channels, img_size, feature_size, hidden_size, mlp_dim, num_heads, dropout_rate,
@@ -62,7 +64,7 @@ class MonaiUNETR(nn.Module):
             qkv_bias=qkv_bias,
         )
         for block in self.unetr.vit.blocks:
-            block.attn.use_flash_attention = True
+            block.attn.use_flash_attention = dropout_rate == 0.0
         self.patch_size = [int(p) for p in self.unetr.patch_size]
 
     @property

@@ -18,6 +18,8 @@ class MonaiViTClassifier(nn.Module):
     logits by default; here the head is linear and only the logits are returned. Its attention blocks
     get ``use_flash_attention`` (PyTorch's fused kernel), which MONAI 1.6 offers on ``SABlock`` but not
     through ``ViT``: without it the baseline would be slowed by the attention matrix, not by its design.
+    With ``dropout_rate > 0`` MONAI's unfused attention is kept: its fused path drops attention weights in
+    evaluation too.
     Spacing is accepted and ignored (MONAI's ViT has no use for it).
 
     Args:
@@ -63,7 +65,7 @@ class MonaiViTClassifier(nn.Module):
             qkv_bias=qkv_bias,
         )
         for block in self.vit.blocks:
-            block.attn.use_flash_attention = True
+            block.attn.use_flash_attention = dropout_rate == 0.0
         self.patch_size = [int(p) for p in ensure_tuple_rep(patch_size, spatial_dims)]
         self.pooling = "cls"
 

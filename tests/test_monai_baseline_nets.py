@@ -1,0 +1,31 @@
+"""MONAI's ViT and UNETR as harness baselines: fused attention without dropout, deterministic evaluation with it."""
+
+import pytest
+import torch
+
+from monai_afpe.networks.nets import MonaiUNETR, MonaiViTClassifier
+
+
+def _vit(dropout_rate):
+    return MonaiViTClassifier(
+        in_channels=1, img_size=16, patch_size=8, hidden_size=16, mlp_dim=16, num_layers=2, num_heads=2,
+        num_classes=3, dropout_rate=dropout_rate,
+    )
+
+
+def _unetr(dropout_rate):
+    return MonaiUNETR(
+        in_channels=1, out_channels=2, img_size=16, feature_size=4, hidden_size=16, mlp_dim=16, num_heads=2,
+        dropout_rate=dropout_rate,
+    )
+
+
+@pytest.mark.parametrize("build, blocks", [(_vit, lambda n: n.vit.blocks), (_unetr, lambda n: n.unetr.vit.blocks)])
+def test_fused_attention_only_without_dropout_and_evaluation_is_deterministic(build, blocks):
+    torch.manual_seed(0)
+    assert all(b.attn.use_flash_attention for b in blocks(build(0.0)))
+    net = build(0.3).eval()
+    assert not any(b.attn.use_flash_attention for b in blocks(net))
+    x = torch.randn(2, 1, 16, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), net(x), rtol=0, atol=0)
