@@ -1,5 +1,38 @@
-"""Data: MONAI readers that carry true physical spacing, synthetic data sets and adapters for public data."""
+"""Data: MONAI readers that carry true physical spacing, synthetic data sets and adapters for public data.
 
+Before training or inference the bundles check their data with :func:`check_dataset` (every file
+readable, labels in the class set), read split names with :func:`split_name` (one vocabulary for all
+bundles) and list image folders with :func:`load_image_folder`.
+"""
+
+from monai_afpe.data.dataset_checks import (
+    DATA_POLICIES,
+    LABEL_KINDS,
+    REPORT_COLUMNS,
+    DatasetCheckError,
+    DatasetCheckWarning,
+    SkippedItem,
+    check_dataset,
+    data_report_path,
+)
 from monai_afpe.data.default_dataset import SYNTHETIC_DATASETS, ensure_dataset
+from monai_afpe.data.image_folder import load_image_folder
+from monai_afpe.data.splits import SPLIT_ALIASES, SPLIT_NAMES, allowed_split_names, split_name
 
-__all__ = ["SYNTHETIC_DATASETS", "ensure_dataset"]
+__all__ = [
+    "DATA_POLICIES",
+    "LABEL_KINDS",
+    "REPORT_COLUMNS",
+    "SPLIT_ALIASES",
+    "SPLIT_NAMES",
+    "SYNTHETIC_DATASETS",
+    "DatasetCheckError",
+    "DatasetCheckWarning",
+    "SkippedItem",
+    "allowed_split_names",
+    "check_dataset",
+    "data_report_path",
+    "ensure_dataset",
+    "load_image_folder",
+    "split_name",
+]

@@ -15,11 +15,12 @@ import os
 from pathlib import Path
 
 from monai.data import load_decathlon_datalist, partition_dataset
-from monai.utils import look_up_option
+
+from monai_afpe.data.splits import split_name
 
 __all__ = ["DECATHLON_SPLITS", "load_decathlon"]
 
-#: lists of a Decathlon-style ``dataset.json``
+#: lists of a Decathlon-style ``dataset.json`` (the canonical :data:`~monai_afpe.data.SPLIT_NAMES`)
 DECATHLON_SPLITS = ("training", "validation", "test")
 
 
@@ -36,7 +37,7 @@ def load_decathlon(
 
     Args:
         dataset_json: the JSON file (``dataset.json`` of a Decathlon task, BTCV's ``dataset_0.json``, ...).
-        split: ``"training"``, ``"validation"`` or ``"test"``.
+        split: ``"training"``, ``"validation"`` or ``"test"`` (or an alias: ``"train"``, ``"val"``; any case).
         base_dir: folder the paths are relative to (None: the JSON's folder).
         validation_fraction: for a file without a ``validation`` list, hold out this fraction of
             ``training`` (seeded shuffle): ``"validation"`` returns it and ``"training"`` the rest.
@@ -50,7 +51,7 @@ def load_decathlon(
         ValueError: an unknown ``split``; ``validation`` requested from a file without that list and
             without ``validation_fraction`` or ``fold``; a hold-out asked of a file that has one.
     """
-    split = look_up_option(split, DECATHLON_SPLITS)
+    split = split_name(split, "load_decathlon: argument split")
     dataset_json = Path(dataset_json)
     if not dataset_json.is_file():
         raise FileNotFoundError(f"Decathlon dataset file not found: {dataset_json}")

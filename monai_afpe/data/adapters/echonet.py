@@ -28,6 +28,8 @@ from pathlib import Path
 
 from monai.utils import look_up_option
 
+from monai_afpe.data.splits import split_name
+
 __all__ = [
     "ECHONET_COLUMNS",
     "ECHONET_SPLITS",
@@ -38,7 +40,9 @@ __all__ = [
 
 #: columns every EchoNet-Dynamic FileList.csv has
 ECHONET_COLUMNS = ("FileName", "EF", "ESV", "EDV", "FrameHeight", "FrameWidth", "FPS", "NumberOfFrames", "Split")
-#: split names (the ``Split`` column holds them in upper case); ``"all"`` selects every row
+#: split names of EchoNet-Dynamic (the ``Split`` column holds them in upper case); ``"all"`` selects every
+#: row. Split values and arguments are read with :func:`~monai_afpe.data.split_name`, so the canonical
+#: ``training`` / ``validation`` / ``test`` of the other adapters select the same rows.
 ECHONET_SPLITS = ("train", "val", "test", "all")
 #: columns that can serve as the regression target
 ECHONET_TARGETS = ("EF", "EDV", "ESV")
@@ -68,7 +72,8 @@ def read_echonet_file_list(csv_path: os.PathLike | str) -> list[dict]:
     Raises:
         FileNotFoundError: the CSV does not exist.
         ValueError: naming the CSV, the row (line number) and the column: a missing column, an empty
-            file name, a value that is not a number, an unknown split.
+            file name, a value that is not a number, a split name outside the shared vocabulary
+            (:func:`~monai_afpe.data.split_name`).
     """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
@@ -89,11 +94,7 @@ def read_echonet_file_list(csv_path: os.PathLike | str) -> list[dict]:
                 typed[column] = _number(csv_path, line, row, column, int)
             if "PixelSpacing" in row:
                 typed["PixelSpacing"] = _number(csv_path, line, row, "PixelSpacing", float)
-            if typed["Split"].lower() not in ECHONET_SPLITS[:3]:
-                raise ValueError(
-                    f"{csv_path}: row {line} (FileName {typed['FileName']!r}): column Split: expected one of "
-                    f"TRAIN, VAL, TEST, got {row['Split']!r}."
-                )
+            split_name(row["Split"], f"{csv_path}: row {line} (FileName {typed['FileName']!r}): column Split")
             rows.append(typed)
     return rows
 
@@ -114,7 +115,8 @@ def load_echonet_datalist(
 
     Args:
         root: folder holding ``file_list`` and ``video_dir``.
-        split: ``"train"``, ``"val"``, ``"test"`` or ``"all"`` (case-insensitive).
+        split: ``"train"`` / ``"training"``, ``"val"`` / ``"validation"``, ``"test"`` or ``"all"``
+            (case-insensitive; see :func:`~monai_afpe.data.split_name`).
         target: ``"EF"`` (%), ``"EDV"`` or ``"ESV"`` (mL).
         file_list: name of the CSV inside ``root``.
         video_dir: folder of the videos inside ``root``.
@@ -124,13 +126,13 @@ def load_echonet_datalist(
         FileNotFoundError: naming the CSV row and the missing video (with ``check_files``).
         ValueError: see :func:`read_echonet_file_list`; an unknown ``split`` or ``target``.
     """
-    split = look_up_option(str(split).lower(), ECHONET_SPLITS)
+    split = "all" if str(split).strip().lower() == "all" else split_name(split, "load_echonet_datalist: argument split")
     target = look_up_option(target, ECHONET_TARGETS)
     root = Path(root)
     csv_path = root / file_list
     items = []
     for line, row in enumerate(read_echonet_file_list(csv_path), start=2):
-        if split != "all" and row["Split"].lower() != split:
+        if split != "all" and split_name(row["Split"]) != split:
             continue
         name = row["FileName"]
         video = root / video_dir / (name if Path(name).suffix else f"{name}.avi")

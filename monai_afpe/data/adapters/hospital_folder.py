@@ -12,7 +12,9 @@ Each CSV row names an image (relative to ``root``, or absolute) and its label: a
 (``label_type="class"``), a number (``"value"``, e.g. an ejection fraction) or a label image
 (``"path"``, for segmentation). Every row is checked before training starts, and a bad row raises an
 error naming the CSV, the row and what is wrong — a missing file, a folder without DICOM files, a
-label that is not a number — rather than failing later inside a data loader worker.
+label that is not a number, a class index outside the class set, a split name outside the shared
+vocabulary (:func:`~monai_afpe.data.split_name`: ``training``/``train``, ``validation``/``val``,
+``test``) — rather than failing later inside a data loader worker or dropping rows silently.
 
 Loading is left to the readers: ``LoadImaged(keys="image", reader=...)`` with MONAI's NIfTI reader,
 or :class:`~monai_afpe.data.readers.DicomSeriesReader` for series folders (slice spacing from
@@ -24,6 +26,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from monai.data.utils import is_supported_format
@@ -31,6 +34,7 @@ from monai.utils import look_up_option
 from pydicom.misc import is_dicom
 
 from monai_afpe.data.readers.load import NIFTI_SUFFIXES
+from monai_afpe.data.splits import split_name
 
 __all__ = ["LABEL_TYPES", "load_hospital_folder"]
 
@@ -67,6 +71,7 @@ def load_hospital_folder(
     label_type: str = "class",
     split: str | None = None,
     split_column: str = "split",
+    classes: int | Sequence[int] | None = None,
 ) -> list[dict]:
     """Items ``{"image": path, "label": ...}`` from a folder of NIfTI files / DICOM series and a CSV.
 
@@ -77,15 +82,25 @@ def load_hospital_folder(
         label_column: column with the label.
         label_type: ``"class"`` (integer), ``"value"`` (real number) or ``"path"`` (label image,
             checked like an image).
-        split: keep only rows whose ``split_column`` equals this (case-insensitive); None keeps all.
-        split_column: column with the split name (needed only with ``split``).
+        split: keep only the rows of this split (a name of :data:`~monai_afpe.data.SPLIT_NAMES` or an
+            alias, any case: ``"val"`` and ``"validation"`` select the same rows); None keeps all.
+        split_column: column with the split name (needed only with ``split``); every row's value must
+            be in the same vocabulary.
+        classes: with ``label_type="class"``, the class set: a number of classes ``n`` (indices
+            ``0..n-1``) or the allowed indices; None does not check the range.
 
     Raises:
         FileNotFoundError: the CSV, or a row's image or label file (naming the CSV row and the path).
         ValueError: naming the CSV (and row): a missing column, an empty value, a label that is not
-            of ``label_type``, a folder without DICOM files, a file of another format.
+            of ``label_type``, a class index outside ``classes``, an unknown split name, a folder
+            without DICOM files, a file of another format.
     """
     label_type = look_up_option(label_type, LABEL_TYPES)
+    if split is not None:
+        split = split_name(split, "load_hospital_folder: argument split")
+    allowed = None
+    if classes is not None:
+        allowed = sorted(range(classes) if isinstance(classes, int) else {int(c) for c in classes})
     root = Path(root)
     csv_path = _resolve(root, csv_file)
     if not csv_path.is_file():
@@ -103,7 +118,7 @@ def load_hospital_folder(
         for column in needed:
             if not (row[column] or "").strip():
                 raise ValueError(f"{where}: column {column} is empty.")
-        if split is not None and row[split_column].strip().lower() != split.lower():
+        if split is not None and split_name(row[split_column], f"{where}: column {split_column}") != split:
             continue
         image = _resolve(root, row[image_column].strip())
         _check_image(image, where, image_column)
@@ -121,5 +136,10 @@ def load_hospital_folder(
                 kind = "an integer class index" if label_type == "class" else "a finite number"
                 raise ValueError(f"{where}: column {label_column}: expected {kind}, got {text!r}.")
             label = int(number) if label_type == "class" else number
+            if allowed is not None and label_type == "class" and label not in allowed:
+                shown = ", ".join(str(c) for c in allowed)
+                raise ValueError(
+                    f"{where}: column {label_column}: class index {label} is outside the class set {{{shown}}}."
+                )
         items.append({"image": str(image), "label": label})
     return items

@@ -35,11 +35,12 @@ from monai_afpe.data.readers.validation import (
     check_spacing_argument,
     format_values,
 )
-from monai_afpe.data.readers.video import VIDEO_SUFFIXES, DecodedVideo, VideoReader
+from monai_afpe.data.readers.video import FRAME_COUNT_MISMATCH, VIDEO_SUFFIXES, DecodedVideo, VideoReader
 
 __all__ = [
     "DICOM_FIELDS",
     "ENHANCED_DICOM_FIELDS",
+    "FRAME_COUNT_MISMATCH",
     "NIFTI_SUFFIXES",
     "NIFTI_UNITS",
     "ROUNDING_TOLERANCE",

@@ -6,6 +6,10 @@ variable frame rates can be detected; it also writes videos (the tests make thei
 no GUI libraries. A video has no physical pixel size, so it must be given (``pixel_spacing``) or
 defaults to 1 mm with a warning; AFPE (arXiv 2509.02488) then treats time (s) and space (mm) as
 separate unit groups.
+
+A file cut short still decodes, to fewer frames, without an error from FFmpeg: the number of frames
+decoded is compared with the number the container declares (AVI and MP4 headers state it), and a
+difference is an error (or, with ``frame_count_mismatch="warn"``, a warning).
 """
 
 from __future__ import annotations
@@ -20,17 +24,20 @@ from monai.config import PathLike
 from monai.data import ImageReader
 from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.data.utils import is_supported_format
-from monai.utils import ensure_tuple, optional_import, require_pkg
+from monai.utils import ensure_tuple, look_up_option, optional_import, require_pkg
 
 from monai_afpe.data.readers.reader_base import cine_metadata
 from monai_afpe.data.readers.validation import ImageMetadataError, check_spacing_argument
 
 av, has_av = optional_import("av")
 
-__all__ = ["VIDEO_SUFFIXES", "DecodedVideo", "VideoReader"]
+__all__ = ["FRAME_COUNT_MISMATCH", "VIDEO_SUFFIXES", "DecodedVideo", "VideoReader"]
 
 VIDEO_SUFFIXES = ("avi", "mp4", "mov", "m4v", "mkv", "webm")
 """File suffixes :meth:`VideoReader.verify_suffix` accepts."""
+
+FRAME_COUNT_MISMATCH = ("error", "warn")
+"""What :class:`VideoReader` does when the decoded frames are fewer or more than the container declares."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class DecodedVideo:
         average_rate: the container's average frame rate (frames/s), ``None`` when it does not know it.
         times: presentation time (s) of each frame, ``None`` where the frame has no timestamp.
         time_base: the stream's time base (s), the resolution of ``times``.
+        declared_frames: the number of frames the container declares (``nb_frames`` of the stream
+            header), ``None`` when it does not say (e.g. Matroska / WebM).
     """
 
     filename: str
@@ -50,6 +59,7 @@ class DecodedVideo:
     average_rate: Fraction | None
     times: tuple[float | None, ...]
     time_base: Fraction | None
+    declared_frames: int | None = None
 
 
 @require_pkg(pkg_name="av")
@@ -66,22 +76,37 @@ class VideoReader(ImageReader):
     Usable with MONAI's loader: ``LoadImaged(keys="image", reader=VideoReader(pixel_spacing=0.5))``.
     All frames are decoded into memory (uint8).
 
+    A truncated or damaged file decodes to fewer frames than its container declares (FFmpeg drops what
+    it cannot decode without an error): that difference raises :class:`ImageMetadataError` naming the
+    file and both counts, or, with ``frame_count_mismatch="warn"``, warns and keeps the decoded frames.
+    Containers that declare no count (Matroska, WebM) are not checked.
+
     Args:
         pixel_spacing: ``(dy, dx)`` or one value, in mm; ``None`` uses 1.0 mm with a warning.
         grayscale: decode to one grey channel instead of three RGB channels.
+        frame_count_mismatch: ``"error"`` or ``"warn"`` when the decoded frame count differs from the
+            container's declared count.
         kwargs: passed to ``av.open``.
 
     Raises:
         ImageMetadataError: from ``get_data``, naming the file and the field: no video stream, no
-            frames, an unknown or zero frame rate.
+            frames, an unknown or zero frame rate, a decoded frame count other than the declared one.
+        ValueError: an unknown ``frame_count_mismatch``.
     """
 
-    def __init__(self, pixel_spacing: Sequence[float] | float | None = None, grayscale: bool = False, **kwargs):
+    def __init__(
+        self,
+        pixel_spacing: Sequence[float] | float | None = None,
+        grayscale: bool = False,
+        frame_count_mismatch: str = "error",
+        **kwargs,
+    ):
         super().__init__()
         self.pixel_spacing = (
             None if pixel_spacing is None else check_spacing_argument(pixel_spacing, "pixel_spacing", 2)
         )
         self.grayscale = grayscale
+        self.frame_count_mismatch = look_up_option(frame_count_mismatch, FRAME_COUNT_MISMATCH)
         self.kwargs = kwargs
 
     def verify_suffix(self, filename: Sequence[PathLike] | PathLike) -> bool:
@@ -105,7 +130,8 @@ class VideoReader(ImageReader):
                 frames.append(array[..., None] if self.grayscale else array)
                 times.append(frame.time)
             stacked = np.stack(frames) if frames else np.zeros((0, 0, 0, 1 if self.grayscale else 3), np.uint8)
-            return DecodedVideo(filename, stacked, stream.average_rate, tuple(times), stream.time_base)
+            declared = int(stream.frames or 0) or None
+            return DecodedVideo(filename, stacked, stream.average_rate, tuple(times), stream.time_base, declared)
 
     def get_data(self, img) -> tuple[np.ndarray, dict]:
         """``(C, T, H, W)`` array and metadata; several files are concatenated along the channel axis."""
@@ -113,6 +139,7 @@ class VideoReader(ImageReader):
         compatible_meta: dict = {}
         for video in img if isinstance(img, list) else [img]:
             dt = self._frame_interval(video)
+            self._check_frame_count(video)
             if self.pixel_spacing is None:
                 warnings.warn(
                     f"{video.filename}: pixel spacing: unknown in a video file; using 1.0 mm "
@@ -125,6 +152,17 @@ class VideoReader(ImageReader):
             meta = cine_metadata(dt, dy, dx, array.shape[1:], frame_rate=str(video.average_rate))
             _copy_compatible_dict(meta, compatible_meta)
         return _stack_images(arrays, compatible_meta), compatible_meta
+
+    def _check_frame_count(self, video: DecodedVideo) -> None:
+        """Raise (or warn) when the decoded frames are not as many as the container declares."""
+        decoded, declared = len(video.frames), video.declared_frames
+        if declared is None or decoded == declared:
+            return
+        field, problem = "frames", f"declared {declared} (container header), decoded {decoded}"
+        if self.frame_count_mismatch == "warn":
+            warnings.warn(f"{video.filename}: {field}: {problem}; using the {decoded} decoded frames", stacklevel=3)
+            return
+        raise ImageMetadataError(video.filename, field, f"{problem}: the file is truncated or damaged")
 
     @staticmethod
     def _frame_interval(video: DecodedVideo) -> float:
