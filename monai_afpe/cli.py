@@ -16,6 +16,7 @@ COMMANDS = {
     "generate": "monai_afpe.commands.generate",
     "report": "monai_afpe.commands.report",
     "benchmark": "monai_afpe.commands.benchmark",
+    "export-onnx": "monai_afpe.commands.export_onnx",
 }
 
 
