@@ -60,11 +60,16 @@ def stored_nifti_header(path: PathLike, header_class: type | None = None):
 
     Args:
         path: a ``.nii`` or ``.nii.gz`` file.
-        header_class: ``nibabel.Nifti1Header`` or ``nibabel.Nifti2Header``; found with ``nibabel.load``
-            when not given.
+        header_class: ``nibabel.Nifti1Header`` or ``nibabel.Nifti2Header``; found from the stored
+            ``sizeof_hdr`` (540: NIfTI-2, else NIfTI-1) when not given. Not with ``nibabel.load``, which
+            builds the affine and fails on the very geometry this header is read to diagnose.
     """
-    header_class = type(nib.load(path).header) if header_class is None else header_class
     with ImageOpener(str(path)) as fileobj:
+        if header_class is None:
+            block = fileobj.read(4)
+            sizes = {int(np.frombuffer(block, order + "i4")[0]) for order in "<>"} if len(block) == 4 else set()
+            header_class = nib.Nifti2Header if 540 in sizes else nib.Nifti1Header
+            fileobj.seek(0)
         return header_class.from_fileobj(fileobj, check=False)
 
 
@@ -85,7 +90,14 @@ def _qform(header, source: str) -> np.ndarray:
         raise ImageMetadataError(
             source, "qform", f"pixdim[1:4] (the qform's voxel size) must be finite and > 0, got {format_values(zooms)}"
         )
-    return header.get_qform()
+    try:
+        return header.get_qform()
+    except ValueError as error:  # nibabel finds no real a = sqrt(1 - b² - c² - d²)
+        quaternion = [float(header[f"quatern_{k}"]) for k in "bcd"]
+        raise ImageMetadataError(
+            source, "qform", f"quatern_b, quatern_c, quatern_d = {format_values(quaternion)} are not a rotation: "
+            "they must be finite with b² + c² + d² <= 1"
+        ) from error
 
 
 def _check_affine(affine: np.ndarray, rank: int, source: str, field: str) -> np.ndarray:
@@ -230,9 +242,21 @@ class NiftiReader(NibabelReader):
 
         The reader keeps no state between ``read`` and ``get_data``, so one instance serves the worker threads
         of a ``CacheDataset`` or ``ThreadDataLoader`` at once.
+
+        Raises:
+            ImageMetadataError: ``nibabel.load`` fails on geometry (it builds the affine, and cannot from a
+                qform quaternion with ``b² + c² + d² > 1``); :func:`nifti_affine` of the stored header names it.
         """
         options = {**self.kwargs, **kwargs}
-        images = [nib.load(name, **options) for name in ensure_tuple(data)]
+        images = []
+        for name in ensure_tuple(data):
+            try:
+                images.append(nib.load(name, **options))
+            except ValueError:  # nibabel builds the affine on load: name the file and the field if it is at fault
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", NiftiGeometryWarning)
+                    nifti_affine(stored_nifti_header(name), name, self.rtol)
+                raise
         return images if len(images) > 1 else images[0]
 
     def get_data(self, img) -> tuple[np.ndarray, dict]:
