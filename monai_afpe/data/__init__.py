@@ -17,6 +17,7 @@ from monai_afpe.data.dataset_checks import (
 )
 from monai_afpe.data.default_dataset import SYNTHETIC_DATASETS, ensure_dataset
 from monai_afpe.data.image_folder import load_image_folder
+from monai_afpe.data.inference_inputs import inference_items, label_prediction_csv, load_image_csv
 from monai_afpe.data.splits import SPLIT_ALIASES, SPLIT_NAMES, allowed_split_names, split_name
 
 __all__ = [
@@ -34,5 +35,8 @@ __all__ = [
     "data_report_path",
     "ensure_dataset",
     "load_image_folder",
+    "load_image_csv",
+    "inference_items",
+    "label_prediction_csv",
     "split_name",
 ]
