@@ -66,8 +66,8 @@ def test_train_generates_data_and_writes_checkpoints(trained):
     affine = nib.load(root / "data" / items["training"][0]["image"]).affine
     np.testing.assert_allclose(sample["image_spacing"].numpy(), np.abs(np.diag(affine)[:3]), rtol=1e-5)
     assert sample["image"].shape == (1, 32, 32, 32)
-    last = torch.load(root / "models" / "last.pt", weights_only=True)
-    assert set(last) == {"model", "optimizer", "lr_scheduler", "trainer"}
+    last = torch.load(root / "models" / "checkpoint_epoch=1.pt", weights_only=True)  # monai_afpe ResumableCheckpoint
+    assert {"model", "optimizer", "lr_scheduler", "trainer", "rng_state", "best_metric", "key_metric_savers"} == set(last)
     assert last["trainer"]["iteration"] == 48 // TINY["batch_size"]
     best = torch.load(root / "models" / "model.pt", weights_only=True)
     assert best.keys() == last["model"].keys()
@@ -136,7 +136,7 @@ def test_resume_continues_from_the_saved_iteration(trained, tmp_path):
     per_epoch = 48 // TINY["batch_size"]
     assert resumed.trainer.state.epoch == 2
     assert resumed.trainer.state.iteration == 2 * per_epoch
-    assert torch.load(tmp_path / "models" / "last.pt", weights_only=True)["trainer"]["iteration"] == 2 * per_epoch
+    assert torch.load(tmp_path / "models" / "checkpoint_epoch=2.pt", weights_only=True)["trainer"]["iteration"] == 2 * per_epoch
 
 
 def test_finetune_loads_the_checkpoint_and_reads_the_new_spacing(trained, tmp_path):
@@ -258,7 +258,7 @@ def test_multi_gpu_train_torchrun_gloo(trained, tmp_path):
     root, _ = trained
     shutil.copytree(root / "data", tmp_path / "data")
     run_torchrun(BUNDLE, ["train.json", "multi_gpu_train.json"], tmp_path, TINY)
-    last = torch.load(tmp_path / "models" / "last.pt", weights_only=True)
+    last = torch.load(tmp_path / "models" / "checkpoint_epoch=1.pt", weights_only=True)
     per_rank = 48 // 2  # DistributedSampler: half of the 48 training volumes on each rank
     assert last["trainer"]["iteration"] == per_rank // TINY["batch_size"]
     assert not any(key.startswith("module.") for key in last["model"])

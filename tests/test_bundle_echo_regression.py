@@ -65,10 +65,10 @@ def test_train_writes_data_and_checkpoints(trained):
     rows = read_file_list(root / "data")
     assert len(rows) == 24 and {r["Split"] for r in rows} == {"TRAIN", "VAL", "TEST"}
     assert iterations == 2 * (sum(r["Split"] == "TRAIN" for r in rows) // TINY["batch_size"])
-    for name in ("model.pt", "last.pt"):
+    for name in ("model.pt", "checkpoint_epoch=2.pt"):  # best model; monai_afpe ResumableCheckpoint's last epoch
         assert (root / "models" / name).is_file()
-    last = torch.load(root / "models" / "last.pt", weights_only=True)
-    assert set(last) == {"model", "optimizer", "lr_scheduler", "trainer"}
+    last = torch.load(root / "models" / "checkpoint_epoch=2.pt", weights_only=True)
+    assert {"model", "optimizer", "lr_scheduler", "trainer", "rng_state", "best_metric", "key_metric_savers"} == set(last)
     assert last["trainer"]["iteration"] == iterations
     # the regression head starts in normalised units: output_scale is the training std of the EF
     train_ef = torch.tensor([float(r["EF"]) for r in rows if r["Split"] == "TRAIN"], dtype=torch.float64)
@@ -116,12 +116,12 @@ def test_resume_continues_from_last_checkpoint(trained, tmp_path):
 
 def test_finetune_loads_weights_on_data_with_other_spacing(trained, tmp_path):
     root, _ = trained
-    shutil.copytree(root / "models", tmp_path / "models", ignore=shutil.ignore_patterns("last.pt", "checkpoint*"))
+    shutil.copytree(root / "models", tmp_path / "models", ignore=shutil.ignore_patterns("checkpoint*"))
     # learning rate 0: the fine-tuned weights must equal the pretrained ones exactly
     overrides = dict(TINY, synthetic_num_samples=16, num_epochs=1, learning_rate=0.0)
     train(tmp_path, ("train.json", "finetune.json"), **overrides)
     before = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
-    after = torch.load(tmp_path / "models" / "finetune" / "last.pt", weights_only=True)["model"]
+    after = torch.load(tmp_path / "models" / "finetune" / "checkpoint_epoch=1.pt", weights_only=True)["model"]
     assert before.keys() == after.keys()
     for key in before:
         torch.testing.assert_close(after[key], before[key], rtol=0, atol=0)
@@ -223,7 +223,7 @@ def test_multi_gpu_train_torchrun_gloo(trained, tmp_path):
     root, _ = trained
     shutil.copytree(root / "data", tmp_path / "data")
     run_torchrun(BUNDLE, ["train.json", "multi_gpu_train.json"], tmp_path, TINY)
-    last = torch.load(tmp_path / "models" / "last.pt", weights_only=True)
+    last = torch.load(tmp_path / "models" / "checkpoint_epoch=2.pt", weights_only=True)
     rows = read_file_list(tmp_path / "data")
     per_rank = -(-sum(r["Split"] == "TRAIN" for r in rows) // 2)  # DistributedSampler pads to an even split
     assert last["trainer"]["iteration"] == 2 * (per_rank // TINY["batch_size"])

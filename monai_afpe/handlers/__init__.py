@@ -1,0 +1,35 @@
+"""ignite / MONAI handlers: checkpoints written atomically, and a training checkpoint that resumes after a kill.
+
+:class:`ResumableCheckpoint` saves every epoch and on SIGTERM / SIGINT and resumes from the newest complete
+file; :class:`AtomicCheckpointSaver` is MONAI's ``CheckpointSaver`` (e.g. the best ``model.pt``) with
+atomic writes; both write through :class:`AtomicDiskSaver`.
+"""
+
+from monai_afpe.handlers.atomic_checkpoint_saver import AtomicCheckpointSaver
+from monai_afpe.handlers.atomic_disk_saver import TEMPORARY_SUFFIX, AtomicDiskSaver, atomic_torch_save
+from monai_afpe.handlers.checkpoint_files import (
+    CHECKPOINT_EXTENSION,
+    CheckpointFile,
+    checkpoint_filename,
+    checkpoint_pattern,
+    latest_checkpoint,
+    list_checkpoints,
+    read_checkpoint_keys,
+)
+from monai_afpe.handlers.resumable_checkpoint import RESERVED_KEYS, ResumableCheckpoint
+
+__all__ = [
+    "CHECKPOINT_EXTENSION",
+    "RESERVED_KEYS",
+    "TEMPORARY_SUFFIX",
+    "AtomicCheckpointSaver",
+    "AtomicDiskSaver",
+    "CheckpointFile",
+    "ResumableCheckpoint",
+    "atomic_torch_save",
+    "checkpoint_filename",
+    "checkpoint_pattern",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "read_checkpoint_keys",
+]
