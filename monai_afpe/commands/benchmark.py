@@ -36,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --output: the (condition, arm, seed) runs already complete in its "
+        "results.csv and cases.csv.gz are kept, the others trained (each run is seeded on its own, so the "
+        "result equals an uninterrupted run's); command.txt keeps the first command",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="train nothing: rewrite results.md and the plots from the results.csv (and cases.csv.gz) in --output "
@@ -51,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     from monai_afpe.experiments.config import ConfigError, load_experiment_config
     from monai_afpe.experiments.report import read_cases, read_results_csv, write_benchmark_report
-    from monai_afpe.experiments.runner import count_runs, run_benchmark
+    from monai_afpe.experiments.runner import count_runs, finished_runs, run_benchmark
     from monai_afpe.experiments.search import check_search_options, run_scale_search
     from monai_afpe.experiments.similarity import run_similarity
 
@@ -111,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
         + (["--output", args.output] if args.output else [])
         + (["--device", args.device] if args.device != "auto" else [])
     )
-    (output / "command.txt").write_text(command + "\n")
+    if not (args.resume and (output / "command.txt").is_file()):
+        (output / "command.txt").write_text(command + "\n")
+    else:
+        command = (output / "command.txt").read_text().strip()
     progress = not args.no_progress
     start = time.perf_counter()
     if config.kind == "similarity":
@@ -139,7 +149,13 @@ def run(args: argparse.Namespace) -> int:
         ]
     else:
         print(f"{count_runs(config)} training runs")
-        rows = run_benchmark(config, output, args.cache_dir, device, progress)
+        if args.resume:
+            try:
+                kept = {(r["condition"], r["arm"], r["seed"]) for r in finished_runs(config, output)[0]}
+            except ValueError as error:
+                raise SystemExit(f"monai-afpe benchmark --resume: {error}") from None
+            print(f"resuming: {len(kept)} (condition, arm, seed) runs kept from {output / 'results.csv'}")
+        rows = run_benchmark(config, output, args.cache_dir, device, progress, resume=args.resume)
     elapsed = time.perf_counter() - start
     path = report(rows, command, elapsed, extra, references)
     print(f"wrote {output / 'results.csv'} and {path} ({elapsed / 60:.1f} min)")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -92,14 +93,17 @@ _VALIDATION_METRICS = {"val_auroc": "auroc", "val_r2": "r2", "val_dice": "dice"}
 
 
 def write_results_csv(rows: Sequence[dict], path: Path | str) -> Path:
-    """Write one row per run and test set; columns in first-seen order over all rows."""
+    """Write one row per run and test set; columns in first-seen order over all rows. The file is written
+    under another name and renamed over ``path``, so a kill never leaves it half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with open(path, "w", newline="") as f:
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(partial, path)
     return path
 
 
@@ -186,7 +190,7 @@ def _open_text(path: Path, mode: str):
 
 def write_cases_csv(rows: Sequence[dict], path: Path | str) -> Path:
     """Write per-case predictions (rows as from :func:`case_rows`) to ``path`` in the ``cases.csv`` format
-    (gzip-compressed when ``path`` ends in ``.gz``)."""
+    (gzip-compressed when ``path`` ends in ``.gz``), under another name first and then renamed over ``path``."""
     if not rows:
         raise ValueError("cases.csv needs at least one row, got none.")
     missing = [c for c in CASE_KEY_COLUMNS if c not in rows[0]]
@@ -195,13 +199,15 @@ def write_cases_csv(rows: Sequence[dict], path: Path | str) -> Path:
     columns = list(CASE_KEY_COLUMNS) + _prediction_columns(list(rows[0]), "cases.csv rows")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _open_text(path, "w") as f:
+    for row in rows:
+        if set(row) != set(columns):
+            raise ValueError(f"every cases.csv row needs exactly the columns {columns}, got {sorted(row)}.")
+    partial = path.with_name(path.name + ".partial" + path.suffix)
+    with _open_text(partial, "w") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
-        for row in rows:
-            if set(row) != set(columns):
-                raise ValueError(f"every cases.csv row needs exactly the columns {columns}, got {sorted(row)}.")
-            writer.writerow(row)
+        writer.writerows(rows)
+    os.replace(partial, path)
     return path
 
 

@@ -16,7 +16,9 @@ test sets ``finetune-n`` and ``scratch-n`` on the target's test split.
 from __future__ import annotations
 
 import copy
+import csv
 import dataclasses
+import gzip
 import json
 import math
 from collections.abc import Mapping
@@ -29,7 +31,7 @@ from monai_afpe.experiments.arms import build_network, model_options, resolve_sc
 from monai_afpe.experiments.config import ArmConfig, ExperimentConfig, deep_merge
 from monai_afpe.experiments.data import SHIFTED_TEST_SEED_OFFSET, ExperimentData, Split, load_experiment_data
 from monai_afpe.experiments.augmentation import spacing_augmentation
-from monai_afpe.experiments.report import case_rows, write_cases_csv, write_results_csv
+from monai_afpe.experiments.report import case_rows, read_results_csv, write_cases_csv, write_results_csv
 from monai_afpe.experiments.training import (
     METRIC_DIRECTIONS,
     PRIMARY_METRICS,
@@ -38,7 +40,16 @@ from monai_afpe.experiments.training import (
     train_and_evaluate,
 )
 
-__all__ = ["tune_candidates", "count_runs", "DataCache", "finetune_target", "finetune_runs", "run_benchmark", "result_rows"]
+__all__ = [
+    "tune_candidates",
+    "count_runs",
+    "DataCache",
+    "finetune_target",
+    "finetune_runs",
+    "finished_runs",
+    "run_benchmark",
+    "result_rows",
+]
 
 
 def tune_candidates(arm: ArmConfig) -> list[tuple[str, Any] | None]:
@@ -56,11 +67,16 @@ def _better(score: float, best: float, higher: bool) -> bool:
     return math.isnan(best) or (score > best if higher else score < best)
 
 
+def _finetune_runs_per_seed(config: ExperimentConfig) -> int:
+    """Fine-tuning runs after each arm's training run (one per ``n``, twice with ``from_scratch``)."""
+    if config.finetune is None:
+        return 0
+    return len(config.finetune["num_samples"]) * (2 if config.finetune["from_scratch"] else 1)
+
+
 def count_runs(config: ExperimentConfig) -> int:
     """Training runs a benchmark makes: conditions x seeds x (candidates of each arm, plus fine-tuning runs)."""
-    per_seed = sum(len(tune_candidates(a)) for a in config.arms)
-    if config.finetune is not None:
-        per_seed += len(config.arms) * len(config.finetune["num_samples"]) * (2 if config.finetune["from_scratch"] else 1)
+    per_seed = sum(len(tune_candidates(a)) + _finetune_runs_per_seed(config) for a in config.arms)
     return len(config.conditions) * len(config.seeds) * per_seed
 
 
@@ -124,6 +140,39 @@ def finetune_runs(
             run_data = dataclasses.replace(few, tests={name: target.tests["test"]})
             runs.append((run_data, train_and_evaluate(model, run_data, training, seed, device, augment=augment)))
     return runs
+
+
+def _read_csv(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _run_key(row: Mapping) -> tuple[str, str, str]:
+    return row["condition"], row["arm"], str(row["seed"])
+
+
+def finished_runs(config: ExperimentConfig, output_dir: Path | str) -> tuple[list[dict], list[dict]]:
+    """The rows of ``results.csv`` and ``cases.csv.gz`` in ``output_dir`` whose (condition, arm, seed) run is
+    complete in both files, as written (strings): what an interrupted benchmark keeps when resumed.
+
+    Raises:
+        ValueError: ``results.csv`` of another experiment or preset (naming the file and both values).
+    """
+    output_dir = Path(output_dir)
+    results, cases_path = output_dir / "results.csv", output_dir / "cases.csv.gz"
+    if not results.is_file() or not cases_path.is_file():
+        return [], []
+    rows, cases = _read_csv(results), _read_csv(cases_path)
+    for row in rows[:1]:
+        found, expected = (row["experiment"], row["preset"]), (config.name, config.preset or "")
+        if found != expected:
+            raise ValueError(
+                f"{results}: written by experiment {found[0]!r} preset {found[1]!r}, not {expected[0]!r} preset "
+                f"{expected[1]!r}; resume only the run that wrote it (or give another --output)."
+            )
+    done = {_run_key(r) for r in rows} & {_run_key(r) for r in cases}
+    return [r for r in rows if _run_key(r) in done], [r for r in cases if _run_key(r) in done]
 
 
 class DataCache:
@@ -195,8 +244,12 @@ def run_benchmark(
     cache_dir: Path | str | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    resume: bool = False,
 ) -> list[dict]:
     """Train and evaluate every run of ``config``; rows go to ``output_dir/results.csv`` and ``cases.csv.gz`` as they come.
+
+    Both files are rewritten after every (condition, arm, seed) run, each by a temporary file and a rename, so
+    a kill loses at most the run in progress.
 
     Args:
         config: a ``benchmark`` experiment.
@@ -204,9 +257,11 @@ def run_benchmark(
         cache_dir: folder of generated data sets.
         device: where to train.
         progress: show a tqdm progress bar over runs.
+        resume: keep the runs already complete in ``output_dir`` (see :func:`finished_runs`) and train only
+            the others. Every run is seeded on its own, so the result equals an uninterrupted run's.
 
     Returns:
-        the rows (see :func:`result_rows`).
+        the rows (see :func:`result_rows`), those kept by ``resume`` included.
     """
     from tqdm.auto import tqdm
 
@@ -218,8 +273,8 @@ def run_benchmark(
     output_dir.mkdir(parents=True, exist_ok=True)
     cache = DataCache(config, cache_dir)
     arms = {a.name: a for a in config.arms}
-    rows: list[dict] = []
-    cases: list[dict] = []
+    rows, cases = finished_runs(config, output_dir) if resume else ([], [])
+    done = {_run_key(r) for r in rows}
     bar = tqdm(total=count_runs(config), desc=config.name, unit="run", disable=not progress)
     for condition in config.conditions:
         for arm in config.arms:
@@ -227,6 +282,9 @@ def run_benchmark(
             patch_size = model_options(config, condition.model, arm.model, arm.network)["patch_size"]
             augment = None if arm.augment is None else spacing_augmentation(arm.augment, data.input_size)
             for seed in config.seeds:
+                if (condition.name, arm.name, str(seed)) in done:
+                    bar.update(len(tune_candidates(arm)) + _finetune_runs_per_seed(config))
+                    continue
                 best = None
                 for candidate in tune_candidates(arm):
                     bar.set_postfix_str(
@@ -257,4 +315,4 @@ def run_benchmark(
                 write_cases_csv(cases, output_dir / "cases.csv.gz")
         cache.clear()
     bar.close()
-    return rows
+    return read_results_csv(output_dir / "results.csv") if done else rows
