@@ -97,10 +97,13 @@ def test_evaluate_writes_metrics_confusion_matrix_and_predictions(trained):
 
 def test_inference_writes_the_networks_probabilities(trained):
     root, train = trained
-    rows = read_rows(root / "eval" / "predictions.csv")
+    header, *rows = read_rows(root / "eval" / "predictions.csv")
+    class_names = train.parser.get_parsed_content("class_names")
+    assert header == ["image", *(f"p_{name}" for name in class_names), "predicted"]
     test_items = datalist(root, "test")
     assert sorted(Path(row[0]).name for row in rows) == sorted(Path(i["image"]).name for i in test_items)
-    probabilities = torch.tensor([[float(p) for p in row[1:]] for row in rows])
+    probabilities = torch.tensor([[float(p) for p in row[1:-1]] for row in rows])
+    assert [row[-1] for row in rows] == [class_names[int(i)] for i in probabilities.argmax(1)]
     assert probabilities.shape == (len(test_items), NUM_CLASSES)
     # recompute the first row with the best checkpoint and the validation preprocessing
     network = train.parser.get_parsed_content("network_def", instantiate=True)
@@ -110,6 +113,25 @@ def test_inference_writes_the_networks_probabilities(trained):
     with torch.no_grad():
         expected = network.eval()(item["image"][None].as_tensor(), spacing=item["image_spacing"][None]).softmax(-1)[0]
     torch.testing.assert_close(probabilities[0], expected, atol=1e-5, rtol=1e-4)
+
+
+def test_inference_on_unlabelled_images_from_a_folder_or_a_csv(trained, tmp_path):
+    root, _ = trained
+    shutil.copytree(root / "models", tmp_path / "models")
+    images = tmp_path / "unlabelled"
+    images.mkdir()
+    names = sorted(Path(item["image"]).name for item in datalist(root, "test"))[:3]
+    for name in names:
+        shutil.copy(next((root / "data").rglob(name)), images / name)
+    (images / "notes.txt").write_text("not an image")
+    run(["inference.json"], "infer", tmp_path, image_dir=str(images))
+    header, *by_folder = read_rows(tmp_path / "eval" / "predictions.csv")
+    assert header[0] == "image" and [Path(row[0]).name for row in by_folder] == names
+    # a CSV with only an image column, saved by Excel ("CSV UTF-8": byte-order mark), paths relative to it
+    (images / "list.csv").write_text("image\n" + "\n".join(names) + "\n", encoding="utf-8-sig")
+    run(["inference.json"], "infer", tmp_path, image_csv=str(images / "list.csv"))
+    _, *by_csv = read_rows(tmp_path / "eval" / "predictions.csv")
+    assert [row[1:] for row in by_csv] == [row[1:] for row in by_folder]
 
 
 @pytest.mark.parametrize("clip, moved", [(1e-12, False), (0, True)])

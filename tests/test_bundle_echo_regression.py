@@ -41,9 +41,13 @@ def train(root, configs=("train.json",), **overrides):
     return state
 
 
-def read_predictions(path):
+def read_predictions(path, header=False):
+    """File name -> EF of evaluation's table, or (``header``) of inference's, whose first row names the columns."""
     with open(path, newline="") as f:
-        return {row[0]: float(row[1]) for row in csv.reader(f)}
+        rows = [row for row in csv.reader(f) if row]
+    if header:
+        assert rows.pop(0) == ["image", "ejection_fraction"]
+    return {row[0]: float(row[1]) for row in rows}
 
 
 def read_file_list(root):
@@ -92,7 +96,7 @@ def test_evaluate_metrics_and_inference_predictions(trained):
 
     (root / "eval" / "predictions.csv").unlink()
     run_workflow(bundle_workflow(BUNDLE, ["inference.json"], "infer", bundle_root=root, **INFER_TINY))
-    inferred = read_predictions(root / "eval" / "predictions.csv")
+    inferred = read_predictions(root / "eval" / "predictions.csv", header=True)
     assert set(inferred) == test_names
     for name in test_names:
         assert inferred[name] == pytest.approx(evaluated[name], abs=1e-3)
@@ -152,7 +156,7 @@ def test_inference_on_ultrasound_cine_dicom(trained, tmp_path):
     torch.testing.assert_close(item["image_spacing"], torch.tensor(expected), rtol=1e-3, atol=0)
     workflow.run()
     workflow.finalize()
-    assert set(read_predictions(tmp_path / "eval" / "predictions.csv")) == {r["FileName"] + ".dcm" for r in rows}
+    assert set(read_predictions(tmp_path / "eval" / "predictions.csv", header=True)) == {r["FileName"] + ".dcm" for r in rows}
 
 
 def test_properties_metadata_and_exports(trained, tmp_path):
