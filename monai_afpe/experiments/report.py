@@ -780,9 +780,6 @@ def _save_figure(fig, path: Path | str) -> Path:
 
 def plot_metric(rows: Sequence[dict], metric: str, path: Path | str, title: str = "") -> Path:
     """Per condition (and test set): every seed as a dot and the mean ± sd per arm."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     conditions = _ordered(r["condition"] for r in rows)
@@ -824,9 +821,6 @@ def _plot_paired(
     path: Path | str,
     confidence: float,
 ) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     conditions = _ordered(r["condition"] for r in rows)

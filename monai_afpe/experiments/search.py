@@ -200,9 +200,6 @@ def plot_search(
     rows: list[dict], metric: str, groups: list[list[int]], default_scales, best_scales, path: Path | str
 ) -> Path:
     """Validation score of every trial against the ratio of the last to the first searched scale (log axis)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.0, 4.0))

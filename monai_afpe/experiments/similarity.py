@@ -78,9 +78,6 @@ def run_similarity(options: dict, output_dir: Path | str, name: str = "similarit
     Raises:
         ValueError: unknown option keys or inconsistent per-axis lengths.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from monai_afpe.networks.blocks import build_positional_embedding

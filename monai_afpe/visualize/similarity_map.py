@@ -84,9 +84,6 @@ def plot_similarity_maps(
     Returns:
         the matplotlib figure.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(maps), figsize=(3.2 * len(maps) + 0.8, 3.6), squeeze=False, constrained_layout=True)
