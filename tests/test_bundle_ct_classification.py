@@ -183,6 +183,24 @@ def test_finetune_loads_the_checkpoint_and_reads_the_new_spacing(trained, tmp_pa
     assert dict(read_rows(tmp_path / "eval" / "finetune" / "metrics.csv")).keys() == {"test_accuracy", "test_auroc"}
 
 
+def test_finetune_to_another_class_count_keeps_everything_but_the_head(trained, tmp_path):
+    root, _ = trained
+    shutil.copytree(root / "models", tmp_path / "models")
+    classes = ["cyst", "solid", "mixed"]
+    workflow = bundle_workflow(
+        BUNDLE, ["train.json", "finetune.json"], "train", bundle_root=tmp_path, **TINY, class_names=classes
+    )
+    workflow.initialize()  # loads the pretrained weights; no data is read yet
+    _, loaded, kept = workflow.parser.get_parsed_content("pretrained_weights")
+    before = torch.load(root / "models" / "model.pt", weights_only=True)
+    network = workflow.parser.get_parsed_content("network")
+    state = network.state_dict()
+    assert sorted(kept) == sorted(k for k in before if before[k].shape != state[k].shape)
+    assert kept and all(k.startswith("head.") for k in kept) and state["head.weight"].shape[0] == len(classes)
+    for key in loaded:
+        torch.testing.assert_close(state[key], before[key].to(state[key].device))
+
+
 def test_hospital_folder_format_trains_on_nifti_files_with_a_label_csv(trained, tmp_path):
     root, _ = trained
     folder = tmp_path / "my_ct"
