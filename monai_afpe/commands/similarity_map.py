@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import argparse
 
-AXIS_NAMES = "xyzt"
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", type=int, nargs="+", default=[16, 16, 16], help="tokens per axis (2 or 3 axes)")
     parser.add_argument("--spacing", type=float, nargs="+", default=[0.7, 0.7, 5.0], help="voxel spacing per axis, mm")
@@ -34,60 +31,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    from monai_afpe.visualize import similarity_map_figure
 
-    from monai_afpe.networks.blocks import build_positional_embedding
-    from monai_afpe.transforms import compute_afpe_scales
-    from monai_afpe.visualize import plane_of, plot_similarity_maps, token_similarity
-
-    grid = list(args.grid)
-    m = len(grid)
+    m = len(args.grid)
     if m not in (2, 3):
-        raise SystemExit(f"monai-afpe similarity-map: --grid needs 2 or 3 axes, got {grid}")
-    spacing, patch = args.spacing, args.patch_size
-    if len(spacing) != m or len(patch) != m:
+        raise SystemExit(f"monai-afpe similarity-map: --grid needs 2 or 3 axes, got {args.grid}")
+    if len(args.spacing) != m or len(args.patch_size) != m:
         raise SystemExit(
             f"monai-afpe similarity-map: --spacing and --patch-size need {m} values (one per --grid axis), "
-            f"got --spacing {spacing} --patch-size {patch}"
+            f"got --spacing {args.spacing} --patch-size {args.patch_size}"
         )
-    token = args.token if args.token is not None else [n // 2 for n in grid]
-    if args.afpe_scales is not None:
-        afpe_scales = [float(s) for s in args.afpe_scales]
-    else:
-        image_size = [n * p for n, p in zip(grid, patch)]
-        afpe_scales = compute_afpe_scales(
-            torch.tensor(spacing), patch, image_size, policy="physical", base_scale=args.base_scale
-        ).tolist()
-
-    maps = {}
-    for kind in args.encodings:
-        options = {"seed": args.seed}
-        label = kind
-        if kind in ("ifpe", "lfpe"):
-            options["scales"] = args.base_scale
-            label = f"{kind} (s={args.base_scale:g})"
-        elif kind in ("afpe", "afpe_learnable_scales"):
-            options["scales"] = afpe_scales
-            label = f"{kind} (s=" + ", ".join(f"{s:.2g}" for s in afpe_scales) + ")"
-        try:
-            embedding = build_positional_embedding(kind, grid, args.hidden_size, **options)
-            similarity = token_similarity(embedding, token)
-            if m == 3:
-                plane_index = args.plane_index if args.plane_index is not None else token[args.plane_axis]
-                similarity = plane_of(similarity, args.plane_axis, plane_index)
-            maps[label] = similarity
-        except ValueError as error:
-            raise SystemExit(f"monai-afpe similarity-map: {kind}: {error}") from None
-
-    shown = [a for a in range(m) if m == 2 or a != args.plane_axis]
-    token_mm = [token[a] * patch[a] * spacing[a] for a in shown]
-    figure = plot_similarity_maps(
-        maps,
-        token=token_mm,
-        axis_labels=[f"{AXIS_NAMES[a]} (mm, token = {patch[a] * spacing[a]:g} mm)" for a in shown],
-        extent_mm=[grid[a] * patch[a] * spacing[a] for a in shown],
-        title=f"grid {grid} tokens, spacing {spacing} mm, patch {patch}, D = {args.hidden_size}",
-    )
+    try:
+        figure, afpe_scales, token = similarity_map_figure(
+            args.grid,
+            args.spacing,
+            args.patch_size,
+            args.encodings,
+            args.hidden_size,
+            token=args.token,
+            plane_axis=args.plane_axis,
+            plane_index=args.plane_index,
+            base_scale=args.base_scale,
+            afpe_scales=args.afpe_scales,
+            seed=args.seed,
+        )
+    except ValueError as error:
+        raise SystemExit(f"monai-afpe similarity-map: {error}") from None
     figure.savefig(args.output, dpi=120)
-    print(f"wrote {args.output}: {len(maps)} encodings, token {token}, afpe scales {[round(s, 4) for s in afpe_scales]}")
+    print(f"wrote {args.output}: {len(args.encodings)} encodings, token {token}, afpe scales {[round(s, 4) for s in afpe_scales]}")
     return 0

@@ -80,9 +80,7 @@ def run_similarity(options: dict, output_dir: Path | str, name: str = "similarit
     """
     import matplotlib.pyplot as plt
 
-    from monai_afpe.networks.blocks import build_positional_embedding
-    from monai_afpe.transforms import compute_afpe_scales
-    from monai_afpe.visualize import plane_of, plot_similarity_maps, token_similarity
+    from monai_afpe.visualize import similarity_map_figure
 
     unknown = sorted(set(options) - set(SIMILARITY_KEYS))
     if unknown:
@@ -98,31 +96,20 @@ def run_similarity(options: dict, output_dir: Path | str, name: str = "similarit
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     m = len(grid)
-    image_size = [n * p for n, p in zip(grid, patch)]
-    afpe = compute_afpe_scales(torch.tensor(spacing), patch, image_size, policy="physical", base_scale=base).tolist()
+    # similarity maps through the centre token, in mm
+    figure, afpe, _ = similarity_map_figure(
+        grid,
+        spacing,
+        patch,
+        encodings,
+        hidden,
+        token=options.get("token"),
+        plane_axis=int(options.get("plane_axis", 1)),
+        base_scale=base,
+    )
     # grid positions run over [0, 1] per axis: one position unit is the distance between the outer token centres
     extent_mm = [(n - 1) * p * s for n, p, s in zip(grid, patch, spacing)]
     scales_of = {"ifpe": [base] * m, "afpe": afpe}
-
-    # similarity maps through the centre token, in mm
-    token = options.get("token") or [n // 2 for n in grid]
-    plane_axis = int(options.get("plane_axis", 1))
-    maps = {}
-    for kind in encodings:
-        kwargs = {"seed": 0}
-        if kind in scales_of:
-            kwargs["scales"] = scales_of[kind][0] if kind == "ifpe" else scales_of[kind]
-        label = kind + (f" (s={', '.join(f'{s:.2g}' for s in scales_of[kind])})" if kind in scales_of else "")
-        similarity = token_similarity(build_positional_embedding(kind, grid, hidden, **kwargs), token)
-        maps[label] = plane_of(similarity, plane_axis, token[plane_axis]) if m == 3 else similarity
-    shown = [a for a in range(m) if m == 2 or a != plane_axis]
-    figure = plot_similarity_maps(
-        maps,
-        token=[token[a] * patch[a] * spacing[a] for a in shown],
-        axis_labels=[f"axis {a} (mm)" for a in shown],
-        extent_mm=[grid[a] * patch[a] * spacing[a] for a in shown],
-        title=f"grid {grid}, spacing {spacing} mm, patch {patch}, D = {hidden}",
-    )
     figure.savefig(output_dir / "similarity_maps.png", dpi=110)
     plt.close(figure)
 

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from monai_afpe.networks.blocks import PositionalEmbedding
+from monai_afpe.networks.blocks import PositionalEmbedding, build_positional_embedding
 
-__all__ = ["token_similarity", "plane_of", "plot_similarity_maps"]
+__all__ = ["token_similarity", "plane_of", "plot_similarity_maps", "similarity_map_figure"]
+
+AXIS_NAMES = "xyzt"
 
 
 def token_similarity(
@@ -102,3 +104,81 @@ def plot_similarity_maps(
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def similarity_map_figure(
+    grid: Sequence[int],
+    spacing: Sequence[float],
+    patch_size: Sequence[int],
+    encodings: Sequence[str] = ("sincos", "ifpe", "afpe"),
+    hidden_size: int = 384,
+    token: Sequence[int] | None = None,
+    plane_axis: int = 1,
+    plane_index: int | None = None,
+    base_scale: float = 1.0,
+    afpe_scales: Sequence[float] | None = None,
+    seed: int = 0,
+):
+    """The similarity maps of several encodings of one token grid, drawn in mm (the figure of arXiv 2509.02488).
+
+    Isotropic kinds (``ifpe``, ``lfpe``) get ``base_scale`` on every axis; anisotropic ones (``afpe``,
+    ``afpe_learnable_scales``) get ``afpe_scales``, by default the physical policy
+    (``s_i = s0 * extent_i / max extent``, docs/design.md §2).
+
+    Args:
+        grid, spacing, patch_size: tokens, voxel spacing (mm) and voxels per token, per axis (2 or 3 axes).
+        encodings: kinds of :func:`~monai_afpe.networks.blocks.build_positional_embedding`.
+        hidden_size: embedding size ``D`` (larger: smoother maps, one draw's speckle shrinks as ``1/sqrt(D)``).
+        token: the reference token per axis (default: the centre token).
+        plane_axis, plane_index: for 3D grids, the plane drawn (default: through the reference token).
+        base_scale: ``s0``.
+        afpe_scales: explicit per-axis scales of the anisotropic kinds.
+        seed: seed of the Fourier draw ``G``.
+
+    Returns:
+        ``(figure, afpe_scales, token)``.
+
+    Raises:
+        ValueError: per-axis lengths that differ or are not 2 or 3, or an encoding that cannot be built (named).
+    """
+    from monai_afpe.transforms import compute_afpe_scales
+
+    grid, spacing, patch = [int(n) for n in grid], [float(v) for v in spacing], [int(v) for v in patch_size]
+    m = len(grid)
+    if m not in (2, 3) or not len(spacing) == len(patch) == m:
+        raise ValueError(
+            f"grid, spacing and patch_size need 2 or 3 values each (one per axis), got {grid}, {spacing}, {patch}."
+        )
+    token = [n // 2 for n in grid] if token is None else [int(k) for k in token]
+    if afpe_scales is None:
+        image_size = [n * p for n, p in zip(grid, patch)]
+        afpe_scales = compute_afpe_scales(
+            torch.tensor(spacing), patch, image_size, policy="physical", base_scale=base_scale
+        ).tolist()
+    afpe_scales = [float(v) for v in afpe_scales]
+    maps = {}
+    for kind in encodings:
+        options: dict = {"seed": seed}
+        label = kind
+        if kind in ("ifpe", "lfpe"):
+            options["scales"] = base_scale
+            label = f"{kind} (s={base_scale:g})"
+        elif kind in ("afpe", "afpe_learnable_scales"):
+            options["scales"] = afpe_scales
+            label = f"{kind} (s=" + ", ".join(f"{v:.2g}" for v in afpe_scales) + ")"
+        try:
+            similarity = token_similarity(build_positional_embedding(kind, grid, hidden_size, **options), token)
+        except ValueError as error:
+            raise ValueError(f"{kind}: {error}") from None
+        if m == 3:
+            similarity = plane_of(similarity, plane_axis, token[plane_axis] if plane_index is None else plane_index)
+        maps[label] = similarity
+    shown = [a for a in range(m) if m == 2 or a != plane_axis]
+    figure = plot_similarity_maps(
+        maps,
+        token=[token[a] * patch[a] * spacing[a] for a in shown],
+        axis_labels=[f"{AXIS_NAMES[a]} (mm, token = {patch[a] * spacing[a]:g} mm)" for a in shown],
+        extent_mm=[grid[a] * patch[a] * spacing[a] for a in shown],
+        title=f"grid {grid} tokens, spacing {spacing} mm, patch {patch}, D = {hidden_size}",
+    )
+    return figure, afpe_scales, token
