@@ -42,6 +42,7 @@ from monai.data import ImageReader
 from monai.transforms import LoadImage
 from monai.utils import MetaKeys, ensure_tuple, look_up_option
 
+from monai_afpe.data.readers.validation import SourceFieldError
 from monai_afpe.data.readers.video import FRAME_COUNT_MISMATCH
 from monai_afpe.data.splits import SPLIT_NAMES, allowed_split_names
 
@@ -66,26 +67,10 @@ REPORT_COLUMNS = ("split", "index", "key", "file", "problem")
 """Columns of the skip report: the checked list's name, the item's index in it, the item key, the file, the reason."""
 
 
-class DatasetCheckError(ValueError):
-    """An item of a data set that cannot be used, or a data list that cannot be trained or inferred on.
-
-    The message is one line, ``"<source>: <field>: <problem>"``: the file (or the list and item), the
-    item key or field, and what is wrong and what was expected.
-
-    Args:
-        source: the file, or the list and item, the problem is in.
-        field: the item key or field.
-        problem: what is wrong and, where useful, what was expected.
-    """
-
-    def __init__(self, source: object, field: str, problem: str):
-        self.source = str(source)
-        self.field = field
-        self.problem = problem
-        super().__init__(f"{self.source}: {field}: {problem}")
-
-    def __reduce__(self):  # picklable, e.g. across processes
-        return type(self), (self.source, self.field, self.problem)
+class DatasetCheckError(SourceFieldError):
+    """An item of a data set that cannot be used, or a data list that cannot be trained or inferred on:
+    ``"<source>: <field>: <problem>"`` with the file (or the list and item), the item key or field, and what
+    is wrong and what was expected."""
 
 
 class DatasetCheckWarning(UserWarning):

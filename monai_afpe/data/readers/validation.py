@@ -11,18 +11,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["ImageMetadataError", "check_spacing", "check_spacing_argument", "format_values"]
+__all__ = ["SourceFieldError", "ImageMetadataError", "check_spacing", "check_spacing_argument", "format_values"]
 
 
-class ImageMetadataError(ValueError):
-    """Missing, malformed or inconsistent geometry metadata in an image file, DICOM series or video.
+class SourceFieldError(ValueError):
+    """An error whose one-line message names where (a file, folder, list item) and which field is wrong.
 
-    The message is one line, ``"<source>: <field>: <problem>"``, so that it names the file (or folder)
-    and the metadata field, e.g. ``"ct/0001.dcm: PixelSpacing (0028,0030): missing"``.
+    The message is ``"<source>: <field>: <problem>"``; the three parts stay available as attributes.
 
     Args:
-        source: the file or folder the metadata comes from.
-        field: the metadata field (a DICOM keyword and tag, a container property, ...).
+        source: the file, folder or list item the problem is in.
+        field: the metadata field or item key.
         problem: what is wrong and, where useful, what was expected.
     """
 
@@ -34,6 +33,12 @@ class ImageMetadataError(ValueError):
 
     def __reduce__(self):  # picklable, e.g. across DataLoader worker processes
         return type(self), (self.source, self.field, self.problem)
+
+
+class ImageMetadataError(SourceFieldError):
+    """Missing, malformed or inconsistent geometry metadata in an image file, DICOM series or video, e.g.
+    ``"ct/0001.dcm: PixelSpacing (0028,0030): missing"`` (source: the file or folder; field: the metadata
+    field, a DICOM keyword and tag, a container property, ...)."""
 
 
 def format_values(values: Sequence[float] | np.ndarray | float, unit: str = "") -> str:
