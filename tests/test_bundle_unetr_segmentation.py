@@ -130,7 +130,9 @@ def test_evaluate_reports_the_best_models_dice_on_the_test_split(trained, tmp_pa
             pred = one_hot(logits.argmax(1, keepdim=True), 5)
             dice(pred, one_hot(data["label"][None], 5))
     per_class = dice.aggregate()
-    expected = {f"dice_{name}": float(value) for name, value in zip(("liver", "kidney", "spleen", "aorta"), per_class)}
+    expected = {f"test_dice_{name}": float(value) for name, value in zip(("liver", "kidney", "spleen", "aorta"), per_class)}
+    assert list(metrics) == ["test_mean_dice", *expected]  # test results are named test_*, as in the other bundles
+    assert (tmp_path / "eval" / "test_mean_dice_raw.csv").is_file()
     for name, value in expected.items():
         assert float(metrics[name]) == pytest.approx(value, abs=1e-4)
 
