@@ -71,6 +71,12 @@ def test_train_generates_data_and_writes_checkpoints(trained):
     assert last["trainer"]["iteration"] == 48 // TINY["batch_size"]
     best = torch.load(root / "models" / "model.pt", weights_only=True)
     assert best.keys() == last["model"].keys()
+    # the spacing contract: the per-axis range of the spacing the network was trained on
+    contract = json.loads((root / "models" / "spacing_contract.json").read_text())
+    spacings = np.array([np.abs(np.diag(nib.load(root / "data" / i["image"]).affine)[:3]) for i in items["training"]])
+    np.testing.assert_allclose(contract["min"], spacings.min(0), rtol=1e-5)
+    np.testing.assert_allclose(contract["max"], spacings.max(0), rtol=1e-5)
+    assert contract["samples"] == 48 and contract["image_size"] == [32, 32, 32] and contract["source"] == "training batches"
 
 
 def test_evaluate_writes_metrics_confusion_matrix_and_predictions(trained):
@@ -159,6 +165,8 @@ def test_resume_continues_from_the_saved_iteration(trained, tmp_path):
     assert resumed.trainer.state.epoch == 2
     assert resumed.trainer.state.iteration == 2 * per_epoch
     assert torch.load(tmp_path / "models" / "checkpoint_epoch=2.pt", weights_only=True)["trainer"]["iteration"] == 2 * per_epoch
+    # the spacing contract of the first run is extended, not restarted
+    assert json.loads((tmp_path / "models" / "spacing_contract.json").read_text())["samples"] == 2 * 48
 
 
 def test_finetune_loads_the_checkpoint_and_reads_the_new_spacing(trained, tmp_path):

@@ -1,6 +1,7 @@
 """The afpe_echo_regression bundle: train, evaluate, infer, resume, fine-tune, multi-GPU and exports on tiny data."""
 
 import csv
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -77,6 +78,15 @@ def test_train_writes_data_and_checkpoints(trained):
     # the regression head starts in normalised units: output_scale is the training std of the EF
     train_ef = torch.tensor([float(r["EF"]) for r in rows if r["Split"] == "TRAIN"], dtype=torch.float64)
     assert float(last["model"]["output_scale"]) == pytest.approx(float(train_ef.std(unbiased=False)), rel=1e-5)
+    # the spacing contract: (clip period / fps, pixel spacing, pixel spacing) of the training clips, 32-pixel frames
+    contract = json.loads((root / "models" / "spacing_contract.json").read_text())
+    train_rows = [r for r in rows if r["Split"] == "TRAIN"]
+    dt = [4.0 / float(r["FPS"]) for r in train_rows]
+    pixel = [float(r["PixelSpacing"]) for r in train_rows]
+    assert contract["min"] == pytest.approx([min(dt), min(pixel), min(pixel)], rel=1e-4)
+    assert contract["max"] == pytest.approx([max(dt), max(pixel), max(pixel)], rel=1e-4)
+    assert contract["units"] == ["s", "mm", "mm"] and contract["image_size"] == [16, 32, 32]
+    assert contract["samples"] == iterations * TINY["batch_size"]
 
 
 def test_evaluate_metrics_and_inference_predictions(trained):
@@ -232,3 +242,6 @@ def test_multi_gpu_train_torchrun_gloo(trained, tmp_path):
     per_rank = -(-sum(r["Split"] == "TRAIN" for r in rows) // 2)  # DistributedSampler pads to an even split
     assert last["trainer"]["iteration"] == 2 * (per_rank // TINY["batch_size"])
     assert not any(k.startswith("module.") for k in last["model"])
+    # the spacing contract covers the batches of both ranks (all-reduced), written once by rank 0
+    contract = json.loads((tmp_path / "models" / "spacing_contract.json").read_text())
+    assert contract["samples"] == 2 * 2 * (per_rank // TINY["batch_size"]) * TINY["batch_size"]

@@ -69,6 +69,11 @@ def test_train_writes_checkpoints_metrics_and_generates_data(trained):
     trainer = workflow.parser.get_parsed_content("train#trainer")
     assert trainer.state.epoch == 1 and trainer.state.iteration == 3  # 6 volumes, batch size 2
     assert (root / "models" / "model.pt").is_file() and (root / "models" / "checkpoint_epoch=1.pt").is_file()
+    contract = json.loads((root / "models" / "spacing_contract.json").read_text())  # the spacing range trained on
+    training = [nib.load(root / "data" / item["image"]).header.get_zooms()[:3] for item in dataset["training"]]
+    assert contract["samples"] == 6 and contract["image_size"] == ROI
+    np.testing.assert_allclose(contract["min"], np.min(training, axis=0), rtol=1e-5)
+    np.testing.assert_allclose(contract["max"], np.max(training, axis=0), rtol=1e-5)
     metrics = dict(line.split(",") for line in (root / "eval" / "metrics.csv").read_text().splitlines())
     assert list(metrics) == ["val_mean_dice", "dice_liver", "dice_kidney", "dice_spleen", "dice_aorta"]
     assert all(0.0 <= float(value) <= 1.0 for value in metrics.values())

@@ -2,7 +2,8 @@
 
 :class:`ResumableCheckpoint` saves every epoch and on SIGTERM / SIGINT and resumes from the newest complete
 file; :class:`AtomicCheckpointSaver` is MONAI's ``CheckpointSaver`` (e.g. the best ``model.pt``) with
-atomic writes; both write through :class:`AtomicDiskSaver`.
+atomic writes; both write through :class:`AtomicDiskSaver`. :class:`SpacingRangeRecorder` saves the
+spacing range of the training batches as the model's spacing contract (``spacing_contract.json``).
 """
 
 from monai_afpe.handlers.atomic_checkpoint_saver import AtomicCheckpointSaver
@@ -17,6 +18,7 @@ from monai_afpe.handlers.checkpoint_files import (
     read_checkpoint_keys,
 )
 from monai_afpe.handlers.resumable_checkpoint import RESERVED_KEYS, ResumableCheckpoint
+from monai_afpe.handlers.spacing_range_recorder import SpacingRangeRecorder
 
 __all__ = [
     "CHECKPOINT_EXTENSION",
@@ -26,6 +28,7 @@ __all__ = [
     "AtomicDiskSaver",
     "CheckpointFile",
     "ResumableCheckpoint",
+    "SpacingRangeRecorder",
     "atomic_torch_save",
     "checkpoint_filename",
     "checkpoint_pattern",

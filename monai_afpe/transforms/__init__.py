@@ -1,5 +1,6 @@
 """Spacing-aware transforms: physical spacing from a MetaTensor's affine, AFPE scales from it (arXiv 2509.02488),
-random spacing and frame-rate augmentation, and EchoNet-style clip sampling."""
+random spacing and frame-rate augmentation, EchoNet-style clip sampling, and a check of the input spacing
+against the range the model was trained on (its spacing contract)."""
 
 from monai_afpe.transforms.array import ComputeAFPEScales, ExtractSpacing
 from monai_afpe.transforms.clip_sampling import CLIP_MODES, SampleClip, SampleClipD, SampleClipd, SampleClipDict
@@ -32,6 +33,17 @@ from monai_afpe.transforms.spacing import (
     spacing_from_affine,
     spacing_units,
 )
+from monai_afpe.transforms.spacing_contract import (
+    SPACING_ACTIONS,
+    SPACING_CONTRACT_FILENAME,
+    CheckSpacingRange,
+    CheckSpacingRangeD,
+    CheckSpacingRanged,
+    CheckSpacingRangeDict,
+    SpacingOutOfRangeWarning,
+    check_spacing_contract,
+    load_spacing_contract,
+)
 
 __all__ = [
     "CLIP_MODES",
@@ -63,6 +75,15 @@ __all__ = [
     "ExtractSpacingDict",
     "ExtractSpacingd",
     "SCALE_POLICIES",
+    "SPACING_ACTIONS",
+    "SPACING_CONTRACT_FILENAME",
+    "CheckSpacingRange",
+    "CheckSpacingRangeD",
+    "CheckSpacingRangeDict",
+    "CheckSpacingRanged",
+    "SpacingOutOfRangeWarning",
+    "check_spacing_contract",
+    "load_spacing_contract",
     "check_scale_options",
     "compute_afpe_scales",
     "image_spacing",
