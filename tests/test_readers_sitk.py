@@ -154,4 +154,4 @@ def test_folder_with_several_series(tmp_path):
     assert chosen.shape == (1, 5, 4, 2)
     np.testing.assert_allclose(image_spacing(chosen)[2], 3.0)
     with pytest.raises(ImageMetadataError, match=r"SeriesInstanceUID \(0020,000E\): no series '9.9'"):
-        SimpleITKReader(series_name="9.9").read(str(tmp_path))
+        load(tmp_path, SimpleITKReader(series_name="9.9"))  # from get_data: LoadImage tries no other reader

@@ -11,6 +11,7 @@ neither that the slices are evenly spaced nor that they share one orientation, a
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ from typing import Any
 import numpy as np
 from monai.config import PathLike
 from monai.data import PydicomReader
-from monai.utils import MetaKeys, ensure_tuple
+from monai.utils import MetaKeys, ensure_tuple, optional_import
 
 from monai_afpe.data.readers.validation import ImageMetadataError, check_spacing, format_values
+
+pydicom, _ = optional_import("pydicom")
 
 __all__ = ["DICOM_FIELDS", "ROUNDING_TOLERANCE", "SliceGeometry", "check_slice_geometry", "DicomSeriesReader"]
 
@@ -268,6 +271,13 @@ def check_slice_geometry(
     return step
 
 
+@dataclass(frozen=True)
+class _NoDicom:
+    """What :meth:`DicomSeriesReader.read` returns for a folder without a DICOM file."""
+
+    source: str
+
+
 class DicomSeriesReader(PydicomReader):
     """MONAI's :class:`~monai.data.PydicomReader` with the slice geometry validated before reading.
 
@@ -306,23 +316,56 @@ class DicomSeriesReader(PydicomReader):
         self._sources: list[str] = []
 
     def read(self, data: Sequence[PathLike] | PathLike, **kwargs):
-        """Read the files as :meth:`PydicomReader.read` does, remembering the folders or files given."""
+        """Read the files as :meth:`PydicomReader.read` does, remembering the folders or files given.
+
+        A folder without a DICOM file (``PydicomReader`` fails on it with an ``IndexError``) is reported by
+        :meth:`get_data`, so that ``LoadImage`` reports it rather than trying its other readers.
+        """
         self._sources = [str(name) for name in ensure_tuple(data)]
+        for source in self._sources:
+            if os.path.isdir(source):  # the files PydicomReader would try, as it picks them
+                names = [os.path.join(source, n) for n in sorted(os.listdir(source))]
+                names = [n for n in names if self.fname_regex is None or re.match(self.fname_regex, n)]
+                if not any(os.path.isfile(n) and pydicom.misc.is_dicom(n) for n in names):
+                    return _NoDicom(source)
         return super().read(data, **kwargs)
 
     def get_data(self, data) -> tuple[np.ndarray, dict]:
-        """Validate the geometry of each series or file, then read it with :meth:`PydicomReader.get_data`."""
+        """Validate the geometry of each series or file, then read it with :meth:`PydicomReader.get_data`.
+
+        Raises:
+            ImageMetadataError: a folder holds no DICOM file (field ``slices``), the geometry is invalid (see
+                :func:`check_slice_geometry`), an image file lacks InstanceNumber, or the pixel data cannot be
+                decoded (field ``PixelData (7FE0,0010)``).
+        """
+        if isinstance(data, _NoDicom):
+            raise ImageMetadataError(data.source, "slices", "no DICOM file in the folder")
         items = [data] if len(self._sources) == 1 else list(data)
         for source, item, names in zip(self._sources, items, self.filenames):
             if isinstance(item, list):
                 self._check_series(item, names, source)
             else:
                 self._check_file(item, names)
-        array, meta = super().get_data(data)
+        try:
+            array, meta = super().get_data(data)
+        except ValueError as error:  # pydicom: pixel data shorter than Rows x Columns x ... says
+            source = self._sources[0] if len(self._sources) == 1 else ", ".join(self._sources)
+            raise ImageMetadataError(source, "PixelData (7FE0,0010)", f"cannot be decoded: {error}") from error
         meta["spacing_units"] = ("mm",) * len(meta[MetaKeys.SPATIAL_SHAPE])
         return array, meta
 
     def _check_series(self, datasets: list, names: Sequence[PathLike], source: str) -> None:
+        unordered = [
+            os.path.basename(str(n))
+            for ds, n in zip(datasets, names)
+            if "InstanceNumber" not in ds and "PixelData" in ds
+        ]
+        if unordered:  # PydicomReader would drop them with a warning: a volume with slices missing
+            raise ImageMetadataError(
+                source,
+                "InstanceNumber (0020,0013)",
+                f"missing in image file(s) {_listed(unordered)}: no place in the stack (PydicomReader would skip them)",
+            )
         # the stack order of PydicomReader: files with an InstanceNumber, sorted by it (stable)
         stack = sorted(
             ((ds, os.path.basename(str(n))) for ds, n in zip(datasets, names) if "InstanceNumber" in ds),

@@ -18,7 +18,7 @@ from monai.data.utils import orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, optional_import, require_pkg
 
 from monai_afpe.data.readers.dicom_series import SliceGeometry, check_slice_geometry
-from monai_afpe.data.readers.reader_base import PydicomDatasetReader
+from monai_afpe.data.readers.reader_base import PydicomDatasetReader, pixel_array
 from monai_afpe.data.readers.validation import ImageMetadataError
 
 pydicom, has_pydicom = optional_import("pydicom")
@@ -136,7 +136,7 @@ class EnhancedDicomReader(PydicomDatasetReader):
         slices = [_frame_geometry(ds, frame) for frame in range(frames)]
         step = check_slice_geometry(slices, source, self.tolerance, fields=ENHANCED_DICOM_FIELDS)
 
-        array = ds.pixel_array
+        array = pixel_array(ds, source)
         array = array[None] if frames == 1 else array  # (frames, rows, columns[, samples])
         array = self._rescale(ds, array)
         array = np.swapaxes(array, 0, 2)  # (columns, rows, frames[, samples]), as PydicomReader stacks a series

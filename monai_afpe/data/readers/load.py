@@ -8,6 +8,7 @@ folders, MHA / NRRD, ultrasound cine DICOM and videos. Pipelines use the readers
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,12 +42,14 @@ def select_reader(
     - a folder: a DICOM series, :class:`~monai_afpe.data.readers.DicomSeriesReader`;
     - ``.avi``, ``.mp4``, ... (:data:`~monai_afpe.data.readers.VIDEO_SUFFIXES`):
       :class:`~monai_afpe.data.readers.VideoReader`;
+    - a DICOM file (by its content, whatever its suffix):
+      :class:`~monai_afpe.data.readers.EnhancedDicomReader` when it has functional groups,
+      :class:`~monai_afpe.data.readers.UltrasoundCineReader` for an ultrasound multi-frame file (by its
+      SOP class, or several frames and modality US), :class:`~monai_afpe.data.readers.DicomSeriesReader`
+      otherwise (a single slice);
     - ``.nii``, ``.nii.gz``: :class:`~monai_afpe.data.readers.NiftiReader` (the NIfTI-1 sform / qform /
       pixdim rule, never MONAI's header correction);
-    - ``.mha``, ``.mhd``, ``.nrrd``, ...: :class:`~monai_afpe.data.readers.SimpleITKReader`;
-    - a DICOM file: :class:`~monai_afpe.data.readers.EnhancedDicomReader` when it has functional
-      groups, :class:`~monai_afpe.data.readers.UltrasoundCineReader` for a multi-frame ultrasound file,
-      :class:`~monai_afpe.data.readers.DicomSeriesReader` otherwise (a single slice).
+    - ``.mha``, ``.mhd``, ``.nrrd``, ...: :class:`~monai_afpe.data.readers.SimpleITKReader`.
 
     Args:
         path: file or folder.
@@ -58,6 +61,7 @@ def select_reader(
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
+        ImageMetadataError: the file is empty (field ``file``).
         ValueError: the format is not supported.
     """
     name = str(path)
@@ -65,13 +69,15 @@ def select_reader(
         return DicomSeriesReader(tolerance=tolerance)
     if not os.path.isfile(name):
         raise FileNotFoundError(f"{name}: no such file or folder")
+    if os.path.getsize(name) == 0:
+        raise ImageMetadataError(name, "file", "empty (0 bytes)")
     if is_supported_format(name, VIDEO_SUFFIXES):
         return VideoReader(pixel_spacing=pixel_spacing)
-    if is_supported_format(name, NIFTI_SUFFIXES):
-        return NiftiReader()
-    if is_supported_format(name, SITK_SUFFIXES) and not is_supported_format(name, ("dcm",)):
-        return SimpleITKReader(tolerance=tolerance)
     if not pydicom.misc.is_dicom(name):
+        if is_supported_format(name, NIFTI_SUFFIXES):
+            return NiftiReader()
+        if is_supported_format(name, SITK_SUFFIXES):
+            return SimpleITKReader(tolerance=tolerance)
         raise ValueError(
             f"{name}: unsupported format: expected a NIfTI, MHA / MHD, NRRD or DICOM file, a DICOM series "
             f"folder or a video ({', '.join(VIDEO_SUFFIXES)})"
@@ -79,8 +85,8 @@ def select_reader(
     header = pydicom.dcmread(name, stop_before_pixels=True)
     if "PerFrameFunctionalGroupsSequence" in header or "SharedFunctionalGroupsSequence" in header:
         return EnhancedDicomReader(tolerance=tolerance)
-    if int(header.get("NumberOfFrames") or 1) > 1 and (
-        header.get("Modality") == "US" or header.get("SOPClassUID") == _ULTRASOUND_MULTIFRAME_STORAGE
+    if header.get("SOPClassUID") == _ULTRASOUND_MULTIFRAME_STORAGE or (
+        int(header.get("NumberOfFrames") or 1) > 1 and header.get("Modality") == "US"
     ):
         return UltrasoundCineReader(pixel_spacing=pixel_spacing)
     return DicomSeriesReader(tolerance=tolerance)
@@ -106,8 +112,9 @@ def load_image(
 
     Raises:
         ImageMetadataError: bad geometry metadata (for NIfTI: zero, non-finite or singular sform, qform
-            or pixdim, see :func:`~monai_afpe.data.readers.nifti_affine`), or fewer than 2 spatial axes
-            ("too few dimensions").
+            or pixdim, see :func:`~monai_afpe.data.readers.nifti_affine`), fewer than 2 spatial axes
+            ("too few dimensions"), a spatial axis of length 0, or a file that cannot be read (empty,
+            truncated, not of the format its suffix says), each naming the file and the field.
         ValueError: from the spacing check of ``monai_afpe.transforms.image_spacing`` (zero, negative or
             non-finite spacing in the affine), or an unsupported format.
         FileNotFoundError: ``path`` does not exist.
@@ -116,11 +123,21 @@ def load_image(
 
     name = str(path)
     reader = select_reader(name, pixel_spacing=pixel_spacing, tolerance=tolerance)
-    img = LoadImage(image_only=True, ensure_channel_first=True, dtype=dtype)(name, reader=reader)
+    try:
+        img = LoadImage(image_only=True, ensure_channel_first=True, dtype=dtype)(name, reader=reader)
+    except (EOFError, zlib.error, OSError) as error:
+        if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        # nibabel reads the voxels only now: gzip's EOFError names no file
+        raise ImageMetadataError(
+            name, "data", f"cannot be read, the file is truncated or damaged ({type(error).__name__}: {error})"
+        ) from error
     if img.ndim < 3:
         raise ImageMetadataError(
             name, "shape", f"too few dimensions: {tuple(img.shape)} (channel first); at least 2 spatial axes are needed"
         )
+    if 0 in img.shape[1:]:
+        raise ImageMetadataError(name, "shape", f"no voxel: shape {tuple(img.shape)} (channel first) has an empty axis")
     img.meta.setdefault("spacing_units", ("mm",) * (img.ndim - 1))
     image_spacing(img)
     return img

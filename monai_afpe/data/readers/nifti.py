@@ -16,8 +16,8 @@ prescribes:
 The chosen affine's spacing (the norms of its columns) is compared with ``pixdim``; when they disagree
 a :class:`NiftiGeometryWarning` names both. Zero, non-finite or singular geometry, and form codes the
 standard does not define, raise :class:`~monai_afpe.data.readers.ImageMetadataError` naming the file
-and the field. The affine is expressed in millimetres (``xyzt_units``; an unstated unit is taken as mm
-with a warning).
+and the field, as does a ``dim`` with an empty axis. The affine is expressed in millimetres
+(``xyzt_units``; an unstated unit is taken as mm with a warning).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from monai_afpe.data.readers.validation import ImageMetadataError, format_values
 
 nib, _ = optional_import("nibabel")
 ImageOpener, _ = optional_import("nibabel.openers", name="ImageOpener")
+ImageFileError, _ = optional_import("nibabel.filebasedimages", name="ImageFileError")
 
 __all__ = [
     "NIFTI_UNITS",
@@ -100,6 +101,17 @@ def _qform(header, source: str) -> np.ndarray:
         ) from error
 
 
+def _check_dim(header, source: str) -> None:
+    """Raise unless ``dim[0]`` is 1 to 7 and every axis it counts holds at least one voxel."""
+    dim = [int(n) for n in header["dim"]]
+    if not 1 <= dim[0] <= 7:
+        raise ImageMetadataError(source, "dim", f"dim[0] = {dim[0]} axes; the NIfTI standard allows 1 to 7")
+    empty = [axis for axis in range(1, dim[0] + 1) if dim[axis] < 1]
+    if empty:
+        shown = f"dim[1:{dim[0] + 1}] = {dim[1 : dim[0] + 1]}"
+        raise ImageMetadataError(source, "dim", f"{shown}: axes {empty} hold no voxel; every axis needs >= 1")
+
+
 def _check_affine(affine: np.ndarray, rank: int, source: str, field: str) -> np.ndarray:
     """Spacing of the first ``rank`` axes of ``affine``, or raise on non-finite, zero or singular geometry."""
     if not np.all(np.isfinite(affine)):
@@ -139,10 +151,11 @@ def nifti_affine(header, source: PathLike, rtol: float = 1e-3) -> tuple[np.ndarr
 
     Raises:
         ImageMetadataError: naming ``source`` and the field (``sform``, ``qform``, ``pixdim``,
-            ``sform_code``, ``qform_code``) for a form code the standard does not define, or zero,
-            non-finite or singular geometry.
+            ``sform_code``, ``qform_code``, ``dim``) for a form code the standard does not define, zero,
+            non-finite or singular geometry, or a ``dim`` with no voxel along an axis.
     """
     source = str(source)
+    _check_dim(header, source)
     rank = int(np.clip(header["dim"][0], 1, 3))
     pixdim = np.asarray(header["pixdim"][1 : rank + 1], dtype=np.float64)
     sform_code, qform_code = _form_code(header, "sform_code", source), _form_code(header, "qform_code", source)
@@ -246,6 +259,8 @@ class NiftiReader(NibabelReader):
         Raises:
             ImageMetadataError: ``nibabel.load`` fails on geometry (it builds the affine, and cannot from a
                 qform quaternion with ``b² + c² + d² > 1``); :func:`nifti_affine` of the stored header names it.
+                Or the file is not a NIfTI file nibabel can open (empty, another format, a gzip suffix on an
+                uncompressed file or the reverse): field ``file``.
         """
         options = {**self.kwargs, **kwargs}
         images = []
@@ -257,6 +272,8 @@ class NiftiReader(NibabelReader):
                     warnings.simplefilter("ignore", NiftiGeometryWarning)
                     nifti_affine(stored_nifti_header(name), name, self.rtol)
                 raise
+            except ImageFileError as error:
+                raise ImageMetadataError(name, "file", f"not a NIfTI file nibabel can open ({error})") from error
         return images if len(images) > 1 else images[0]
 
     def get_data(self, img) -> tuple[np.ndarray, dict]:

@@ -1,4 +1,4 @@
-"""Shared parts of this package's readers: pydicom file reading, and the metadata of a (C, T, H, W) cine."""
+"""Shared parts of this package's readers: pydicom reading and decoding, and the metadata of a (C, T, H, W) cine."""
 
 from __future__ import annotations
 
@@ -9,9 +9,23 @@ from monai.config import PathLike
 from monai.data import ImageReader
 from monai.utils import MetaKeys, ensure_tuple, optional_import
 
+from monai_afpe.data.readers.validation import ImageMetadataError
+
 pydicom, has_pydicom = optional_import("pydicom")
 
-__all__ = ["PydicomDatasetReader", "cine_metadata"]
+__all__ = ["PydicomDatasetReader", "cine_metadata", "pixel_array"]
+
+
+def pixel_array(ds, source: PathLike) -> np.ndarray:
+    """``ds.pixel_array``, or an error naming ``source`` when the pixel data cannot be decoded (e.g. cut short).
+
+    Raises:
+        ImageMetadataError: field ``PixelData (7FE0,0010)``, with pydicom's reason.
+    """
+    try:
+        return ds.pixel_array
+    except (ValueError, AttributeError) as error:  # pydicom: too few bytes, no pixel data, unknown syntax
+        raise ImageMetadataError(source, "PixelData (7FE0,0010)", f"cannot be decoded: {error}") from error
 
 
 class PydicomDatasetReader(ImageReader):

@@ -18,13 +18,21 @@ stacks slices of different planes (ITK itself refuses zero and non-finite spacin
 a NIfTI file follows the NIfTI-1 rule of :func:`~monai_afpe.data.readers.nifti_affine` (sform, else
 qform, else pixdim with a warning; errors on bad geometry), as :class:`~monai_afpe.data.readers.NiftiReader`
 reads it: ITK takes the spacing from pixdim even when a valid sform says otherwise, with only a note on
-the console.
+the console. A single DICOM file is validated as a one-slice series (an enhanced multi-frame file by its
+functional groups); other multi-frame files, whose frames ITK would stack as a third spatial axis with a
+guessed spacing, are refused. An uncompressed or gzipped NIfTI file whose voxel data is cut short is an
+error (ITK reads it without a word, the missing voxels made up).
+
+A file or folder SimpleITK cannot read is reported from :meth:`SimpleITKReader.get_data`, not from
+``read``: MONAI's ``LoadImage`` answers a failing ``read`` by trying its other readers, and its
+``NibabelReader`` would then read a NIfTI file with its own pixdim "correction", silently.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,15 +44,74 @@ from monai.data.utils import is_supported_format, orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, optional_import, require_pkg
 
 from monai_afpe.data.readers.dicom_series import SliceGeometry, check_slice_geometry
+from monai_afpe.data.readers.enhanced_dicom import ENHANCED_DICOM_FIELDS, _frame_geometry
 from monai_afpe.data.readers.nifti import nifti_affine, nifti_to_millimetres, stored_nifti_header
 from monai_afpe.data.readers.validation import ImageMetadataError
 
 sitk, has_sitk = optional_import("SimpleITK")
+pydicom, has_pydicom = optional_import("pydicom")
+ImageOpener, _ = optional_import("nibabel.openers", name="ImageOpener")
 
 __all__ = ["SITK_SUFFIXES", "SimpleITKReader"]
 
 SITK_SUFFIXES = ("nii", "nii.gz", "mha", "mhd", "nrrd", "nhdr", "dcm", "gipl", "gipl.gz")
 """File suffixes :meth:`SimpleITKReader.verify_suffix` accepts (folders are read as DICOM series)."""
+
+
+class _Unread:
+    """A file or folder SimpleITK could not read; :meth:`SimpleITKReader.get_data` raises ``error``."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+def _sitk_message(error: Exception) -> str:
+    """SimpleITK's message without the C++ source location and the ``sitk::ERROR:`` / ``ITK ERROR:`` prefix."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Exception thrown in SimpleITK"):
+        lines = lines[1:]
+    text = " ".join(lines)
+    for prefix in ("sitk::ERROR:", "ITK ERROR:"):
+        text = text.replace(prefix, "")
+    return " ".join(text.split())
+
+
+def _check_nifti_data(source: str) -> None:
+    """Raise when the voxel data of a ``.nii`` or ``.nii.gz`` file ends before the header says it does."""
+    header = stored_nifti_header(source)
+    end = int(header.get_data_offset()) + int(np.prod(header.get_data_shape())) * header.get_data_dtype().itemsize
+    with ImageOpener(source) as fileobj:
+        try:
+            fileobj.seek(end - 1)  # a gzipped file is decompressed up to there
+            complete = len(fileobj.read(1)) == 1
+        except (OSError, EOFError, zlib.error):
+            complete = False
+    if not complete:
+        raise ImageMetadataError(
+            source, "data", f"the file is truncated or damaged: the header needs {end} bytes (voxel data included)"
+        )
+
+
+def _dicom_file_geometry(name: str) -> tuple[list[SliceGeometry], dict | None] | None:
+    """The slices of a DICOM file and their message fields, for :func:`check_slice_geometry`; None for other files.
+
+    Raises:
+        ImageMetadataError: a multi-frame file without functional groups (an ultrasound cine, say).
+    """
+    if not has_pydicom or not pydicom.misc.is_dicom(name):
+        return None
+    ds = pydicom.dcmread(name, stop_before_pixels=True)
+    frames = int(ds.get("NumberOfFrames") or 1)
+    if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
+        return [_frame_geometry(ds, frame) for frame in range(frames)], ENHANCED_DICOM_FIELDS
+    if frames > 1:
+        raise ImageMetadataError(
+            name,
+            "NumberOfFrames (0028,0008)",
+            f"{frames} frames and no functional groups (an ultrasound cine?): SimpleITK would stack the frames as a "
+            "third spatial axis with a guessed spacing; read it with UltrasoundCineReader",
+        )
+    return [SliceGeometry.from_dataset(ds, os.path.basename(name))], None
 
 
 def _slice_geometry(reader, index: int, name: str) -> SliceGeometry:
@@ -109,7 +176,7 @@ class SimpleITKReader(ImageReader):
         self.affine_lps_to_ras = affine_lps_to_ras
         self.tolerance = float(tolerance)
         self._sources: list[str] = []
-        self._slices: list[list[SliceGeometry] | None] = []
+        self._slices: list[tuple[list[SliceGeometry], dict | None] | None] = []
 
     def verify_suffix(self, filename: Sequence[PathLike] | PathLike) -> bool:
         """Whether SimpleITK is installed and every name is a folder or has one of :data:`SITK_SUFFIXES`."""
@@ -122,9 +189,12 @@ class SimpleITKReader(ImageReader):
         The geometry of DICOM series is validated in :meth:`get_data` (``LoadImage`` tries its other
         readers when ``read`` fails, but reports errors from ``get_data``).
 
+        What cannot be read (a folder without a DICOM series or without the series ``series_name``, a file
+        SimpleITK does not read, a multi-frame DICOM file without functional groups) is raised from
+        :meth:`get_data`, so that ``LoadImage`` does not fall back to a reader without these checks.
+
         Raises:
             TypeError: ``kwargs`` are given (SimpleITK reading takes no options here).
-            ImageMetadataError: a folder holds no DICOM series, or not the series ``series_name``.
         """
         if kwargs:
             raise TypeError(f"SimpleITKReader.read takes no keyword arguments, got {sorted(kwargs)}.")
@@ -132,10 +202,15 @@ class SimpleITKReader(ImageReader):
         self._slices = []
         images = []
         for name in self._sources:
-            if os.path.isdir(name):
-                image, slices = self._read_series(name)
-            else:
-                image, slices = sitk.ReadImage(name), None
+            slices = None
+            try:
+                if os.path.isdir(name):
+                    image, slices = self._read_series(name)
+                else:
+                    slices = _dicom_file_geometry(name)
+                    image = sitk.ReadImage(name)
+            except Exception as error:  # noqa: BLE001 - raised from get_data, naming the file
+                image = _Unread(error)
             images.append(image)
             self._slices.append(slices)
         return images if len(images) > 1 else images[0]
@@ -153,14 +228,22 @@ class SimpleITKReader(ImageReader):
         reader = sitk.ImageSeriesReader()
         reader.SetFileNames(files)
         reader.MetaDataDictionaryArrayUpdateOn()
-        image = reader.Execute()
-        return image, [_slice_geometry(reader, i, os.path.basename(f)) for i, f in enumerate(files)]
+        try:
+            image = reader.Execute()
+        except RuntimeError as error:  # the slices' own geometry may say why (e.g. different image sizes)
+            headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in files] if has_pydicom else []
+            slices = [SliceGeometry.from_dataset(ds, os.path.basename(f)) for ds, f in zip(headers, files)]
+            return _Unread(error), ((slices, None) if slices else None)
+        return image, ([_slice_geometry(reader, i, os.path.basename(f)) for i, f in enumerate(files)], None)
 
     def get_data(self, img) -> tuple[np.ndarray, dict]:
         """Array and metadata (``affine``, ``original_affine``, ``spatial_shape``, ...) of the image(s).
 
-        Raises ``ImageMetadataError`` when a DICOM series' slice geometry is invalid (see
-        :func:`~monai_afpe.data.readers.check_slice_geometry`).
+        Raises ``ImageMetadataError`` when a DICOM series' or file's slice geometry is invalid (see
+        :func:`~monai_afpe.data.readers.check_slice_geometry`), when a NIfTI file's geometry is (see
+        :func:`~monai_afpe.data.readers.nifti_affine`) or its voxel data is cut short, and, naming the file
+        (field ``file``), when SimpleITK could not read it. A single DICOM slice warns that its slice
+        spacing is SimpleITK's placeholder.
         Several images are stacked as channels (a new first axis), with the first image's metadata, as
         MONAI's readers do.
         """
@@ -169,7 +252,18 @@ class SimpleITKReader(ImageReader):
         images = img if isinstance(img, list) else [img]  # not ensure_tuple: a SimpleITK image is iterable
         for image, source, slices in zip(images, self._sources, self._slices):
             if slices is not None:
-                check_slice_geometry(slices, source, self.tolerance)
+                check_slice_geometry(slices[0], source, self.tolerance, fields=slices[1])
+            if isinstance(image, _Unread):
+                self._raise_unread(image.error, source)
+            is_nifti = is_supported_format(source, ("nii", "nii.gz"))
+            if is_nifti:
+                _check_nifti_data(source)
+            if slices is not None and len(slices[0]) == 1 and image.GetDimension() == 3 and image.GetSize()[2] == 1:
+                warnings.warn(
+                    f"{source}: slice spacing: a single slice states none; the third axis has SimpleITK's "
+                    f"{image.GetSpacing()[2]:.6g} mm (DicomSeriesReader reads the slice as a 2D image)",
+                    stacklevel=2,
+                )
             array = sitk.GetArrayFromImage(image)
             if not self.reverse_indexing:
                 array = array.T if image.GetNumberOfComponentsPerPixel() == 1 else np.moveaxis(array.T, 0, -1)
@@ -177,7 +271,7 @@ class SimpleITKReader(ImageReader):
             meta = {key: image.GetMetaData(key) for key in image.GetMetaDataKeys() if not key.startswith("ITK_")}
             meta["spacing"] = np.asarray(image.GetSpacing())
             affine = self._get_affine(image)
-            if is_supported_format(source, ("nii", "nii.gz")):
+            if is_nifti:
                 affine = self._nifti_affine(source, rank=len(affine) - 1)
                 meta["spacing"][: len(affine) - 1] = np.linalg.norm(affine[:-1, :-1], axis=0)
             meta[MetaKeys.ORIGINAL_AFFINE] = affine
@@ -192,6 +286,25 @@ class SimpleITKReader(ImageReader):
             meta["spacing_units"] = ("mm",) * len(meta[MetaKeys.SPATIAL_SHAPE])
             _copy_compatible_dict(meta, compatible_meta)
         return _stack_images(arrays, compatible_meta), compatible_meta
+
+    @staticmethod
+    def _raise_unread(error: Exception, source: str) -> None:
+        """Raise for what ``read`` could not read: the NIfTI geometry error if that is why, else one naming the file."""
+        if isinstance(error, ImageMetadataError):
+            raise error
+        if is_supported_format(source, ("nii", "nii.gz")):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # only the error matters here
+                    nifti_affine(stored_nifti_header(source), source)
+            except ImageMetadataError as geometry:  # ITK refuses e.g. a singular sform
+                raise geometry from error
+            except Exception:  # noqa: BLE001 - not even a header: SimpleITK's message says what is wrong
+                pass
+            hint = " (NiftiReader reads NIfTI-1 and NIfTI-2 files, 2D ones in any plane)"
+        else:
+            hint = ""
+        raise ImageMetadataError(source, "file", f"SimpleITK cannot read it: {_sitk_message(error)}{hint}") from error
 
     def _get_affine(self, image) -> np.ndarray:
         """``direction @ diag(spacing)`` and the origin, over at most 3 spatial axes; RAS unless asked not to."""

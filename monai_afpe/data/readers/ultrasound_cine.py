@@ -18,7 +18,7 @@ from monai.config import PathLike
 from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.utils import optional_import, require_pkg
 
-from monai_afpe.data.readers.reader_base import PydicomDatasetReader, cine_metadata
+from monai_afpe.data.readers.reader_base import PydicomDatasetReader, cine_metadata, pixel_array
 from monai_afpe.data.readers.validation import (
     ImageMetadataError,
     check_spacing,
@@ -198,7 +198,7 @@ class UltrasoundCineReader(PydicomDatasetReader):
                 )
             dt, time_field = frame_interval(ds, source)
             dy, dx = self.pixel_spacing or ultrasound_pixel_spacing(ds, source)
-            array = ds.pixel_array  # (T, H, W) or (T, H, W, samples)
+            array = pixel_array(ds, source)  # (T, H, W) or (T, H, W, samples)
             array = array[None] if array.ndim == 3 else np.moveaxis(array, -1, 0)
             arrays.append(array)
             meta = cine_metadata(dt, dy, dx, array.shape[1:], frame_time_source=time_field)

@@ -114,11 +114,25 @@ class VideoReader(ImageReader):
         return has_av and is_supported_format(filename, VIDEO_SUFFIXES)
 
     def read(self, data: Sequence[PathLike] | PathLike, **kwargs):
-        """Decode the first video stream of each file into a :class:`DecodedVideo` (a list for several files)."""
+        """Decode the first video stream of each file into a :class:`DecodedVideo` (a list for several files).
+
+        Raises:
+            ImageMetadataError: FFmpeg cannot open or decode the file (empty, not a video, cut inside a frame),
+                naming the file (field ``file``) and FFmpeg's reason.
+        """
         videos = [self._decode(str(name), {**self.kwargs, **kwargs}) for name in ensure_tuple(data)]
         return videos if len(videos) > 1 else videos[0]
 
     def _decode(self, filename: str, options: dict) -> DecodedVideo:
+        try:
+            return self._decode_frames(filename, options)
+        except av.error.FFmpegError as error:  # its message names an FFmpeg function, not always the file
+            reason = error.strerror or str(error)
+            raise ImageMetadataError(
+                filename, "file", f"FFmpeg cannot open or decode it ({reason}): not a video, or truncated or damaged"
+            ) from error
+
+    def _decode_frames(self, filename: str, options: dict) -> DecodedVideo:
         with av.open(filename, **options) as container:
             if not container.streams.video:
                 return DecodedVideo(filename, None, None, (), None)
