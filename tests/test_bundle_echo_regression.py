@@ -17,18 +17,18 @@ BUNDLE = "afpe_echo_regression"
 CONFIGS = BUNDLES / BUNDLE / "configs"
 # 24 videos of 32x32 pixels (18 train, 3 val, 3 test), a two-layer network with 16 tokens per clip
 TINY = {
-    "synthetic_num_samples": 24,
+    "num_samples": 24,
     "synthetic_frame_size": 32,
     "frame_size": 32,
     "batch_size": 6,
-    "num_epochs": 2,
+    "max_epochs": 2,
     "val_interval": 1,
     "network_def#hidden_size": 16,
     "network_def#mlp_dim": 32,
     "network_def#num_layers": 2,
     "network_def#num_heads": 2,
 }
-INFER_TINY = {k: v for k, v in TINY.items() if k not in ("batch_size", "num_epochs", "val_interval")}
+INFER_TINY = {k: v for k, v in TINY.items() if k not in ("batch_size", "max_epochs", "val_interval")}
 
 
 def train(root, configs=("train.json",), **overrides):
@@ -116,7 +116,7 @@ def test_resume_continues_from_last_checkpoint(trained, tmp_path):
     root, iterations = trained
     shutil.copytree(root / "data", tmp_path / "data")
     shutil.copytree(root / "models", tmp_path / "models")
-    workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=tmp_path, **dict(TINY, num_epochs=3, resume=True))
+    workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=tmp_path, **dict(TINY, max_epochs=3, resume=True))
     workflow.initialize()
     started = []
     workflow.trainer.add_event_handler(Events.ITERATION_STARTED, lambda engine: started.append(engine.state.iteration))
@@ -132,7 +132,7 @@ def test_finetune_loads_weights_on_data_with_other_spacing(trained, tmp_path):
     root, _ = trained
     shutil.copytree(root / "models", tmp_path / "models", ignore=shutil.ignore_patterns("checkpoint*"))
     # learning rate 0: the fine-tuned weights must equal the pretrained ones exactly
-    overrides = dict(TINY, synthetic_num_samples=16, num_epochs=1, learning_rate=0.0)
+    overrides = dict(TINY, num_samples=16, max_epochs=1, learning_rate=0.0)
     train(tmp_path, ("train.json", "finetune.json"), **overrides)
     before = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
     after = torch.load(tmp_path / "models" / "finetune" / "checkpoint_epoch=1.pt", weights_only=True)["model"]

@@ -28,7 +28,7 @@ META = str(BUNDLES / BUNDLE / "configs" / "metadata.json")
 ROI = [32, 32, 16]
 # a tiny network and data set: each run takes seconds on two CPU cores
 TINY = {
-    "synthetic_options#num_samples": 10,
+    "num_samples": 10,
     "synthetic_options#spatial_size": ROI,
     "roi_size": ROI,
     "network_def#feature_size": 4,

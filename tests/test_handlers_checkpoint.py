@@ -490,7 +490,7 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_cleanly(tmp_path):
 
 UNETR = "afpe_unetr_ct_segmentation"
 UNETR_TINY = {
-    "synthetic_options#num_samples": 10,
+    "num_samples": 10,
     "synthetic_options#spatial_size": [32, 32, 16],
     "roi_size": [32, 32, 16],
     "network_def#feature_size": 4,
