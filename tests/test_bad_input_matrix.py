@@ -368,11 +368,6 @@ SET_PIXEL_SPACING = r"pixel_spacing must be one or 2 finite numbers > 0 \(mm\)"
 AFFINE_SPACING = r"img\.nii: field 'affine' gives spacing \[0\.8, {v}, 2\.0\]; spacing must be finite and > 0"
 NET_SPACING = r"spacing must be finite and positive"
 SPACING_SHAPE = r"spacing must have shape \(B, 3\) or \(3,\)"
-LIST_SPACING_XFAIL = (
-    "networks: forward(x, spacing=[...]) with a Python list fails on spacing.dim() (AttributeError); the forward "
-    "is TorchScript- and ONNX-typed Tensor-only, outside the readers and transforms this audit fixes",
-    AttributeError,
-)
 
 NIFTI_CASES = [
     # the NIfTI-1 rule: sform, else qform, else pixdim with a warning; errors name file and field
@@ -776,7 +771,7 @@ NETWORK_CASES = [
     Case("vit-spacing-missing", given(None), vit_forward(None),
          error=(ValueError, r"mode='physical' needs spacing: pass forward\(\.\.\., spacing=")),
     Case("vit-spacing-python-list", given(None), vit_forward([1.0, 1.0, 1.0]),
-         error=(ValueError, r"spacing must be a tensor"), xfail=LIST_SPACING_XFAIL),
+         error=(TypeError, r"spacing must be a torch.Tensor of shape \(B, m\) or \(m,\).*torch.as_tensor")),
     Case("vit-spacing-embedding-nan", given(None),
          vit_forward(torch.tensor([1.0, math.nan, 1.0]), pos_embed_kwargs=None, spacing_embedding="cls"),
          error=(ValueError, NET_SPACING)),

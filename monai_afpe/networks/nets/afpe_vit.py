@@ -271,7 +271,13 @@ class AFPEViT(nn.Module):
         Raises:
             ValueError: wrong input shape or size (naming the axis and the sizes that work), or a spacing
                 whose rows do not match the batch.
+            TypeError: a spacing that is not a tensor (a list, say).
         """
+        if spacing is not None and not isinstance(spacing, torch.Tensor):
+            raise TypeError(
+                "spacing must be a torch.Tensor of shape (B, m) or (m,) in mm (s for a time axis); convert a list "
+                "or an array with torch.as_tensor(spacing, dtype=torch.float32)."
+            )
         tokens, grid = self.patch_embedding(x)
         batch = tokens.shape[0]
         if spacing is not None and spacing.dim() == 2 and spacing.shape[0] != 1 and spacing.shape[0] != batch:
