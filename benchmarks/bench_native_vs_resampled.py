@@ -50,15 +50,26 @@ def pipelines() -> dict[str, tuple[tuple[int, int, int], float | None]]:
         "native (spacing-aware)": (NATIVE_SIZE, None),
         "1 mm, cropped to 32³ (R1's resample arms)": (NATIVE_SIZE, 1.0),
         "1 mm, full field of view": (tuple(multiple_of(f / 1.0) for f in fov), 1.0),
-        "0.6 mm (finest in-plane), full field of view": (tuple(multiple_of(f / FINEST_INPLANE) for f in fov), FINEST_INPLANE),
+        "0.6 mm (finest in-plane), full field of view": (
+            tuple(multiple_of(f / FINEST_INPLANE) for f in fov),
+            FINEST_INPLANE,
+        ),
     }
 
 
 def network(size) -> AFPEViT:
     torch.manual_seed(0)
     return AFPEViT(
-        1, size, 8, hidden_size=96, mlp_dim=384, num_layers=3, num_heads=4, num_classes=6,
-        stem_channels=(16, 32, 64), pos_embed="afpe",
+        1,
+        size,
+        8,
+        hidden_size=96,
+        mlp_dim=384,
+        num_layers=3,
+        num_heads=4,
+        num_classes=6,
+        stem_channels=(16, 32, 64),
+        pos_embed="afpe",
         pos_embed_kwargs={"mode": "physical", "reference_extent": 32.0, "scales": 1.0},
     )
 
@@ -67,7 +78,9 @@ def resample_seconds(size, spacing, repeats: int = 20) -> float:
     """Seconds to resample one native volume (spacing = the coarsest of the range) to ``spacing`` and ``size``."""
     if spacing is None:
         return 0.0
-    volume = MetaTensor(torch.randn(1, *NATIVE_SIZE), affine=torch.diag(torch.tensor([*COARSEST, 1.0], dtype=torch.float64)))
+    volume = MetaTensor(
+        torch.randn(1, *NATIVE_SIZE), affine=torch.diag(torch.tensor([*COARSEST, 1.0], dtype=torch.float64))
+    )
     resample, crop = Spacing(pixdim=spacing, mode="bilinear"), ResizeWithPadOrCrop(size)
     best = math.inf
     for _ in range(repeats):
@@ -121,7 +134,9 @@ def main() -> None:
 
     native = next(iter(cases))
     print(f"batch {args.batch}, {args.threads} threads, best of {args.rounds} interleaved rounds")
-    print("| pipeline | input | tokens | train step fp32 | bf16 | vs native (bf16) | saved activations | resample / volume |")
+    print(
+        "| pipeline | input | tokens | train step fp32 | bf16 | vs native (bf16) | saved activations | resample / volume |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, (size, iso) in cases.items():
         tokens = int(np.prod([n // 8 for n in size])) + 1

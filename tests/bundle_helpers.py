@@ -23,7 +23,9 @@ def config_paths(bundle: str, *configs: str) -> list[str]:
     return [str(folder / config) for config in configs]
 
 
-def bundle_workflow(bundle: str, configs: list[str], workflow_type: str, bundle_root: Path, **override) -> ConfigWorkflow:
+def bundle_workflow(
+    bundle: str, configs: list[str], workflow_type: str, bundle_root: Path, **override
+) -> ConfigWorkflow:
     """A ``ConfigWorkflow`` of ``bundle`` built from ``configs`` (later ones override earlier ones), not yet initialised."""
     return ConfigWorkflow(
         config_file=config_paths(bundle, *configs),
@@ -48,7 +50,9 @@ def run_workflow(workflow: ConfigWorkflow) -> ConfigWorkflow:
 def run_command(*args: str, cwd: Path | None = None, timeout: float = 600) -> str:
     """Run ``python -m <args>`` (e.g. ``monai.bundle ckpt_export ...``); fail with its output if it fails."""
     result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
-    assert result.returncode == 0, f"python -m {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    assert result.returncode == 0, (
+        f"python -m {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    )
     return result.stdout + result.stderr
 
 
@@ -61,5 +65,7 @@ def run_torchrun(bundle: str, configs: list[str], bundle_root: Path, overrides: 
         "--config_file", str(config_paths(bundle, *configs)), "--meta_file", str(folder / "metadata.json"),
         "--logging_file", str(folder / "logging.conf"), "--bundle_root", str(bundle_root), *arguments,
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1")
+    )
     assert result.returncode == 0, result.stderr[-5000:]

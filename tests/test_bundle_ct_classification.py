@@ -67,7 +67,9 @@ def test_train_generates_data_and_writes_checkpoints(trained):
     np.testing.assert_allclose(sample["image_spacing"].numpy(), np.abs(np.diag(affine)[:3]), rtol=1e-5)
     assert sample["image"].shape == (1, 32, 32, 32)
     last = torch.load(root / "models" / "checkpoint_epoch=1.pt", weights_only=True)  # monai_afpe ResumableCheckpoint
-    assert {"model", "optimizer", "lr_scheduler", "trainer", "rng_state", "best_metric", "key_metric_savers"} == set(last)
+    assert {"model", "optimizer", "lr_scheduler", "trainer", "rng_state", "best_metric", "key_metric_savers"} == set(
+        last
+    )
     assert last["trainer"]["iteration"] == 48 // TINY["batch_size"]
     best = torch.load(root / "models" / "model.pt", weights_only=True)
     assert best.keys() == last["model"].keys()
@@ -76,7 +78,11 @@ def test_train_generates_data_and_writes_checkpoints(trained):
     spacings = np.array([np.abs(np.diag(nib.load(root / "data" / i["image"]).affine)[:3]) for i in items["training"]])
     np.testing.assert_allclose(contract["min"], spacings.min(0), rtol=1e-5)
     np.testing.assert_allclose(contract["max"], spacings.max(0), rtol=1e-5)
-    assert contract["samples"] == 48 and contract["image_size"] == [32, 32, 32] and contract["source"] == "training batches"
+    assert (
+        contract["samples"] == 48
+        and contract["image_size"] == [32, 32, 32]
+        and contract["source"] == "training batches"
+    )
 
 
 def test_evaluate_writes_metrics_confusion_matrix_and_predictions(trained):
@@ -115,7 +121,9 @@ def test_inference_writes_the_networks_probabilities(trained):
     network = train.parser.get_parsed_content("network_def", instantiate=True)
     network.load_state_dict(torch.load(root / "models" / "model.pt", weights_only=True))
     first = next(i for i in test_items if Path(i["image"]).name == Path(rows[0][0]).name)
-    item = train.parser.get_parsed_content("validate#preprocessing")({**first, "image": str(root / "data" / first["image"])})
+    item = train.parser.get_parsed_content("validate#preprocessing")(
+        {**first, "image": str(root / "data" / first["image"])}
+    )
     with torch.no_grad():
         expected = network.eval()(item["image"][None].as_tensor(), spacing=item["image_spacing"][None]).softmax(-1)[0]
     torch.testing.assert_close(probabilities[0], expected, atol=1e-5, rtol=1e-4)
@@ -144,7 +152,9 @@ def test_inference_on_unlabelled_images_from_a_folder_or_a_csv(trained, tmp_path
 def test_gradient_clipping_applies_to_every_step(trained, tmp_path, clip, moved):
     root, _ = trained
     shutil.copytree(root / "data", tmp_path / "data")
-    workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=tmp_path, **TINY, grad_clip_norm=clip, weight_decay=0.0)
+    workflow = bundle_workflow(
+        BUNDLE, ["train.json"], "train", bundle_root=tmp_path, **TINY, grad_clip_norm=clip, weight_decay=0.0
+    )
     workflow.initialize()
     network = workflow.parser.get_parsed_content("network")
     start = {key: value.detach().clone() for key, value in network.named_parameters()}
@@ -164,7 +174,10 @@ def test_resume_continues_from_the_saved_iteration(trained, tmp_path):
     per_epoch = 48 // TINY["batch_size"]
     assert resumed.trainer.state.epoch == 2
     assert resumed.trainer.state.iteration == 2 * per_epoch
-    assert torch.load(tmp_path / "models" / "checkpoint_epoch=2.pt", weights_only=True)["trainer"]["iteration"] == 2 * per_epoch
+    assert (
+        torch.load(tmp_path / "models" / "checkpoint_epoch=2.pt", weights_only=True)["trainer"]["iteration"]
+        == 2 * per_epoch
+    )
     # the spacing contract of the first run is extended, not restarted
     assert json.loads((tmp_path / "models" / "spacing_contract.json").read_text())["samples"] == 2 * 48
 
@@ -235,16 +248,31 @@ def test_unknown_dataset_format_is_refused(tmp_path):
     assert "npz" in cause and "datalist" in cause and "hospital" in cause
 
 
+@pytest.mark.slow
 def test_metadata_net_in_out_and_torchscript_export(trained, tmp_path):
     root, _ = trained
-    run_command("monai.bundle", "verify_metadata", "--meta_file", str(CONFIGS / "metadata.json"),
-                "--filepath", str(BUNDLES / "meta_schema.json"))
+    run_command(
+        "monai.bundle",
+        "verify_metadata",
+        "--meta_file",
+        str(CONFIGS / "metadata.json"),
+        "--filepath",
+        str(BUNDLES / "meta_schema.json"),
+    )
     small = [arg for key in ("hidden_size", "num_layers", "num_heads") for arg in (f"--{key}", str(TINY[key]))]
     common = ["--meta_file", str(CONFIGS / "metadata.json"), "--config_file", str(CONFIGS / "inference.json"), *small]
     run_command("monai.bundle", "verify_net_in_out", "network_def", *common)
     ts = tmp_path / "model.ts"
-    run_command("monai.bundle", "ckpt_export", "network_def", "--filepath", str(ts),
-                "--ckpt_file", str(root / "models" / "model.pt"), *common)
+    run_command(
+        "monai.bundle",
+        "ckpt_export",
+        "network_def",
+        "--filepath",
+        str(ts),
+        "--ckpt_file",
+        str(root / "models" / "model.pt"),
+        *common,
+    )
     exported = torch.jit.load(str(ts)).eval()
     x = torch.rand(2, 1, 32, 32, 32)
     spacing = torch.tensor([[0.7, 0.7, 1.0], [1.1, 1.1, 4.5]])
@@ -283,9 +311,21 @@ def test_onnx_export(trained, tmp_path):
     onnx_file = tmp_path / "model.onnx"
     small = [arg for key in ("hidden_size", "num_layers", "num_heads") for arg in (f"--{key}", str(TINY[key]))]
     run_command(
-        "monai.bundle", "onnx_export", "network_def", "--filepath", str(onnx_file),
-        "--ckpt_file", str(root / "models" / "model.pt"), "--meta_file", str(CONFIGS / "metadata.json"),
-        "--config_file", str(CONFIGS / "inference.json"), "--input_shape", "[1, 1, 32, 32, 32]", "--use_trace", "true",
+        "monai.bundle",
+        "onnx_export",
+        "network_def",
+        "--filepath",
+        str(onnx_file),
+        "--ckpt_file",
+        str(root / "models" / "model.pt"),
+        "--meta_file",
+        str(CONFIGS / "metadata.json"),
+        "--config_file",
+        str(CONFIGS / "inference.json"),
+        "--input_shape",
+        "[1, 1, 32, 32, 32]",
+        "--use_trace",
+        "true",
         *small,
     )
     # the ONNX graph has one input: the spacing is the network's default_spacing
@@ -329,7 +369,11 @@ def test_baseline_overrides_change_only_the_use_of_spacing(baseline, network, sp
     parser.update({"bundle_root": ".", "hidden_size": 24, "num_layers": 1, "num_heads": 2})  # sincos: divisible by 6
     net = parser.get_parsed_content("network_def")
     assert type(net).__name__ == network
-    assert getattr(net, "spacing_embedding", None) is None if spacing_embedding is None else net.spacing_embedding.target == spacing_embedding
+    assert (
+        getattr(net, "spacing_embedding", None) is None
+        if spacing_embedding is None
+        else net.spacing_embedding.target == spacing_embedding
+    )
     spacing = torch.tensor([[0.7, 0.7, 3.0], [1.1, 1.1, 1.5]])
     with torch.no_grad():
         assert net(torch.randn(2, 1, 32, 32, 32), spacing=spacing).shape == (2, NUM_CLASSES)

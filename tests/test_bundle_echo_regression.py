@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from bundle_helpers import BUNDLES, bundle_workflow, run_torchrun, run_workflow
 from ignite.engine import Events
 from monai.bundle import ckpt_export, download, load, onnx_export, verify_metadata, verify_net_in_out
-
-from bundle_helpers import BUNDLES, bundle_workflow, run_torchrun, run_workflow
 
 BUNDLE = "afpe_echo_regression"
 CONFIGS = BUNDLES / BUNDLE / "configs"
@@ -73,7 +72,9 @@ def test_train_writes_data_and_checkpoints(trained):
     for name in ("model.pt", "checkpoint_epoch=2.pt"):  # best model; monai_afpe ResumableCheckpoint's last epoch
         assert (root / "models" / name).is_file()
     last = torch.load(root / "models" / "checkpoint_epoch=2.pt", weights_only=True)
-    assert {"model", "optimizer", "lr_scheduler", "trainer", "rng_state", "best_metric", "key_metric_savers"} == set(last)
+    assert {"model", "optimizer", "lr_scheduler", "trainer", "rng_state", "best_metric", "key_metric_savers"} == set(
+        last
+    )
     assert last["trainer"]["iteration"] == iterations
     # the regression head starts in normalised units: output_scale is the training std of the EF
     train_ef = torch.tensor([float(r["EF"]) for r in rows if r["Split"] == "TRAIN"], dtype=torch.float64)
@@ -116,7 +117,9 @@ def test_resume_continues_from_last_checkpoint(trained, tmp_path):
     root, iterations = trained
     shutil.copytree(root / "data", tmp_path / "data")
     shutil.copytree(root / "models", tmp_path / "models")
-    workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=tmp_path, **dict(TINY, max_epochs=3, resume=True))
+    workflow = bundle_workflow(
+        BUNDLE, ["train.json"], "train", bundle_root=tmp_path, **dict(TINY, max_epochs=3, resume=True)
+    )
     workflow.initialize()
     started = []
     workflow.trainer.add_event_handler(Events.ITERATION_STARTED, lambda engine: started.append(engine.state.iteration))
@@ -166,7 +169,9 @@ def test_inference_on_ultrasound_cine_dicom(trained, tmp_path):
     torch.testing.assert_close(item["image_spacing"], torch.tensor(expected), rtol=1e-3, atol=0)
     workflow.run()
     workflow.finalize()
-    assert set(read_predictions(tmp_path / "eval" / "predictions.csv", header=True)) == {r["FileName"] + ".dcm" for r in rows}
+    assert set(read_predictions(tmp_path / "eval" / "predictions.csv", header=True)) == {
+        r["FileName"] + ".dcm" for r in rows
+    }
 
 
 def test_properties_metadata_and_exports(trained, tmp_path):
@@ -177,8 +182,12 @@ def test_properties_metadata_and_exports(trained, tmp_path):
         assert workflow.check_properties() == []
     verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(BUNDLES / "meta_schema.json"))
     small = {key: value for key, value in TINY.items() if key.startswith("network_def")}
-    common = dict(meta_file=str(CONFIGS / "metadata.json"), config_file=str(CONFIGS / "inference.json"),
-                  bundle_root=str(root), **small)
+    common = dict(
+        meta_file=str(CONFIGS / "metadata.json"),
+        config_file=str(CONFIGS / "inference.json"),
+        bundle_root=str(root),
+        **small,
+    )
     verify_net_in_out(net_id="network_def", **common)
     ts = tmp_path / "model.ts"
     ckpt_export(net_id="network_def", filepath=str(ts), ckpt_file=str(root / "models" / "model.pt"), **common)
@@ -214,9 +223,14 @@ def test_onnx_export(trained, tmp_path):
     onnx_file = tmp_path / "model.onnx"
     small = {key: value for key, value in TINY.items() if key.startswith("network_def")}
     onnx_export(
-        net_id="network_def", filepath=str(onnx_file), ckpt_file=str(root / "models" / "model.pt"),
-        meta_file=str(CONFIGS / "metadata.json"), config_file=str(CONFIGS / "inference.json"), bundle_root=str(root),
-        input_shape=[1, 1, 16, 64, 64], **small,
+        net_id="network_def",
+        filepath=str(onnx_file),
+        ckpt_file=str(root / "models" / "model.pt"),
+        meta_file=str(CONFIGS / "metadata.json"),
+        config_file=str(CONFIGS / "inference.json"),
+        bundle_root=str(root),
+        input_shape=[1, 1, 16, 64, 64],
+        **small,
     )
     import onnxruntime
 
@@ -224,9 +238,15 @@ def test_onnx_export(trained, tmp_path):
     session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     (output,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     ts = tmp_path / "model.ts"
-    ckpt_export(net_id="network_def", filepath=str(ts), ckpt_file=str(root / "models" / "model.pt"),
-                meta_file=str(CONFIGS / "metadata.json"), config_file=str(CONFIGS / "inference.json"),
-                bundle_root=str(root), **small)
+    ckpt_export(
+        net_id="network_def",
+        filepath=str(ts),
+        ckpt_file=str(root / "models" / "model.pt"),
+        meta_file=str(CONFIGS / "metadata.json"),
+        config_file=str(CONFIGS / "inference.json"),
+        bundle_root=str(root),
+        **small,
+    )
     with torch.no_grad():
         expected = torch.jit.load(str(ts))(x)
     torch.testing.assert_close(torch.as_tensor(output), expected, rtol=1e-4, atol=1e-3)

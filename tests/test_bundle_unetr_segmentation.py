@@ -135,7 +135,9 @@ def test_evaluate_reports_the_best_models_dice_on_the_test_split(trained, tmp_pa
             pred = one_hot(logits.argmax(1, keepdim=True), 5)
             dice(pred, one_hot(data["label"][None], 5))
     per_class = dice.aggregate()
-    expected = {f"test_dice_{name}": float(value) for name, value in zip(("liver", "kidney", "spleen", "aorta"), per_class)}
+    expected = {
+        f"test_dice_{name}": float(value) for name, value in zip(("liver", "kidney", "spleen", "aorta"), per_class)
+    }
     assert list(metrics) == ["test_mean_dice", *expected]  # test results are named test_*, as in the other bundles
     assert (tmp_path / "eval" / "test_mean_dice_raw.csv").is_file()
     for name, value in expected.items():
@@ -159,7 +161,9 @@ def test_inference_writes_masks_with_the_input_affine(trained, tmp_path):
         assert saved.shape == source.shape and saved.get_data_dtype() == np.uint8
         data = preprocessing({"image": str(image)})
         with torch.no_grad():
-            logits = sliding_window_inference(data["image"][None], ROI, 4, net, overlap=0.25, spacing=data["image_spacing"][None])
+            logits = sliding_window_inference(
+                data["image"][None], ROI, 4, net, overlap=0.25, spacing=data["image_spacing"][None]
+            )
         np.testing.assert_array_equal(np.asarray(saved.dataobj), logits.argmax(1)[0].numpy())
 
 
@@ -188,7 +192,9 @@ def test_hospital_folder_and_unknown_format(trained, tmp_path):
             (hospital / f"{key}{index}.nii.gz").write_bytes((root / "data" / item[key]).read_bytes())
         rows.append(f"image{index}.nii.gz,label{index}.nii.gz,{'val' if index == 2 else 'train'}")
     (hospital / "labels.csv").write_text("\n".join(rows) + "\n")
-    workflow = bundle_workflow(BUNDLE, ["train.json"], "train", tmp_path, dataset_format="hospital", dataset_dir=str(hospital))
+    workflow = bundle_workflow(
+        BUNDLE, ["train.json"], "train", tmp_path, dataset_format="hospital", dataset_dir=str(hospital)
+    )
     workflow.initialize()
     datalists = workflow.parser.get_parsed_content("datalists")
     assert datalists("training") == [
@@ -242,13 +248,22 @@ def test_finetune_from_monai_unetr_weights(tmp_path):
     torch.testing.assert_close(net.vit.blocks[11].mlp.linear1.weight, monai_net.vit.blocks[11].mlp.linear1.weight)
 
 
+@pytest.mark.slow
 def test_metadata_and_network_verify():
     schema = str(BUNDLES / "meta_schema.json")
     run_command("monai.bundle", "verify_metadata", "--meta_file", META, "--filepath", schema)
     train = config_paths(BUNDLE, "train.json")[0]
     run_command(
-        "monai.bundle", "verify_net_in_out", "network_def", "--meta_file", META, "--config_file", train,
-        "--n", "2", *cli_overrides({k: v for k, v in TINY.items() if k.startswith("network_def")}),
+        "monai.bundle",
+        "verify_net_in_out",
+        "network_def",
+        "--meta_file",
+        META,
+        "--config_file",
+        train,
+        "--n",
+        "2",
+        *cli_overrides({k: v for k, v in TINY.items() if k.startswith("network_def")}),
     )
 
 
@@ -258,8 +273,18 @@ def test_torchscript_export_matches_the_network(trained, tmp_path):
     overrides = cli_overrides({k: v for k, v in TINY.items() if k.startswith("network_def") or k == "roi_size"})
     exported = tmp_path / "model.ts"
     run_command(
-        "monai.bundle", "ckpt_export", "network_def", "--filepath", str(exported),
-        "--ckpt_file", str(root / "models" / "model.pt"), "--meta_file", META, "--config_file", train, *overrides,
+        "monai.bundle",
+        "ckpt_export",
+        "network_def",
+        "--filepath",
+        str(exported),
+        "--ckpt_file",
+        str(root / "models" / "model.pt"),
+        "--meta_file",
+        META,
+        "--config_file",
+        train,
+        *overrides,
     )
     scripted = torch.jit.load(str(exported))
     net, _ = tiny_network(root)
@@ -277,9 +302,20 @@ def test_onnx_export(trained, tmp_path):
     overrides = cli_overrides({k: v for k, v in TINY.items() if k.startswith("network_def") or k == "roi_size"})
     exported = tmp_path / "model.onnx"
     run_command(
-        "monai.bundle", "onnx_export", "network_def", "--filepath", str(exported),
-        "--ckpt_file", str(root / "models" / "model.pt"), "--meta_file", META, "--config_file", train,
-        "--input_shape", json.dumps([1, 1, *ROI]), *overrides,
+        "monai.bundle",
+        "onnx_export",
+        "network_def",
+        "--filepath",
+        str(exported),
+        "--ckpt_file",
+        str(root / "models" / "model.pt"),
+        "--meta_file",
+        META,
+        "--config_file",
+        train,
+        "--input_shape",
+        json.dumps([1, 1, *ROI]),
+        *overrides,
     )
     net, _ = tiny_network(root)
     x = torch.rand(1, 1, *ROI)
@@ -315,13 +351,27 @@ def test_download_from_a_local_zip_then_load(trained, tmp_path):
 def test_multi_gpu_train_with_torchrun_on_cpu(tmp_path):
     args = cli_overrides({**TINY, "max_epochs": 2})
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
-        "-m", "monai.bundle", "run",
-        "--config_file", json.dumps(config_paths(BUNDLE, "train.json", "multi_gpu_train.json")),
-        "--meta_file", META, "--logging_file", str(BUNDLES / BUNDLE / "configs" / "logging.conf"),
-        "--bundle_root", str(tmp_path), *args,
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        json.dumps(config_paths(BUNDLE, "train.json", "multi_gpu_train.json")),
+        "--meta_file",
+        META,
+        "--logging_file",
+        str(BUNDLES / BUNDLE / "configs" / "logging.conf"),
+        "--bundle_root",
+        str(tmp_path),
+        *args,
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     checkpoint = torch.load(tmp_path / "models" / "checkpoint_epoch=2.pt", weights_only=True)
     # ignite stores the iteration, not the epoch: 6 volumes over 2 ranks, batch size 2: 2 iterations per epoch

@@ -161,7 +161,9 @@ def test_echonet_errors_name_row_and_column(echonet_root, tmp_path):
     ):
         load_echonet_datalist(tmp_path, "all", check_files=False)
     _write_file_list(tmp_path / "FileList.csv", [dict(rows[0], Split="HOLDOUT")])
-    with pytest.raises(ValueError, match=r"row 2 .*column Split: unknown split name 'HOLDOUT'; expected one of training"):
+    with pytest.raises(
+        ValueError, match=r"row 2 .*column Split: unknown split name 'HOLDOUT'; expected one of training"
+    ):
         load_echonet_datalist(tmp_path, "all", check_files=False)
     _write_file_list(tmp_path / "FileList.csv", [{k: v for k, v in rows[0].items() if k != "FPS"}])
     with pytest.raises(ValueError, match=r"columns \['FPS'\] are missing"):

@@ -19,7 +19,10 @@ def test_generates_into_an_empty_folder_then_reuses_it(tmp_path, caplog):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same options: no warning
         assert ensure_dataset(folder, "organ-shapes", seed=3, num_samples=12, progress=True) == index
-    with pytest.warns(DatasetOptionsWarning, match=r"other options than asked for \(num_samples 12 -> '\(default\)'; seed 3 -> 99\); using it as it is"):
+    with pytest.warns(
+        DatasetOptionsWarning,
+        match=r"other options than asked for \(num_samples 12 -> '\(default\)'; seed 3 -> 99\); using it as it is",
+    ):
         assert ensure_dataset(folder, "organ-shapes", seed=99) == index
     assert index.stat().st_mtime_ns == before
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from monai.data import MetaTensor
 
 from monai_afpe.cli import main
 from monai_afpe.experiments.config import ConfigError, load_experiment_config, parse_experiment_config

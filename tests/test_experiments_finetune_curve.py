@@ -12,8 +12,18 @@ def _rows():
         for arm, base in (("physical", 0.5), ("told", 0.4)):
             rows.append({"condition": "c", "arm": arm, "seed": seed, "test_set": "test", "accuracy": 0.9})
             for n, step in ((16, 0.0), (64, 0.2)):
-                rows.append({"condition": "c", "arm": arm, "seed": seed, "test_set": f"finetune-{n}", "accuracy": base + step + 0.01 * seed})
-                rows.append({"condition": "c", "arm": arm, "seed": seed, "test_set": f"scratch-{n}", "accuracy": 0.3 + step})
+                rows.append(
+                    {
+                        "condition": "c",
+                        "arm": arm,
+                        "seed": seed,
+                        "test_set": f"finetune-{n}",
+                        "accuracy": base + step + 0.01 * seed,
+                    }
+                )
+                rows.append(
+                    {"condition": "c", "arm": arm, "seed": seed, "test_set": f"scratch-{n}", "accuracy": 0.3 + step}
+                )
     return rows
 
 

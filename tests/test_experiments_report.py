@@ -75,7 +75,7 @@ def test_summary_and_paired_tables_hold_the_statistics():
     assert f"| afpe | {np.mean(AFPE_AUROC):.3f} ± {np.std(AFPE_AUROC, ddof=1):.3f} |" in summary
     comparison = paired_comparison(AFPE_AUROC, REFERENCE_AUROC)
     paired = paired_table(rows, "auroc", "sincos")
-    line = next(l for l in paired.splitlines() if l.startswith("| same · afpe"))
+    line = next(row for row in paired.splitlines() if row.startswith("| same · afpe"))
     assert f"{comparison.mean:+.4f}" in line
     assert f"[{comparison.ci_low:+.4f}, {comparison.ci_high:+.4f}] | seeds |" in line
     # Holm over the table's two rows (both p = 0.25); with 3 seeds nothing is marked significant
@@ -85,8 +85,8 @@ def test_summary_and_paired_tables_hold_the_statistics():
 
 def test_generalisation_table_compares_changes_between_test_sets():
     table = generalisation_table(_rows(), "auroc", "sincos")
-    afpe = next(l for l in table.splitlines() if l.startswith("| shifted · afpe"))
-    sincos = next(l for l in table.splitlines() if l.startswith("| shifted · sincos"))
+    afpe = next(row for row in table.splitlines() if row.startswith("| shifted · afpe"))
+    sincos = next(row for row in table.splitlines() if row.startswith("| shifted · sincos"))
     assert "-0.0200 ± 0.0000" in afpe and "+0.0800" in afpe  # afpe loses 0.02, sincos 0.10: 0.08 less
     assert "-0.1000 ± 0.0000" in sincos and sincos.endswith("– | – | – | – |")
     assert generalisation_table([r for r in _rows() if r["test_set"] == "same"], "auroc", "sincos") == ""
@@ -99,7 +99,7 @@ def test_undefined_metrics_are_left_out():
             row["auroc"] = float("nan")
     summary = summary_table(rows, "auroc")
     assert f"{np.mean(AFPE_AUROC[1:]):.3f}" in summary
-    line = next(l for l in paired_table(rows, "auroc", "sincos").splitlines() if l.startswith("| same · afpe"))
+    line = next(row for row in paired_table(rows, "auroc", "sincos").splitlines() if row.startswith("| same · afpe"))
     assert line.endswith("| 2/2 |")
 
 
@@ -208,7 +208,7 @@ def test_primary_comparison_chooses_by_validation_and_resamples_cases(tmp_path):
     primary = {"arm": ("afpe-a", "afpe-b"), "reference": ("sincos",)}
     section = primary_comparison_section(rows, primary, cases=test_cases)
     assert "the best of afpe-a, afpe-b against the best of sincos" in section and "`val_auroc`" in section
-    line = next(l for l in section.splitlines() if l.startswith("| default · test"))
+    line = next(row for row in section.splitlines() if row.startswith("| default · test"))
     # afpe-a is better on the test set, but afpe-b has the better validation score: afpe-b is chosen
     assert "| afpe-b (0.925) | sincos (0.725) |" in line
     predictions, targets = test_cases[("default", "test")].predictions, test_cases[("default", "test")].targets
@@ -234,7 +234,7 @@ def test_primary_comparison_chooses_by_validation_and_resamples_cases(tmp_path):
     text = path.read_text()
     assert text.index("## Primary comparison") < text.index("## AUROC")
     paired = text.split("### Paired differences in AUROC vs sincos", 1)[1].split("###", 1)[0]
-    row = next(l for l in paired.splitlines() if l.startswith("| afpe-b |"))
+    row = next(row for row in paired.splitlines() if row.startswith("| afpe-b |"))
     assert "| seeds × cases | 0.031 | 0.125 | 6/6 |" in row
     assert holm_adjust([0.03125] * 4) == [0.125] * 4
     assert "The p-values of the 4 comparisons outside the primary one are Holm-adjusted" in text
@@ -244,7 +244,7 @@ def test_primary_comparison_chooses_by_validation_and_resamples_cases(tmp_path):
 def test_primary_comparison_without_cases_and_with_few_seeds():
     rows, _ = _case_data(3)
     section = primary_comparison_section(rows, {"arm": ("afpe-a", "afpe-b"), "reference": ("sincos",)})
-    line = next(l for l in section.splitlines() if l.startswith("| default · test"))
+    line = next(row for row in section.splitlines() if row.startswith("| default · test"))
     assert "| seeds |" in line and "*" not in line and line.endswith("| 0.250 | 0.250 | 3/3 |")
     assert "resamples seeds only (the seed-only bootstrap)" in section
     assert "With 3 seeds nothing is marked significant: that needs at least 6 seeds" in section

@@ -13,7 +13,16 @@ CONFIG = {
     "name": "resume_demo",
     "kind": "benchmark",
     "seeds": 2,
-    "data": {"source": "organ_shapes", "seed": 3, "organ_shapes": {"protocol": "mixed", "num_samples": 24, "spatial_size": 16, "generator": {"inplane_spacing_range": [1.6, 2.0]}}},
+    "data": {
+        "source": "organ_shapes",
+        "seed": 3,
+        "organ_shapes": {
+            "protocol": "mixed",
+            "num_samples": 24,
+            "spatial_size": 16,
+            "generator": {"inplane_spacing_range": [1.6, 2.0]},
+        },
+    },
     "test_sets": [{"name": "test"}],
     "model": {"patch_size": 8, "hidden_size": 24, "mlp_dim": 24, "num_layers": 1, "num_heads": 2},
     "training": {"epochs": 1, "batch_size": 8, "bf16": False, "threads": 1},
@@ -62,5 +71,8 @@ def test_resume_keeps_finished_runs_and_equals_an_uninterrupted_run(tmp_path, ca
         map(tuple, (r.values() for r in full_cases))
     )
     assert "resume_demo" in (out / "results.md").read_text()
-    with pytest.raises(SystemExit, match=r"results.csv: written by experiment 'resume_demo' preset '', not 'resume_demo' preset 'other'"):
+    with pytest.raises(
+        SystemExit,
+        match=r"results.csv: written by experiment 'resume_demo' preset '', not 'resume_demo' preset 'other'",
+    ):
         main(argv + ["--resume", "--preset", "other"])

@@ -13,18 +13,21 @@ from monai_afpe.cli import main
 from monai_afpe.experiments.arms import build_network
 from monai_afpe.experiments.config import ConfigError, parse_experiment_config
 from monai_afpe.experiments.data import ExperimentData, Split, _resample_transforms, load_experiment_data
-from monai_afpe.networks.nets import MonaiUNETR
 from monai_afpe.experiments.report import metrics_in, read_cases, read_results_csv
 from monai_afpe.experiments.statistics import case_metric, hierarchical_bootstrap
 from monai_afpe.experiments.training import case_predictions, case_targets, split_metrics
-from monai_afpe.networks.nets import AFPEUNETR
+from monai_afpe.networks.nets import AFPEUNETR, MonaiUNETR
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "experiments"
 LABELS = ("background", "liver", "kidney", "spleen", "aorta")
 OPTIONS = {
     "source": "ct_segmentation",
     "seed": 2,
-    "ct_segmentation": {"num_samples": 8, "spatial_size": [32, 32, 16], "generator": {"slice_spacing_range": [1.5, 3.0]}},
+    "ct_segmentation": {
+        "num_samples": 8,
+        "spatial_size": [32, 32, 16],
+        "generator": {"slice_spacing_range": [1.5, 3.0]},
+    },
 }
 
 
@@ -63,9 +66,13 @@ def test_ct_segmentation_source_loads_label_maps_and_spacing(tmp_path):
     expected = torch.tensor([[float(r[f"spacing_{a}"]) for a in "xyz"] for r in records])
     torch.testing.assert_close(data.train.spacing, expected)
 
-    resampled = load_experiment_data(OPTIONS, tmp_path, resample={"spacing": [1.0, 1.0, 2.5], "spatial_size": [32, 32, 16]})
+    resampled = load_experiment_data(
+        OPTIONS, tmp_path, resample={"spacing": [1.0, 1.0, 2.5], "spatial_size": [32, 32, 16]}
+    )
     torch.testing.assert_close(resampled.train.spacing, torch.tensor([[1.0, 1.0, 2.5]]).expand(len(data.train), 3))
-    assert resampled.train.targets.dtype == torch.int64 and set(resampled.train.targets.unique().tolist()) <= set(range(5))
+    assert resampled.train.targets.dtype == torch.int64 and set(resampled.train.targets.unique().tolist()) <= set(
+        range(5)
+    )
 
     # a fixed input size that UNETR's 16-voxel patches do not divide is refused, naming the key
     odd = {**OPTIONS, "ct_segmentation": {**OPTIONS["ct_segmentation"], "input_size": [24, 32, 16]}}
@@ -80,7 +87,9 @@ def test_resampling_keeps_label_maps_integer():
         "image": MetaTensor(label.clone(), affine=torch.diag(torch.tensor([1.0, 1.0, 3.0, 1.0]))),
         "label": MetaTensor(label.clone(), affine=torch.diag(torch.tensor([1.0, 1.0, 3.0, 1.0]))),
     }
-    for transform in _resample_transforms({"spacing": [0.7, 0.7, 1.3], "spatial_size": [8, 8, 8]}, 3, ("image", "label"), ("bilinear", "nearest")):
+    for transform in _resample_transforms(
+        {"spacing": [0.7, 0.7, 1.3], "spatial_size": [8, 8, 8]}, 3, ("image", "label"), ("bilinear", "nearest")
+    ):
         item = transform(item)
     assert set(torch.unique(item["label"]).tolist()) == {0.0, 4.0}  # nearest: no values between labels
     assert len(torch.unique(item["image"])) > 2  # bilinear on the image
@@ -100,11 +109,20 @@ def test_drawn_test_set_has_its_own_spacing_range(tmp_path):
 def test_networks_are_built_per_arm():
     config = _config(
         [
-            {"name": "phys", "network": "afpe_unetr", "pos_embed": "afpe", "scales": 1.0,
-             "pos_embed_kwargs": {"mode": "physical", "reference_extent": 32.0}},
+            {
+                "name": "phys",
+                "network": "afpe_unetr",
+                "pos_embed": "afpe",
+                "scales": 1.0,
+                "pos_embed_kwargs": {"mode": "physical", "reference_extent": 32.0},
+            },
             {"name": "told", "network": "afpe_unetr", "pos_embed": "sincos", "spacing_embedding": "film"},
-            {"name": "rope", "network": "afpe_unetr", "pos_embed": "none",
-             "rotary": {"kind": "axial", "mode": "physical", "reference_extent": 16.0}},
+            {
+                "name": "rope",
+                "network": "afpe_unetr",
+                "pos_embed": "none",
+                "rotary": {"kind": "axial", "mode": "physical", "reference_extent": 16.0},
+            },
         ],
         num_layers=4,
         feature_size=4,
@@ -120,45 +138,102 @@ def test_networks_are_built_per_arm():
     # MONAI's UNETR keeps its own 12 blocks; the shared num_layers of the AFPE arms cannot reach it
     with pytest.raises(ConfigError, match=r"arms\[0\].model.num_layers: arm 'monai': MONAI's UNETR has 12 blocks"):
         _config([{"name": "monai", "network": "monai_unetr", "pos_embed": "learnable"}], num_layers=4)
-    monai_config = _config([{"name": "monai", "network": "monai_unetr", "pos_embed": "learnable", "model": {"feature_size": 4}}])
+    monai_config = _config(
+        [{"name": "monai", "network": "monai_unetr", "pos_embed": "learnable", "model": {"feature_size": 4}}]
+    )
     net = build_network(monai_config, monai_config.arms[0], data, 0, {})
     assert isinstance(net, MonaiUNETR) and isinstance(net.unetr, UNETR) and len(net.vit.blocks) == 12
     assert all(block.attn.use_flash_attention for block in net.vit.blocks)
     assert net(x, spacing=spacing).shape == (2, 5, 32, 32, 16)
     # the network must learn the data's task, also when the config check is bypassed
-    with pytest.raises(ValueError, match=r"arm 'phys': network 'afpe_unetr' learns segmentation, the data's task is 'classification'"):
+    with pytest.raises(
+        ValueError, match=r"arm 'phys': network 'afpe_unetr' learns segmentation, the data's task is 'classification'"
+    ):
         build_network(config, config.arm("phys"), _data(task="classification"), 0, {})
 
 
 @pytest.mark.parametrize(
     "arm, source, model, message",
     [
-        ({"name": "a", "pos_embed": "sincos"}, "ct_segmentation", {},
-         r"arm 'a': network 'afpe_vit' learns classification and regression, but data source 'ct_segmentation' is a "
-         r"segmentation task; networks for it: afpe_unetr, monai_unetr"),
-        ({"name": "a", "network": "afpe_unetr", "pos_embed": "sincos"}, "organ_shapes", {},
-         r"network 'afpe_unetr' learns segmentation, but data source 'organ_shapes' is a classification task"),
-        ({"name": "a", "network": "monai_unetr", "pos_embed": "sincos"}, "ct_segmentation", {},
-         r"pos_embed: arm 'a': MONAI's UNETR fixes .* learnable table; set pos_embed: learnable, got 'sincos'"),
-        ({"name": "a", "network": "monai_unetr", "pos_embed": "learnable", "spacing_embedding": "film"}, "ct_segmentation", {},
-         r"spacing_embedding: arm 'a': MONAI's UNETR \(network: monai_unetr\) takes no spacing"),
-        ({"name": "a", "network": "afpe_unetr", "pos_embed": "sincos", "spacing_embedding": "cls"}, "ct_segmentation", {},
-         r"spacing_embedding.target: arm 'a': AFPEUNETR has no class token; targets are tokens, film, got 'cls'"),
-        ({"name": "a", "network": "afpe_unetr", "pos_embed": "afpe", "pos_embed_kwargs": {"cls_position": "fourier"}},
-         "ct_segmentation", {}, r"cls_position: arm 'a': AFPEUNETR has no class token"),
-        ({"name": "a", "network": "afpe_unetr", "pos_embed": "sincos"}, "ct_segmentation", {"patch_size": 8},
-         r"arm 'a' \(condition 'default'\): model options \['patch_size'\] do not apply to network 'afpe_unetr'; "
-         r"it takes feature_size"),
-        ({"name": "a", "pos_embed": "sincos"}, "organ_shapes", {"feature_size": 8},
-         r"model options \['feature_size'\] do not apply to network 'afpe_vit'"),
-        ({"name": "a", "network": "afpe_unetr", "pos_embed": "sincos"}, "ct_segmentation", {"num_layers": 6},
-         r"model.num_layers: arm 'a': AFPEUNETR needs a multiple of 4 blocks .* got 6"),
-        ({"name": "a", "network": "afpe_unetr", "pos_embed": "sincos", "augment": {"spacing_range": [1, 2]}},
-         "ct_segmentation", {}, r"augment: arm 'a': spacing augmentation resamples the images only"),
-        ({"name": "a", "network": "afpe_unetr", "pos_embed": "sincos"}, "ct_segmentation", {"feature_sizes": 8},
-         r"unknown key 'feature_sizes' \(did you mean 'feature_size'\?\)"),
-        ({"name": "a", "network": "afpe_unetr", "pos_embed": "sincos"}, "ct_segmentation", {"feature_size": 0},
-         r"model.feature_size: expected an integer >= 1, got 0"),
+        (
+            {"name": "a", "pos_embed": "sincos"},
+            "ct_segmentation",
+            {},
+            r"arm 'a': network 'afpe_vit' learns classification and regression, but data source 'ct_segmentation' is a "
+            r"segmentation task; networks for it: afpe_unetr, monai_unetr",
+        ),
+        (
+            {"name": "a", "network": "afpe_unetr", "pos_embed": "sincos"},
+            "organ_shapes",
+            {},
+            r"network 'afpe_unetr' learns segmentation, but data source 'organ_shapes' is a classification task",
+        ),
+        (
+            {"name": "a", "network": "monai_unetr", "pos_embed": "sincos"},
+            "ct_segmentation",
+            {},
+            r"pos_embed: arm 'a': MONAI's UNETR fixes .* learnable table; set pos_embed: learnable, got 'sincos'",
+        ),
+        (
+            {"name": "a", "network": "monai_unetr", "pos_embed": "learnable", "spacing_embedding": "film"},
+            "ct_segmentation",
+            {},
+            r"spacing_embedding: arm 'a': MONAI's UNETR \(network: monai_unetr\) takes no spacing",
+        ),
+        (
+            {"name": "a", "network": "afpe_unetr", "pos_embed": "sincos", "spacing_embedding": "cls"},
+            "ct_segmentation",
+            {},
+            r"spacing_embedding.target: arm 'a': AFPEUNETR has no class token; targets are tokens, film, got 'cls'",
+        ),
+        (
+            {
+                "name": "a",
+                "network": "afpe_unetr",
+                "pos_embed": "afpe",
+                "pos_embed_kwargs": {"cls_position": "fourier"},
+            },
+            "ct_segmentation",
+            {},
+            r"cls_position: arm 'a': AFPEUNETR has no class token",
+        ),
+        (
+            {"name": "a", "network": "afpe_unetr", "pos_embed": "sincos"},
+            "ct_segmentation",
+            {"patch_size": 8},
+            r"arm 'a' \(condition 'default'\): model options \['patch_size'\] do not apply to network 'afpe_unetr'; "
+            r"it takes feature_size",
+        ),
+        (
+            {"name": "a", "pos_embed": "sincos"},
+            "organ_shapes",
+            {"feature_size": 8},
+            r"model options \['feature_size'\] do not apply to network 'afpe_vit'",
+        ),
+        (
+            {"name": "a", "network": "afpe_unetr", "pos_embed": "sincos"},
+            "ct_segmentation",
+            {"num_layers": 6},
+            r"model.num_layers: arm 'a': AFPEUNETR needs a multiple of 4 blocks .* got 6",
+        ),
+        (
+            {"name": "a", "network": "afpe_unetr", "pos_embed": "sincos", "augment": {"spacing_range": [1, 2]}},
+            "ct_segmentation",
+            {},
+            r"augment: arm 'a': spacing augmentation resamples the images only",
+        ),
+        (
+            {"name": "a", "network": "afpe_unetr", "pos_embed": "sincos"},
+            "ct_segmentation",
+            {"feature_sizes": 8},
+            r"unknown key 'feature_sizes' \(did you mean 'feature_size'\?\)",
+        ),
+        (
+            {"name": "a", "network": "afpe_unetr", "pos_embed": "sincos"},
+            "ct_segmentation",
+            {"feature_size": 0},
+            r"model.feature_size: expected an integer >= 1, got 0",
+        ),
     ],
 )
 def test_invalid_segmentation_arms_name_the_arm_and_key(arm, source, model, message):
@@ -202,6 +277,7 @@ def test_dice_metrics_on_hand_made_predictions():
     assert result.mean == pytest.approx(0.1667, abs=1e-3) and result.ci_low <= result.mean <= result.ci_high
 
 
+@pytest.mark.slow
 def test_segmentation_spacing_tiny_runs_end_to_end(tmp_path):
     output = tmp_path / "out"
     argv = ["benchmark", str(CONFIGS / "segmentation_spacing.yaml"), "--preset", "tiny", "--output", str(output)]
@@ -209,7 +285,11 @@ def test_segmentation_spacing_tiny_runs_end_to_end(tmp_path):
     rows = read_results_csv(output / "results.csv")
     arms = {r["arm"] for r in rows}
     assert arms == {
-        "afpeunetr-physical", "afpeunetr-rotary-physical", "afpeunetr-sincos", "afpeunetr-sincos-told", "monai-unetr-resample"
+        "afpeunetr-physical",
+        "afpeunetr-rotary-physical",
+        "afpeunetr-sincos",
+        "afpeunetr-sincos-told",
+        "monai-unetr-resample",
     }
     assert len(rows) == len(arms) * 2 * 2  # seeds x test sets
     assert {r["test_set"] for r in rows} == {"test", "slices-4-6mm"}

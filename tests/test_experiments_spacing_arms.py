@@ -13,8 +13,7 @@ from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.config import ConfigError, parse_experiment_config
 from monai_afpe.experiments.data import ExperimentData, Split, load_experiment_data
 from monai_afpe.experiments.training import train_and_evaluate
-from monai_afpe.networks.nets import MonaiViTClassifier
-from monai_afpe.networks.nets import AFPEViT
+from monai_afpe.networks.nets import AFPEViT, MonaiViTClassifier
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "experiments"
 
@@ -61,7 +60,11 @@ def test_spacing_embedding_rotary_and_stem_reach_the_network():
     config = _config(
         [
             {"name": "told", "pos_embed": "sincos", "spacing_embedding": "film"},
-            {"name": "rope", "pos_embed": "none", "rotary": {"kind": "mixed", "mode": "physical", "reference_extent": 8.0}},
+            {
+                "name": "rope",
+                "pos_embed": "none",
+                "rotary": {"kind": "mixed", "mode": "physical", "reference_extent": 8.0},
+            },
         ],
         stem_channels=[4, 8, 8],
     )
@@ -80,7 +83,10 @@ def test_spacing_embedding_rotary_and_stem_reach_the_network():
 @pytest.mark.parametrize(
     "arm, message",
     [
-        ({"name": "a", "network": "monai_unet", "pos_embed": "sincos"}, r"network: 'monai_unet' is not one of afpe_vit"),
+        (
+            {"name": "a", "network": "monai_unet", "pos_embed": "sincos"},
+            r"network: 'monai_unet' is not one of afpe_vit",
+        ),
         ({"name": "a", "network": "monai_vit", "pos_embed": "afpe"}, r"MONAI's ViT offers none, learnable, sincos"),
         (
             {"name": "a", "network": "monai_vit", "pos_embed": "sincos", "spacing_embedding": "cls"},
@@ -92,7 +98,10 @@ def test_spacing_embedding_rotary_and_stem_reach_the_network():
             r"mode 'physical' needs reference_extent",
         ),
         ({"name": "a", "pos_embed": "sincos", "spacing_embedding": {"where": "cls"}}, r"unknown key 'where'"),
-        ({"name": "a", "pos_embed": "sincos", "augment": {"prob": 0.5}}, r"augment: missing required key 'spacing_range'"),
+        (
+            {"name": "a", "pos_embed": "sincos", "augment": {"prob": 0.5}},
+            r"augment: missing required key 'spacing_range'",
+        ),
         (
             {"name": "a", "pos_embed": "sincos", "augment": {"spacing_range": [1, 2], "prob": 2}},
             r"augment.prob: expected a probability in \[0, 1\]",
@@ -107,7 +116,9 @@ def test_invalid_arms_name_the_key(arm, message):
 
 def test_spacing_augmentation_draws_spacing_in_range_each_epoch():
     data = _data()
-    augment = spacing_augmentation({"spacing_range": [[0.6, 1.2], [0.6, 1.2], [3.0, 5.0]], "tie_axes": [[0, 1]]}, (16, 16, 16))
+    augment = spacing_augmentation(
+        {"spacing_range": [[0.6, 1.2], [0.6, 1.2], [3.0, 5.0]], "tie_axes": [[0, 1]]}, (16, 16, 16)
+    )
     first, again, other = augment(data.train, 0), augment(data.train, 0), augment(data.train, 1)
     assert first.images.shape == data.train.images.shape
     assert torch.equal(first.spacing, again.spacing) and not torch.equal(first.spacing, other.spacing)
@@ -142,6 +153,7 @@ def test_drawn_test_sets_have_their_own_spacing_and_volumes(tmp_path):
         load_experiment_data(options, tmp_path, test_sets={"x": {"frame_step": 2}})
 
 
+@pytest.mark.slow
 def test_spacing_awareness_tiny_runs_every_new_arm(tmp_path):
     output = tmp_path / "out"
     argv = ["benchmark", str(CONFIGS / "spacing_awareness.yaml"), "--preset", "tiny", "--output", str(output)]
@@ -149,7 +161,13 @@ def test_spacing_awareness_tiny_runs_every_new_arm(tmp_path):
     with open(output / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     arms = {r["arm"] for r in rows}
-    assert {"afpe-physical-augment", "rotary-physical", "rotary-mixed-grid", "sincos-told-film", "monai-vit-resample"} <= arms
+    assert {
+        "afpe-physical-augment",
+        "rotary-physical",
+        "rotary-mixed-grid",
+        "sincos-told-film",
+        "monai-vit-resample",
+    } <= arms
     # seeds x (two test sets, then fine-tuned on 4 volumes of 4-6 mm slices, and trained on them from scratch)
     assert len(rows) == len(arms) * 2 * 4
     assert {r["test_set"] for r in rows} == {"test", "slices-4-6mm", "finetune-4", "scratch-4"}
@@ -171,7 +189,9 @@ def test_spacing_awareness_tiny_runs_every_new_arm(tmp_path):
     assert (output / "finetune_accuracy.png").is_file()
     assert (output / "command.txt").read_text() == command and "--report-only" not in report
     with pytest.raises(SystemExit, match="no results.csv"):
-        main(["benchmark", str(CONFIGS / "spacing_awareness.yaml"), "--output", str(tmp_path / "none"), "--report-only"])
+        main(
+            ["benchmark", str(CONFIGS / "spacing_awareness.yaml"), "--output", str(tmp_path / "none"), "--report-only"]
+        )
 
 
 def test_finetuning_starts_from_the_trained_network_and_scratch_from_a_fresh_one():

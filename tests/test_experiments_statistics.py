@@ -155,9 +155,7 @@ def test_case_metrics_match_monai_and_ignite():
     )
     # a test set lacking class 3: the class is left out of the macro average (MONAI would give NaN)
     kept = targets != 3
-    per_class = [
-        float(compute_roc_auc(torch.as_tensor(probabilities[kept, k]), one_hot[kept, k])) for k in range(3)
-    ]
+    per_class = [float(compute_roc_auc(torch.as_tensor(probabilities[kept, k]), one_hot[kept, k])) for k in range(3)]
     assert case_metric("auroc", probabilities[kept], targets[kept]) == pytest.approx(np.mean(per_class))
     assert np.isnan(case_metric("auroc", probabilities[targets == 1], targets[targets == 1]))
 

@@ -19,7 +19,9 @@ def test_folder_csv_or_nothing(tmp_path):
     assert inference_items(folder) == [{"image": str(folder / "a.nii.gz")}, {"image": str(folder / "b.nii.gz")}]
     assert inference_items(folder, name_key="file_name")[0]["file_name"] == "a.nii.gz"
     assert inference_items(None, None) is None
-    (tmp_path / "list.csv").write_text("image,site\nimages/b.nii.gz,A\n" + f"{folder / 'a.nii.gz'},B\n", encoding="utf-8-sig")
+    (tmp_path / "list.csv").write_text(
+        "image,site\nimages/b.nii.gz,A\n" + f"{folder / 'a.nii.gz'},B\n", encoding="utf-8-sig"
+    )
     assert inference_items(image_csv=tmp_path / "list.csv") == [
         {"image": str(tmp_path / "images" / "b.nii.gz"), "site": "A"},
         {"image": str(folder / "a.nii.gz"), "site": "B"},
@@ -33,7 +35,7 @@ def test_folder_csv_or_nothing(tmp_path):
     [
         ("file\na.nii.gz\n", ValueError, r"list.csv: no 'image' column in the header \(columns: file\)"),
         ("image\n", ValueError, r"list.csv: no rows under the header"),
-        ("image\na.nii.gz\n\"\"\n", ValueError, r"list.csv, row 3: empty 'image' cell"),
+        ('image\na.nii.gz\n""\n', ValueError, r"list.csv, row 3: empty 'image' cell"),
         ("image\nmissing.nii.gz\n", FileNotFoundError, r"list.csv, row 2: image 'missing.nii.gz': no such file"),
     ],
 )

@@ -8,14 +8,27 @@ from monai_afpe.networks.nets import MonaiUNETR, MonaiViTClassifier
 
 def _vit(dropout_rate):
     return MonaiViTClassifier(
-        in_channels=1, img_size=16, patch_size=8, hidden_size=16, mlp_dim=16, num_layers=2, num_heads=2,
-        num_classes=3, dropout_rate=dropout_rate,
+        in_channels=1,
+        img_size=16,
+        patch_size=8,
+        hidden_size=16,
+        mlp_dim=16,
+        num_layers=2,
+        num_heads=2,
+        num_classes=3,
+        dropout_rate=dropout_rate,
     )
 
 
 def _unetr(dropout_rate):
     return MonaiUNETR(
-        in_channels=1, out_channels=2, img_size=16, feature_size=4, hidden_size=16, mlp_dim=16, num_heads=2,
+        in_channels=1,
+        out_channels=2,
+        img_size=16,
+        feature_size=4,
+        hidden_size=16,
+        mlp_dim=16,
+        num_heads=2,
         dropout_rate=dropout_rate,
     )
 

@@ -37,7 +37,13 @@ ARMS = {
 def _net(arm: str) -> AFPEViT:
     torch.manual_seed(0)
     net = AFPEViT(
-        1, img_size=(16, 16, 8), patch_size=(4, 4, 2), hidden_size=48, mlp_dim=64, num_layers=2, num_heads=2,
+        1,
+        img_size=(16, 16, 8),
+        patch_size=(4, 4, 2),
+        hidden_size=48,
+        mlp_dim=64,
+        num_layers=2,
+        num_heads=2,
         **ARMS[arm],
     )
     if arm == "spacing-embedding":  # the last layer starts at zero: give the embedding something to say
@@ -74,7 +80,12 @@ def test_cast_network_runs_and_follows_the_float32_network(arm, dtype):
 def test_fourier_phases_are_float32_in_a_cast_module(dtype):
     """A physical-mode table of a 16-bit module is the float32 table, rounded once at the end."""
     embed = FourierPositionalEmbedding(
-        (4, 4, 4), 64, scales=(40.0, 25.0, 9.0), mode="physical", patch_size=(4, 4, 2), reference_extent=7.3,
+        (4, 4, 4),
+        64,
+        scales=(40.0, 25.0, 9.0),
+        mode="physical",
+        patch_size=(4, 4, 2),
+        reference_extent=7.3,
         spacing=0.7,
     )
     expected = embed.embedding([4, 4, 4], SPACING)

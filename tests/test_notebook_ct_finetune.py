@@ -15,12 +15,19 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "02_ct_finetune_n
 @pytest.mark.slow
 def test_notebook_02_runs_on_the_tiny_preset_and_reports_before_and_after(tmp_path, monkeypatch):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "outputs must be stripped"
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), (
+        "outputs must be stripped"
+    )
     monkeypatch.setenv("MONAI_AFPE_NOTEBOOK_PRESET", "tiny")
     monkeypatch.setenv("MONAI_AFPE_OUTPUT", str(tmp_path))
-    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    nbclient.NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    ).execute()
     text = "\n".join(
-        output.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
     )
     for row in ("default data (mixed spacing)", "new spacing, before fine-tuning", "new spacing, after fine-tuning"):
         assert f"| {row} |" in text

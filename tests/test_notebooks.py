@@ -39,7 +39,9 @@ def test_notebook_runs_end_to_end_on_the_tiny_preset(name, tmp_path, monkeypatch
         ).is_file()
         assert "largest Gram difference" in text
         # the figures show inline (library code leaves the notebook's backend alone)
-        figures = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+        figures = [
+            o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})
+        ]
         assert len(figures) >= 2
     else:
         assert (tmp_path / "output" / "echo" / "results.csv").is_file()

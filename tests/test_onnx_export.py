@@ -21,20 +21,32 @@ BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 
 def _batch(n, shape, channels=1, seed=0):
     generator = torch.Generator().manual_seed(seed)
-    return torch.randn(n, channels, *shape, generator=generator), 0.5 + 4 * torch.rand(n, len(shape), generator=generator)
+    return torch.randn(n, channels, *shape, generator=generator), 0.5 + 4 * torch.rand(
+        n, len(shape), generator=generator
+    )
 
 
 @pytest.mark.slow
 def test_vit_graph_takes_spacing_and_any_batch_and_size(tmp_path):
     torch.manual_seed(0)
     net = AFPEViT(
-        1, (16, 16, 8), (8, 8, 4), hidden_size=16, mlp_dim=16, num_layers=1, num_heads=2, num_classes=3,
-        pos_embed="afpe", pos_embed_kwargs={"mode": "physical", "reference_extent": 50.0},
+        1,
+        (16, 16, 8),
+        (8, 8, 4),
+        hidden_size=16,
+        mlp_dim=16,
+        num_layers=1,
+        num_heads=2,
+        num_classes=3,
+        pos_embed="afpe",
+        pos_embed_kwargs={"mode": "physical", "reference_extent": 50.0},
         spacing_embedding="film",
     )
     torch.nn.init.normal_(net.spacing_embedding.mlp[2].weight, std=0.5)  # a trained embedding: spacing matters
     path = export_onnx(net, *_batch(2, (16, 16, 8)), tmp_path / "vit.onnx")
-    worst = check_onnx_parity(path, net, [_batch(3, (16, 16, 8), seed=1), _batch(2, (24, 32, 12), seed=2), _batch(1, (8, 8, 4))])
+    worst = check_onnx_parity(
+        path, net, [_batch(3, (16, 16, 8), seed=1), _batch(2, (24, 32, 12), seed=2), _batch(1, (8, 8, 4))]
+    )
     assert worst < 1e-4
     image, spacing = _batch(2, (16, 16, 8), seed=3)
     assert not torch.allclose(onnx_predict(path, image, spacing), onnx_predict(path, image, spacing.flip(0)), atol=1e-3)
@@ -50,8 +62,16 @@ def test_vit_graph_takes_spacing_and_any_batch_and_size(tmp_path):
 def test_unetr_graph_has_dynamic_dense_output(tmp_path):
     torch.manual_seed(0)
     net = AFPEUNETR(
-        1, 2, (32, 32, 16), feature_size=4, hidden_size=16, mlp_dim=16, num_layers=4, num_heads=2,
-        pos_embed="afpe", pos_embed_kwargs={"mode": "physical", "reference_extent": 64.0},
+        1,
+        2,
+        (32, 32, 16),
+        feature_size=4,
+        hidden_size=16,
+        mlp_dim=16,
+        num_layers=4,
+        num_heads=2,
+        pos_embed="afpe",
+        pos_embed_kwargs={"mode": "physical", "reference_extent": 64.0},
     )
     path = export_onnx(net, *_batch(2, (32, 32, 16)), tmp_path / "unetr.onnx")
     assert check_onnx_parity(path, net, [_batch(3, (32, 32, 16), seed=1), _batch(2, (48, 32, 32), seed=2)]) < 1e-4

@@ -33,7 +33,9 @@ def test_every_kind_is_scriptable(kind):
     tokens = torch.randn(2, 24, 24)
     torch.testing.assert_close(scripted(tokens), embedding(tokens))
     if kind != "learnable":
-        torch.testing.assert_close(scripted(tokens[:, :12], grid_size=[3, 2, 2]), embedding(tokens[:, :12], grid_size=[3, 2, 2]))
+        torch.testing.assert_close(
+            scripted(tokens[:, :12], grid_size=[3, 2, 2]), embedding(tokens[:, :12], grid_size=[3, 2, 2])
+        )
 
 
 def test_physical_mode_is_scriptable_with_spacing():
@@ -90,7 +92,9 @@ def test_construction_errors(kind, kwargs, message):
 
 
 def physical(**kwargs):
-    return build_positional_embedding("afpe", (2, 3, 4), 24, mode="physical", patch_size=2, reference_extent=9.0, **kwargs)
+    return build_positional_embedding(
+        "afpe", (2, 3, 4), 24, mode="physical", patch_size=2, reference_extent=9.0, **kwargs
+    )
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,9 @@ def test_physical_mode_gram_equals_grid_mode_with_physically_derived_scales(grid
     physical = build_positional_embedding(
         "ifpe", grid, hidden, scales=s0, mode="physical", patch_size=patch, reference_extent=reference_extent, seed=4
     )
-    grid_mode = build_positional_embedding("afpe", grid, hidden, scales=[s0 * e / reference_extent for e in extent], seed=4)
+    grid_mode = build_positional_embedding(
+        "afpe", grid, hidden, scales=[s0 * e / reference_extent for e in extent], seed=4
+    )
     torch.testing.assert_close(physical.gaussian, grid_mode.gaussian)
     physical_table = table(physical, grid, torch.tensor(spacing))
     grid_table = table(grid_mode, grid)
@@ -123,11 +125,15 @@ def test_physical_mode_is_evaluated_per_sample():
 
 
 def test_physical_positions_are_token_centres_from_the_field_centre():
-    positions = physical_positions([3, 2], torch.tensor([4.0, 2.0]), torch.tensor([[0.5, 3.0]]), torch.tensor([10.0, 6.0]))
+    positions = physical_positions(
+        [3, 2], torch.tensor([4.0, 2.0]), torch.tensor([[0.5, 3.0]]), torch.tensor([10.0, 6.0])
+    )
     # axis 0: token centres at -2, 0, 2 voxels*mm / 10; axis 1: -3, 3 mm / 6
     expected = torch.tensor([[-0.2, -0.5], [-0.2, 0.5], [0.0, -0.5], [0.0, 0.5], [0.2, -0.5], [0.2, 0.5]])
     torch.testing.assert_close(positions[0], expected)
-    torch.testing.assert_close(grid_positions([3, 2]), torch.tensor([[0, 0], [0, 1], [0.5, 0], [0.5, 1], [1, 0], [1, 1.0]]))
+    torch.testing.assert_close(
+        grid_positions([3, 2]), torch.tensor([[0, 0], [0, 1], [0.5, 0], [0.5, 1], [1, 0], [1, 1.0]])
+    )
 
 
 def test_fourier_class_token_is_the_encoding_of_a_coordinate_outside_the_grid():
@@ -178,7 +184,11 @@ def test_learnable_table_is_interpolated_on_another_grid_with_a_warning():
 
 
 def test_learnable_parts_receive_gradients():
-    for kind, name in [("lfpe", "gaussian"), ("afpe_learnable_scales", "log_scales"), ("learnable", "position_embeddings")]:
+    for kind, name in [
+        ("lfpe", "gaussian"),
+        ("afpe_learnable_scales", "log_scales"),
+        ("learnable", "position_embeddings"),
+    ]:
         embedding = build_positional_embedding(kind, (3, 4), 16)
         weights = torch.randn(1, 12, 16, generator=torch.Generator().manual_seed(0))
         (table(embedding, (3, 4)) * weights).sum().backward()  # not |PE|², which is constant for Fourier features

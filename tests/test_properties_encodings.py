@@ -27,7 +27,7 @@ from monai_afpe.networks.blocks import (
 )
 from monai_afpe.transforms import compute_afpe_scales
 
-PROPERTY = settings(max_examples=500, deadline=None)
+PROPERTY = settings(max_examples=500, deadline=None, derandomize=True)  # the same examples on every run
 
 spacing_values = st.floats(0.1, 10.0, allow_nan=False)
 scale_values = st.floats(0.1, 10.0, allow_nan=False)
@@ -50,8 +50,12 @@ def fourier_setups(draw, min_tokens=1):
     fov = [n * p * s for n, p, s in zip(grid, patch, spacing)]
     reference_extent = [f * draw(st.floats(0.25, 4.0)) for f in fov]
     kwargs = dict(
-        grid_size=grid, hidden_size=2 * draw(st.integers(1, 8)), scales=draw(per_axis(scale_values, m)),
-        seed=draw(seeds), patch_size=patch, reference_extent=reference_extent,
+        grid_size=grid,
+        hidden_size=2 * draw(st.integers(1, 8)),
+        scales=draw(per_axis(scale_values, m)),
+        seed=draw(seeds),
+        patch_size=patch,
+        reference_extent=reference_extent,
     )
     return kwargs, grid, spacing
 
@@ -72,20 +76,31 @@ def assert_unit_pairs(table: torch.Tensor, blocks: int):
     assert torch.isfinite(table).all()
     assert table.abs().max() <= 1.0
     pairs = table.reshape(*table.shape[:-1], blocks, 2, -1)
-    torch.testing.assert_close(pairs.square().sum(dim=-2), torch.ones(pairs.shape[:-2] + pairs.shape[-1:]),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        pairs.square().sum(dim=-2), torch.ones(pairs.shape[:-2] + pairs.shape[-1:]), atol=1e-5, rtol=0
+    )
 
 
 # --- Fourier features --------------------------------------------------------------------------------
 
 
 @PROPERTY
-@given(setup=fourier_setups(), mode=st.sampled_from(["grid", "physical"]), learnable=st.sampled_from(
-    [(False, False), (True, False), (False, True)]), cls_coordinate=st.floats(-5.0, 5.0))
+@given(
+    setup=fourier_setups(),
+    mode=st.sampled_from(["grid", "physical"]),
+    learnable=st.sampled_from([(False, False), (True, False), (False, True)]),
+    cls_coordinate=st.floats(-5.0, 5.0),
+)
 def test_fourier_features_are_bounded_unit_pairs(setup, mode, learnable, cls_coordinate):
     kwargs, grid, spacing = setup
-    afpe = FourierPositionalEmbedding(mode=mode, learnable_frequencies=learnable[0], learnable_scales=learnable[1],
-                                      cls_position="fourier", cls_coordinate=cls_coordinate, **kwargs)
+    afpe = FourierPositionalEmbedding(
+        mode=mode,
+        learnable_frequencies=learnable[0],
+        learnable_scales=learnable[1],
+        cls_position="fourier",
+        cls_coordinate=cls_coordinate,
+        **kwargs,
+    )
     table = features(afpe, grid, spacing)
     assert table.shape == (1, math.prod(grid), afpe.hidden_size)
     assert_unit_pairs(table, 1)
@@ -94,8 +109,10 @@ def test_fourier_features_are_bounded_unit_pairs(setup, mode, learnable, cls_coo
     if mode == "grid":
         axes = [torch.linspace(0, 1, n, dtype=torch.float64) for n in grid]
     else:
-        axes = [(torch.arange(n, dtype=torch.float64) + 0.5 - n / 2) * p * s / L
-                for n, p, s, L in zip(grid, kwargs["patch_size"], spacing, kwargs["reference_extent"])]
+        axes = [
+            (torch.arange(n, dtype=torch.float64) + 0.5 - n / 2) * p * s / L
+            for n, p, s, L in zip(grid, kwargs["patch_size"], spacing, kwargs["reference_extent"])
+        ]
     positions = torch.stack(torch.meshgrid(axes, indexing="ij"), dim=-1).reshape(-1, len(grid))
     phase = 2 * math.pi * positions @ afpe.frequencies.double().T
     torch.testing.assert_close(table[0, :, : afpe.hidden_size // 2].double(), torch.sin(phase), atol=5e-4, rtol=0)
@@ -143,8 +160,7 @@ def test_physical_mode_depends_on_patch_times_spacing_over_reference_extent(setu
     in_other_unit = FourierPositionalEmbedding(
         mode="physical", **{**kwargs, "reference_extent": [unit * v for v in kwargs["reference_extent"]]}
     )
-    torch.testing.assert_close(features(in_other_unit, grid, [unit * s for s in spacing]), reference, atol=1e-4,
-                               rtol=0)
+    torch.testing.assert_close(features(in_other_unit, grid, [unit * s for s in spacing]), reference, atol=1e-4, rtol=0)
     one_voxel_patches = FourierPositionalEmbedding(mode="physical", **{**kwargs, "patch_size": 1})
     folded = [p * s for p, s in zip(kwargs["patch_size"], spacing)]
     torch.testing.assert_close(features(one_voxel_patches, grid, folded), reference, atol=1e-4, rtol=0)
@@ -165,8 +181,9 @@ def test_physical_mode_gram_equals_grid_mode_with_physical_policy_scales(setup, 
     reference_extent = fraction * extent  # one L for every axis: an isotropic kernel in mm
     kwargs = {**kwargs, "scales": s0, "reference_extent": reference_extent}
     physical = FourierPositionalEmbedding(mode="physical", **kwargs)
-    scales = compute_afpe_scales(spacing, patch, [n * p for n, p in zip(grid, patch)], "physical",
-                                 base_scale=s0 * extent / reference_extent)
+    scales = compute_afpe_scales(
+        spacing, patch, [n * p for n, p in zip(grid, patch)], "physical", base_scale=s0 * extent / reference_extent
+    )
     grid_mode = FourierPositionalEmbedding(mode="grid", **{**kwargs, "scales": scales.tolist()})
     a, b = features(physical, grid, spacing)[0], features(grid_mode, grid)[0]
     half = physical.hidden_size / 2
@@ -195,8 +212,13 @@ coordinates = st.floats(-10.0, 10.0, allow_nan=False)
 
 
 @PROPERTY
-@given(heads=st.integers(1, 2), tokens=st.integers(1, 4), pairs=st.integers(1, 6), seed=seeds,
-       angle_range=st.floats(0.0, 100.0))
+@given(
+    heads=st.integers(1, 2),
+    tokens=st.integers(1, 4),
+    pairs=st.integers(1, 6),
+    seed=seeds,
+    angle_range=st.floats(0.0, 100.0),
+)
 def test_rotation_keeps_norms_and_is_undone_by_the_opposite_angles(heads, tokens, pairs, seed, angle_range):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(1, heads, tokens, 2 * pairs, generator=generator)
@@ -207,8 +229,14 @@ def test_rotation_keeps_norms_and_is_undone_by_the_opposite_angles(heads, tokens
 
 
 @PROPERTY
-@given(m=st.integers(1, 4), pairs=st.integers(1, 2), kind=st.sampled_from(["axial", "mixed"]),
-       theta=st.floats(2.0, 1000.0), seed=seeds, data=st.data())
+@given(
+    m=st.integers(1, 4),
+    pairs=st.integers(1, 2),
+    kind=st.sampled_from(["axial", "mixed"]),
+    theta=st.floats(2.0, 1000.0),
+    seed=seeds,
+    data=st.data(),
+)
 def test_rotary_score_depends_only_on_the_offset(m, pairs, kind, theta, seed, data):
     """``<R(p) q, R(p') k>`` is the same for ``(p, p')`` and ``(p + t, p' + t)``; at ``p = p'`` it is ``<q, k>``."""
     heads, head_dim = 2, 2 * m * pairs
@@ -243,9 +271,9 @@ def test_physical_rotary_positions_are_token_centres_in_reference_units(setup, u
     torch.testing.assert_close(big[tuple(slice(j, j + n) for n, j in zip(grid, margin))], small[0].reshape(*grid, m))
     torch.testing.assert_close(small.reshape(*grid, m).flip(list(range(m))), -small.reshape(*grid, m))  # centred
     other_unit = RotaryPositions(m, "physical", kwargs["patch_size"], [unit * v for v in kwargs["reference_extent"]])
-    torch.testing.assert_close(other_unit(grid, torch.tensor([unit * s for s in spacing])), small, atol=1e-5,
-                               rtol=1e-5)
+    torch.testing.assert_close(other_unit(grid, torch.tensor([unit * s for s in spacing])), small, atol=1e-5, rtol=1e-5)
     offsets = small[0, -1] - small[0, 0]  # last minus first token centre, in units of L
-    expected = [(n - 1) * p * s / L
-                for n, p, s, L in zip(grid, kwargs["patch_size"], spacing, kwargs["reference_extent"])]
+    expected = [
+        (n - 1) * p * s / L for n, p, s, L in zip(grid, kwargs["patch_size"], spacing, kwargs["reference_extent"])
+    ]
     np.testing.assert_allclose(offsets.numpy(), expected, rtol=1e-5, atol=1e-7)

@@ -28,7 +28,7 @@ from monai_afpe.transforms import spacing_from_affine
 SOURCE = "memory/case.nii.gz"
 FORM_CODES = sorted(c for c in nib.nifti1.xform_codes.value_set() if c > 0)
 
-PROPERTY = settings(max_examples=500, deadline=None)
+PROPERTY = settings(max_examples=500, deadline=None, derandomize=True)  # the same examples on every run
 
 unit = st.floats(-1.0, 1.0, allow_nan=False)
 quaternions = st.tuples(unit, unit, unit, unit)
@@ -43,11 +43,13 @@ def rotation(q) -> np.ndarray:
     q = np.asarray(q, dtype=np.float64)
     norm = np.linalg.norm(q)
     w, x, y, z = q / norm if norm > 1e-3 else (1.0, 0.0, 0.0, 0.0)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def affine_of(linear, offset=(0.0, 0.0, 0.0)) -> np.ndarray:
@@ -80,8 +82,11 @@ def test_rotation_helper_gives_proper_rotations():
     r = rotation((0.3, -0.5, 0.7, 0.1))
     np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
     assert np.isclose(np.linalg.det(r), 1.0)
-    np.testing.assert_allclose(rotation((np.cos(0.2), 0, 0, np.sin(0.2)))[:2, :2],
-                               [[np.cos(0.4), -np.sin(0.4)], [np.sin(0.4), np.cos(0.4)]], atol=1e-12)
+    np.testing.assert_allclose(
+        rotation((np.cos(0.2), 0, 0, np.sin(0.2)))[:2, :2],
+        [[np.cos(0.4), -np.sin(0.4)], [np.sin(0.4), np.cos(0.4)]],
+        atol=1e-12,
+    )
 
 
 # --- legitimate geometry ---------------------------------------------------------------------------
@@ -89,8 +94,13 @@ def test_rotation_helper_gives_proper_rotations():
 
 @PROPERTY
 @given(
-    q=quaternions, flip=flips, spacing=spacings, offset=offsets, sform_code=st.sampled_from(FORM_CODES),
-    qform_code=st.sampled_from([0] + FORM_CODES), qform_spacing=spacings,
+    q=quaternions,
+    flip=flips,
+    spacing=spacings,
+    offset=offsets,
+    sform_code=st.sampled_from(FORM_CODES),
+    qform_code=st.sampled_from([0] + FORM_CODES),
+    qform_spacing=spacings,
     pixdim_error=st.one_of(st.floats(-1e-5, 1e-5), st.floats(0.01, 0.5), st.floats(-0.5, -0.01)),
 )
 def test_sform_of_rotation_flip_and_scaling_gives_the_scaling(
@@ -116,8 +126,14 @@ def test_sform_of_rotation_flip_and_scaling_gives_the_scaling(
 
 
 @PROPERTY
-@given(q=quaternions, flip=flips, spacing=spacings, offset=offsets, qform_code=st.sampled_from(FORM_CODES),
-       junk=st.sampled_from([np.nan, np.inf, 0.0, 7.0]))
+@given(
+    q=quaternions,
+    flip=flips,
+    spacing=spacings,
+    offset=offsets,
+    qform_code=st.sampled_from(FORM_CODES),
+    junk=st.sampled_from([np.nan, np.inf, 0.0, 7.0]),
+)
 def test_qform_of_rotation_flip_and_scaling_gives_the_scaling(q, flip, spacing, offset, qform_code, junk):
     """``sform_code`` 0: the qform (flips through ``qfac``), whatever the unused sform holds."""
     qform = affine_of(rotation(q) @ np.diag(flip) @ np.diag(spacing), offset)
@@ -130,8 +146,9 @@ def test_qform_of_rotation_flip_and_scaling_gives_the_scaling(q, flip, spacing, 
     assert field == "qform" and messages == []
     np.testing.assert_allclose(spacing_from_affine(affine).numpy(), spacing, rtol=1e-5)
     # the qform stores b, c, d in float32 and recomputes a = sqrt(1 - b² - c² - d²), which loses up to
-    # sqrt(float32 eps) ~ 3e-4 near a half turn (a ~ 0): the directions agree to 1e-3
-    np.testing.assert_allclose(affine[:3, :3] / np.asarray(spacing), qform[:3, :3] / np.asarray(spacing), atol=1e-3)
+    # about sqrt(float32 eps) ~ 3e-4 in a near a half turn (a ~ 0), up to 1.1e-3 in the rotation's entries
+    # (found by hypothesis): the directions agree to 3e-3
+    np.testing.assert_allclose(affine[:3, :3] / np.asarray(spacing), qform[:3, :3] / np.asarray(spacing), atol=3e-3)
     np.testing.assert_allclose(affine[:3, 3], stored(offset), rtol=0, atol=1e-12)
 
 
@@ -174,8 +191,13 @@ small_vectors = st.tuples(*[st.integers(-5, 5)] * 3)
 
 @PROPERTY
 @given(
-    first=small_vectors, second=small_vectors, a=st.integers(-3, 3), b=st.integers(-3, 3),
-    order=st.permutations([0, 1, 2]), offset=offsets, sform_code=st.sampled_from(FORM_CODES),
+    first=small_vectors,
+    second=small_vectors,
+    a=st.integers(-3, 3),
+    b=st.integers(-3, 3),
+    order=st.permutations([0, 1, 2]),
+    offset=offsets,
+    sform_code=st.sampled_from(FORM_CODES),
 )
 def test_singular_sform_is_an_error_naming_file_and_field(first, second, a, b, order, offset, sform_code):
     """Columns ``c1, c2, a c1 + b c2`` in any order (small integers: exactly singular in float32)."""
@@ -197,8 +219,12 @@ def test_singular_sform_is_an_error_naming_file_and_field(first, second, a, b, o
 
 @PROPERTY
 @given(
-    q=quaternions, spacing=spacings, offset=offsets, entry=st.tuples(st.integers(0, 2), st.integers(0, 3)),
-    bad=st.sampled_from([np.nan, np.inf, -np.inf]), sform_code=st.sampled_from(FORM_CODES),
+    q=quaternions,
+    spacing=spacings,
+    offset=offsets,
+    entry=st.tuples(st.integers(0, 2), st.integers(0, 3)),
+    bad=st.sampled_from([np.nan, np.inf, -np.inf]),
+    sform_code=st.sampled_from(FORM_CODES),
 )
 def test_non_finite_sform_is_an_error_naming_file_and_field(q, spacing, offset, entry, bad, sform_code):
     sform = affine_of(rotation(q) @ np.diag(spacing), offset)
@@ -213,9 +239,13 @@ def test_non_finite_sform_is_an_error_naming_file_and_field(q, spacing, offset, 
 
 @PROPERTY
 @given(
-    q=quaternions, spacing=spacings, offset=offsets, qform_code=st.sampled_from(FORM_CODES),
-    field=st.sampled_from(["quatern_b", "quatern_c", "quatern_d", "qoffset_x", "qoffset_y", "qoffset_z",
-                           "pixdim1", "pixdim2", "pixdim3"]),
+    q=quaternions,
+    spacing=spacings,
+    offset=offsets,
+    qform_code=st.sampled_from(FORM_CODES),
+    field=st.sampled_from(
+        ["quatern_b", "quatern_c", "quatern_d", "qoffset_x", "qoffset_y", "qoffset_z", "pixdim1", "pixdim2", "pixdim3"]
+    ),
     bad=st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -1.0]),
 )
 def test_bad_qform_is_an_error_naming_file_and_field(q, spacing, offset, qform_code, field, bad):

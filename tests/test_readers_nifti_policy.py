@@ -132,8 +132,19 @@ def test_neither_form_uses_pixdim_with_a_warning(tmp_path):
         ({"sform": np.eye(4), "sform_code": 9}, "sform_code", "unknown code 9"),
         ({"qform": np.eye(4), "qform_code": -1}, "qform_code", "unknown code -1"),
     ],
-    ids=["sform-zero-axis", "sform-zero", "sform-nan", "sform-singular", "sform-inf-offset", "qform-zero-pixdim",
-         "qform-nan-pixdim", "pixdim-zero", "pixdim-negative", "bad-sform-code", "bad-qform-code"],
+    ids=[
+        "sform-zero-axis",
+        "sform-zero",
+        "sform-nan",
+        "sform-singular",
+        "sform-inf-offset",
+        "qform-zero-pixdim",
+        "qform-nan-pixdim",
+        "pixdim-zero",
+        "pixdim-negative",
+        "bad-sform-code",
+        "bad-qform-code",
+    ],
 )
 def test_bad_geometry_names_file_and_field(tmp_path, fields, field, problem):
     path = write_nifti(tmp_path / "bad.nii.gz", **fields)
@@ -153,8 +164,13 @@ def test_error_is_not_hidden_by_monai_falling_back_to_another_reader(tmp_path):
 
 
 def test_units_other_than_mm(tmp_path):
-    path = write_nifti(tmp_path / "metres.nii", sform=affine_of(np.diag([8e-4, 8e-4, 3e-3])), sform_code=1,
-                       pixdim=(8e-4, 8e-4, 3e-3), units="meter")
+    path = write_nifti(
+        tmp_path / "metres.nii",
+        sform=affine_of(np.diag([8e-4, 8e-4, 3e-3])),
+        sform_code=1,
+        pixdim=(8e-4, 8e-4, 3e-3),
+        units="meter",
+    )
     img = load(path)
     np.testing.assert_allclose(image_spacing(img), [0.8, 0.8, 3.0], rtol=1e-6)
     np.testing.assert_allclose(img.affine[:3, 3], [10_000.0, -20_000.0, 5_000.0], rtol=1e-6)
@@ -180,8 +196,13 @@ def test_oblique_and_flipped_sform_spacing_is_the_column_norms(tmp_path, flips):
 
 
 def test_4d_time_goes_to_the_channel_and_pixdim4_is_not_compared(tmp_path):
-    path = write_nifti(tmp_path / "fmri.nii.gz", shape=(5, 6, 7, 3), sform=np.diag([2.0, 2.0, 3.5, 1.0]),
-                       sform_code=1, pixdim=(2.0, 2.0, 3.5, 2.5))
+    path = write_nifti(
+        tmp_path / "fmri.nii.gz",
+        shape=(5, 6, 7, 3),
+        sform=np.diag([2.0, 2.0, 3.5, 1.0]),
+        sform_code=1,
+        pixdim=(2.0, 2.0, 3.5, 2.5),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", NiftiGeometryWarning)
         img = load(path)
@@ -191,8 +212,11 @@ def test_4d_time_goes_to_the_channel_and_pixdim4_is_not_compared(tmp_path):
 
 @pytest.mark.parametrize(
     "path, shape, spacing",
-    [(STANDARD, (1, 4, 5, 7), (1.0, 3.0, 2.0)), (FUNCTIONAL, (20, 17, 21, 3), (4.0, 4.0, 8.0)),
-     (EXAMPLE4D, (2, 128, 96, 24), (2.0, 2.0, 2.2))],
+    [
+        (STANDARD, (1, 4, 5, 7), (1.0, 3.0, 2.0)),
+        (FUNCTIONAL, (20, 17, 21, 3), (4.0, 4.0, 8.0)),
+        (EXAMPLE4D, (2, 128, 96, 24), (2.0, 2.0, 2.2)),
+    ],
     ids=["standard", "functional", "example4d"],
 )
 def test_nibabel_test_files_give_their_documented_spacing(path, shape, spacing):
@@ -212,12 +236,14 @@ def test_nibabel_test_files_give_their_documented_spacing(path, shape, spacing):
 def test_monai_pipeline_with_the_reader(tmp_path):
     sform = affine_of(rotation(0.0, 0.0, np.pi / 2) @ np.diag([0.8, 0.8, 3.0]))
     path = write_nifti(tmp_path / "stale.nii.gz", sform=sform, sform_code=1, pixdim=(1, 1, 1))
-    pipeline = Compose([
-        LoadImaged("image", reader=NiftiReader(), image_only=True),
-        EnsureChannelFirstd("image"),
-        Orientationd("image", axcodes="RAS"),
-        ExtractSpacingd("image"),
-    ])
+    pipeline = Compose(
+        [
+            LoadImaged("image", reader=NiftiReader(), image_only=True),
+            EnsureChannelFirstd("image"),
+            Orientationd("image", axcodes="RAS"),
+            ExtractSpacingd("image"),
+        ]
+    )
     with pytest.warns(NiftiGeometryWarning):
         data = pipeline({"image": str(path)})
     assert data["image"].shape == (1, 5, 4, 6)  # the 90° rotation swaps the first two axes
@@ -239,7 +265,11 @@ def test_one_reader_serves_many_threads(tmp_path):
         path = write_nifti(tmp_path / f"{i}.nii.gz", sform=sform, sform_code=1, pixdim=(0.5 + 0.1 * i, 0.8, 1.0 + i))
         items.append({"image": str(path)})
     transform = Compose(
-        [LoadImaged("image", reader=NiftiReader(), image_only=True), EnsureChannelFirstd("image"), ExtractSpacingd("image")]
+        [
+            LoadImaged("image", reader=NiftiReader(), image_only=True),
+            EnsureChannelFirstd("image"),
+            ExtractSpacingd("image"),
+        ]
     )
     dataset = CacheDataset(items, transform, cache_rate=1.0, num_workers=4, progress=False)
     for i in range(24):
@@ -248,8 +278,11 @@ def test_one_reader_serves_many_threads(tmp_path):
 
 def test_project_readers_and_bundles_use_the_reader(tmp_path):
     assert type(select_reader(write_nifti(tmp_path / "a.nii.gz"))) is NiftiReader
-    for config in ["afpe_ct_classification/configs/train.json", "afpe_ct_classification/configs/inference.json",
-                   "afpe_unetr_ct_segmentation/configs/train.json"]:
+    for config in [
+        "afpe_ct_classification/configs/train.json",
+        "afpe_ct_classification/configs/inference.json",
+        "afpe_unetr_ct_segmentation/configs/train.json",
+    ]:
         parser = ConfigParser()
         parser.read_config(BUNDLES / config)
         text = (BUNDLES / config).read_text()

@@ -41,7 +41,9 @@ def test_score_depends_only_on_the_offset_in_mm(kind):
     s = scores(rotary, query, key, p)
     # the logit of tokens i, j equals that of a query rotated by the offset alone against an unrotated key
     offsets = p[:, :, None, :] - p[:, None, :, :]
-    q_offset = apply_rotary(query.expand(2, HEADS, 1, HEAD_DIM), rotary_angles(offsets.reshape(2, -1, 3), rotary.frequencies))
+    q_offset = apply_rotary(
+        query.expand(2, HEADS, 1, HEAD_DIM), rotary_angles(offsets.reshape(2, -1, 3), rotary.frequencies)
+    )
     expected = (q_offset * key).sum(-1).reshape(2, HEADS, p.shape[1], p.shape[1])
     torch.testing.assert_close(s, expected, rtol=1e-4, atol=1e-4)
     # tokens 2 apart along axis 0 in the fine sample and 1 apart in the coarse one are both 8 mm apart
@@ -114,7 +116,9 @@ def test_frequency_layouts():
 def test_fused_attention_with_rotary_equals_the_explicit_formula():
     torch.manual_seed(0)
     attention = SDPASelfAttention(24, HEADS, rotary=RotaryEmbedding(HEADS, HEAD_DIM, 3, "mixed")).eval()
-    positions = RotaryPositions(3, "physical", patch_size=4, reference_extent=4.0)([2, 3, 2], torch.tensor([1.0, 1.0, 2.5]))
+    positions = RotaryPositions(3, "physical", patch_size=4, reference_extent=4.0)(
+        [2, 3, 2], torch.tensor([1.0, 1.0, 2.5])
+    )
     x = torch.randn(2, 13, 24)
     out = attention(x, positions, num_prefix_tokens=1)
     q, k, v = attention.qkv(x).reshape(2, 13, 3, HEADS, HEAD_DIM).permute(2, 0, 3, 1, 4)
@@ -136,8 +140,16 @@ def test_angles_stay_float32_under_bf16_autocast():
 def vit(**options):
     torch.manual_seed(0)
     return AFPEViT(
-        1, (16, 16, 8), (8, 8, 4), hidden_size=24, mlp_dim=32, num_layers=2, num_heads=2, num_classes=3,
-        pos_embed="none", **options,
+        1,
+        (16, 16, 8),
+        (8, 8, 4),
+        hidden_size=24,
+        mlp_dim=32,
+        num_layers=2,
+        num_heads=2,
+        num_classes=3,
+        pos_embed="none",
+        **options,
     ).eval()
 
 

@@ -103,7 +103,15 @@ def test_works_with_every_positional_kind_and_learns():
 def test_unetr_takes_the_spacing_embedding():
     torch.manual_seed(0)
     net = AFPEUNETR(
-        1, 2, 16, feature_size=4, hidden_size=24, mlp_dim=32, num_layers=4, num_heads=2, pos_embed="sincos",
+        1,
+        2,
+        16,
+        feature_size=4,
+        hidden_size=24,
+        mlp_dim=32,
+        num_layers=4,
+        num_heads=2,
+        pos_embed="sincos",
         spacing_embedding="film",
     ).eval()
     trained(net.vit.spacing_embedding)

@@ -61,7 +61,9 @@ def test_errors():
         SetPixelSpacing(spatial_axes=(1, 1))
     with pytest.raises(ValueError, match="got no pixel_spacing"):
         SetPixelSpacing()(_video())
-    with pytest.raises(ValueError, match=r"clip\.avi: pixel_spacing must be one or 2 finite numbers > 0 \(mm\), got nan"):
+    with pytest.raises(
+        ValueError, match=r"clip\.avi: pixel_spacing must be one or 2 finite numbers > 0 \(mm\), got nan"
+    ):
         SetPixelSpacingd("image")({"image": _video(), "pixel_spacing": float("nan")})
     with pytest.raises(ValueError, match=r"spatial_axes \(1, 3\) do not exist"):
         SetPixelSpacing(1.0, spatial_axes=(1, 3))(_video())

@@ -10,8 +10,8 @@ from monai.transforms import LoadImage
 
 from monai_afpe.transforms import (
     ComputeAFPEScales,
-    ComputeAFPEScalesd,
     ComputeAFPEScalesD,
+    ComputeAFPEScalesd,
     ComputeAFPEScalesDict,
     compute_afpe_scales,
 )

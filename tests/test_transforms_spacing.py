@@ -14,8 +14,8 @@ from monai.transforms import Compose, EnsureChannelFirstd, LoadImage, LoadImaged
 
 from monai_afpe.transforms import (
     ExtractSpacing,
-    ExtractSpacingd,
     ExtractSpacingD,
+    ExtractSpacingd,
     ExtractSpacingDict,
     image_spacing,
     image_spatial_shape,
@@ -199,4 +199,6 @@ def test_spacing_of_a_sagittal_dicom_slice_uses_every_world_row():
     """pydicom's CT2N/6293 is a sagittal slice: its in-plane axes point along y and z of the world."""
     path = pydicom.data.get_testdata_file("dicomdirtests/98892001/CT2N/6293", download=False)
     img = LoadImage(reader="PydicomReader", image_only=True, ensure_channel_first=True)(path)
-    torch.testing.assert_close(image_spacing(img), torch.tensor([0.596847, 0.545455], dtype=torch.float64), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        image_spacing(img), torch.tensor([0.596847, 0.545455], dtype=torch.float64), atol=1e-5, rtol=0
+    )

@@ -99,9 +99,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.report_only:
         if config.kind != "benchmark":
-            raise SystemExit(f"monai-afpe benchmark: --report-only rewrites benchmark reports; {config.name!r} is a {config.kind!r}.")
+            raise SystemExit(
+                f"monai-afpe benchmark: --report-only rewrites benchmark reports; {config.name!r} is a {config.kind!r}."
+            )
         if not (output / "results.csv").is_file():
-            raise SystemExit(f"monai-afpe benchmark: --report-only: no results.csv in {output} (give the run's --output).")
+            raise SystemExit(
+                f"monai-afpe benchmark: --report-only: no results.csv in {output} (give the run's --output)."
+            )
         command_file = output / "command.txt"
         command = command_file.read_text().strip() if command_file.is_file() else f"(unknown; report of {output})"
         path = report(read_results_csv(output / "results.csv"), command, None, [], config.reference_arms)

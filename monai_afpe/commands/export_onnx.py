@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="config file(s) relative to the bundle folder, merged in order (default: configs/inference.json); "
         "repeat for several, e.g. --config-file configs/train.json for the UNETR bundle",
     )
-    parser.add_argument("--net-id", default="network_def", help="the network's key in the config (default: network_def)")
+    parser.add_argument(
+        "--net-id", default="network_def", help="the network's key in the config (default: network_def)"
+    )
     parser.add_argument("--ckpt", default="models/model.pt", help="checkpoint relative to the bundle folder")
     parser.add_argument("--output", default="models/model.onnx", help="ONNX file relative to the bundle folder")
     parser.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
@@ -93,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
         return image, spacing
 
     output = export_onnx(network, *batch(2, size), root / args.output, opset_version=args.opset)
-    print(f"wrote {output} (inputs image (B, {channels}, {', '.join(f'D{i}' for i in range(spatial_dims))}), spacing (B, {spatial_dims}))")
+    print(
+        f"wrote {output} (inputs image (B, {channels}, {', '.join(f'D{i}' for i in range(spatial_dims))}), spacing (B, {spatial_dims}))"
+    )
     if not args.no_check:
         larger = [s + p for s, p in zip(size, step)]
         worst = check_onnx_parity(output, network, [batch(3, size), batch(2, larger)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", type=int, nargs="+", default=[16, 16, 16], help="tokens per axis (2 or 3 axes)")
     parser.add_argument("--spacing", type=float, nargs="+", default=[0.7, 0.7, 5.0], help="voxel spacing per axis, mm")
@@ -23,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-scale", type=float, default=1.0, help="s0: the ifpe scale and the largest afpe scale")
     parser.add_argument("--afpe-scales", type=float, nargs="+", help="explicit per-axis afpe scales")
     parser.add_argument("--token", type=int, nargs="+", help="reference token index per axis (default: centre)")
-    parser.add_argument("--plane-axis", type=int, default=1, help="for 3D grids: the axis the plane is perpendicular to")
+    parser.add_argument(
+        "--plane-axis", type=int, default=1, help="for 3D grids: the axis the plane is perpendicular to"
+    )
     parser.add_argument("--plane-index", type=int, help="for 3D grids: the plane's index (default: the token's)")
     parser.add_argument("--hidden-size", type=int, default=1536, help="embedding size D (larger: smoother maps)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the Fourier draw G")
@@ -58,5 +61,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise SystemExit(f"monai-afpe similarity-map: {error}") from None
     figure.savefig(args.output, dpi=120)
-    print(f"wrote {args.output}: {len(args.encodings)} encodings, token {token}, afpe scales {[round(s, 4) for s in afpe_scales]}")
+    print(
+        f"wrote {args.output}: {len(args.encodings)} encodings, token {token}, afpe scales {[round(s, 4) for s in afpe_scales]}"
+    )
     return 0

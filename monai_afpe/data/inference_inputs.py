@@ -35,7 +35,9 @@ def load_image_csv(path: os.PathLike | str, column: str = "image", key: str = "i
         reader = csv.DictReader(stream)
         if reader.fieldnames is None or column not in reader.fieldnames:
             found = ", ".join(reader.fieldnames or []) or "none"
-            raise ValueError(f"{path}: no {column!r} column in the header (columns: {found}); expected one file per row.")
+            raise ValueError(
+                f"{path}: no {column!r} column in the header (columns: {found}); expected one file per row."
+            )
         items = []
         for row_number, row in enumerate(reader, start=2):
             value = (row[column] or "").strip()

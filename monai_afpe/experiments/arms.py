@@ -147,8 +147,7 @@ def build_network(
             network rejects.
     """
     from monai_afpe.experiments.config import NETWORK_TASKS
-    from monai_afpe.networks.nets import MonaiUNETR
-    from monai_afpe.networks.nets import AFPEUNETR, AFPEViT, MonaiViTClassifier
+    from monai_afpe.networks.nets import AFPEUNETR, AFPEViT, MonaiUNETR, MonaiViTClassifier
 
     if data.task not in NETWORK_TASKS[arm.network]:
         raise ValueError(
@@ -170,8 +169,13 @@ def build_network(
             )
         torch.manual_seed(seed)
         return MonaiViTClassifier(
-            in_channels, data.input_size, patch_size, spatial_dims=spatial_dims, pos_embed=arm.pos_embed,
-            num_classes=data.num_outputs, **options,
+            in_channels,
+            data.input_size,
+            patch_size,
+            spatial_dims=spatial_dims,
+            pos_embed=arm.pos_embed,
+            num_classes=data.num_outputs,
+            **options,
         )
     arms = {a.name: a for a in config.arms}
     kwargs = {**arm.pos_embed_kwargs, "seed": int(seed)}

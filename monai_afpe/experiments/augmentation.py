@@ -47,7 +47,9 @@ def spacing_augmentation(options: Mapping, input_size: Sequence[int]) -> Callabl
         transform.set_random_state(seed)
         images, spacing = [], []
         for image, voxel_spacing in zip(split.images, split.spacing):
-            volume = MetaTensor(image, affine=torch.diag(torch.cat([voxel_spacing.double(), torch.ones(1, dtype=torch.float64)])))
+            volume = MetaTensor(
+                image, affine=torch.diag(torch.cat([voxel_spacing.double(), torch.ones(1, dtype=torch.float64)]))
+            )
             resampled = transform(volume)
             images.append(resampled.as_tensor().float())
             spacing.append(image_spacing(resampled).float())

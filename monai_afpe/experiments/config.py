@@ -456,14 +456,19 @@ def _parse_arm(where: str, raw: Any) -> ArmConfig:
     if rotary is not None:
         rotary = _check_keys(f"{where}.rotary", rotary, _ROTARY_KEYS, required=("kind",))
         if rotary.get("mode") == "physical" and "reference_extent" not in rotary:
-            _fail(f"{where}.rotary", "mode 'physical' needs reference_extent (mm per position unit, e.g. one token length).")
+            _fail(
+                f"{where}.rotary",
+                "mode 'physical' needs reference_extent (mm per position unit, e.g. one token length).",
+            )
     arm_model = _parse_model(f"{where}.model", arm.get("model"))
     if network == "monai_vit":
         if kind not in _MONAI_VIT_POS_EMBED:
             _fail(f"{where}.pos_embed", f"MONAI's ViT offers {', '.join(_MONAI_VIT_POS_EMBED)}, got {kind!r}.")
         for key, value in (("spacing_embedding", spacing_embedding), ("rotary", rotary), ("pos_embed_kwargs", kwargs)):
             if value:
-                _fail(f"{where}.{key}", "MONAI's ViT (network: monai_vit) takes no spacing, rotary or embedding options.")
+                _fail(
+                    f"{where}.{key}", "MONAI's ViT (network: monai_vit) takes no spacing, rotary or embedding options."
+                )
     if network == "monai_unetr":
         if kind != _MONAI_UNETR_POS_EMBED:
             _fail(
@@ -624,7 +629,9 @@ def _parse_finetune(where: str, value: Any, data: Mapping) -> dict | None:
     spec = _check_keys(where, value, _FINETUNE_KEYS, required=("data", "num_samples"))
     _check_keys(f"{where}.data", spec["data"] or {}, DATA_OPTION_KEYS)
     if "source" in (spec["data"] or {}) and spec["data"]["source"] != data["source"]:
-        _fail(f"{where}.data.source", f"fine-tuning keeps the source {data['source']!r}, got {spec['data']['source']!r}.")
+        _fail(
+            f"{where}.data.source", f"fine-tuning keeps the source {data['source']!r}, got {spec['data']['source']!r}."
+        )
     try:
         source_options(deep_merge(data, spec["data"] or {}))
     except ValueError as error:

@@ -462,7 +462,10 @@ def _stack_items(
 
 
 def _resample_transforms(
-    resample: Mapping | None, spatial_dims: int, keys: tuple[str, ...] = ("image",), mode: tuple[str, ...] = ("bilinear",)
+    resample: Mapping | None,
+    spatial_dims: int,
+    keys: tuple[str, ...] = ("image",),
+    mode: tuple[str, ...] = ("bilinear",),
 ) -> list:
     """``Spacingd`` to ``resample["spacing"]`` (one interpolation ``mode`` per key) then ``ResizeWithPadOrCropd``
     to ``resample["spatial_size"]``; no transforms for ``None``."""
@@ -510,7 +513,9 @@ def _generated_items(
         datalist = folder / datalist_file
         if not datalist.is_file():
             generate(folder, progress=progress, **arguments)
-        return [i for k in keys for i in load_decathlon_datalist(datalist, label_paths, data_list_key=k, base_dir=folder)]
+        return [
+            i for k in keys for i in load_decathlon_datalist(datalist, label_paths, data_list_key=k, base_dir=folder)
+        ]
 
     splits = [items(arguments, (key,)) for key in ("training", "validation", "test")]
     drawn: dict[str, list[dict] | None] = {}
@@ -782,7 +787,9 @@ def load_experiment_data(
         check_test_set_options(source, name, test_options)
     if source == "echo":
         if resample is not None:
-            raise ValueError("resample applies to volumes (organ_shapes, organmnist3d, ct_segmentation), not to echo videos.")
+            raise ValueError(
+                "resample applies to volumes (organ_shapes, organmnist3d, ct_segmentation), not to echo videos."
+            )
         return _load_echo(options, cache_dir, test_sets, progress)
     if source == "organ_shapes":
         return _load_organ_shapes(options, cache_dir, resample, test_sets, progress)

@@ -86,7 +86,15 @@ PAIRED_METRICS = ("auroc", "accuracy", "dice", "r2", "mae")
 CASE_KEY_COLUMNS = ("condition", "arm", "seed", "test_set", "case", "target")
 #: bootstrap replicates over seeds and test cases behind every interval computed from ``cases.csv``
 CASE_RESAMPLES = 2000
-_HIGHER_IS_BETTER = {"auroc": True, "accuracy": True, "dice": True, "r2": True, "mae": False, "rmse": False, "loss": False}
+_HIGHER_IS_BETTER = {
+    "auroc": True,
+    "accuracy": True,
+    "dice": True,
+    "r2": True,
+    "mae": False,
+    "rmse": False,
+    "loss": False,
+}
 _KEY_COLUMNS = ("experiment", "preset", "condition", "arm", "pos_embed", "seed", "test_set")
 #: the validation column that chooses among the arms of a primary comparison -> the test metric compared
 _VALIDATION_METRICS = {"val_auroc": "auroc", "val_r2": "r2", "val_dice": "dice"}
@@ -286,7 +294,7 @@ def metrics_in(rows: Sequence[dict]) -> list[str]:
 def metric_label(metric: str) -> str:
     """The title of ``metric``: :data:`METRIC_LABELS`, or ``Dice (<label>)`` for a per-label Dice column."""
     if metric.startswith(PER_LABEL_DICE_PREFIX):
-        return f"Dice ({metric[len(PER_LABEL_DICE_PREFIX):]})"
+        return f"Dice ({metric[len(PER_LABEL_DICE_PREFIX) :]})"
     return METRIC_LABELS[metric]
 
 
@@ -399,9 +407,7 @@ def _paired_comparisons(
                 if arm == reference:
                     continue
                 values = _values(rows, metric, arm=arm, condition=condition, test_set=test)
-                result = _compare(
-                    values, ref, metric, confidence, (cases or {}).get((condition, test)), arm, reference
-                )
+                result = _compare(values, ref, metric, confidence, (cases or {}).get((condition, test)), arm, reference)
                 if result is not None:
                     paired.append(_Paired(condition, test, arm, *result))
     return paired
@@ -579,7 +585,7 @@ def cost_table(rows: Sequence[dict]) -> str:
             if not runs:
                 continue
 
-            def mean(key: str) -> float:
+            def mean(key: str, runs: list = runs) -> float:
                 return float(np.mean([float(r[key]) for r in runs]))
 
             lines.append(
@@ -642,7 +648,8 @@ def primary_comparison_section(
     if column is None:
         if needs_choice:
             return "\n".join(
-                lines + [text + ". These results hold no validation score (val_auroc, val_r2 or val_dice) to choose by."]
+                lines
+                + [text + ". These results hold no validation score (val_auroc, val_r2 or val_dice) to choose by."]
             )
         metric = next(m for m in metrics_in(rows) if m in PAIRED_METRICS)
     else:
@@ -713,7 +720,6 @@ def primary_comparison_section(
     else:
         lines.append(f"`*` marks a Holm-adjusted p-value below {1.0 - confidence:.2g}.")
     return "\n".join(lines)
-
 
 
 def statistics_note(

@@ -28,9 +28,9 @@ from typing import Any
 import torch
 
 from monai_afpe.experiments.arms import build_network, model_options, resolve_scales
+from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.config import ArmConfig, ExperimentConfig, deep_merge
 from monai_afpe.experiments.data import SHIFTED_TEST_SEED_OFFSET, ExperimentData, Split, load_experiment_data
-from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.report import case_rows, read_results_csv, write_cases_csv, write_results_csv
 from monai_afpe.experiments.training import (
     METRIC_DIRECTIONS,
@@ -80,7 +80,9 @@ def count_runs(config: ExperimentConfig) -> int:
     return len(config.conditions) * len(config.seeds) * per_seed
 
 
-def finetune_target(config: ExperimentConfig, cache: "DataCache", condition_data: Mapping, resample: Mapping | None) -> ExperimentData:
+def finetune_target(
+    config: ExperimentConfig, cache: "DataCache", condition_data: Mapping, resample: Mapping | None
+) -> ExperimentData:
     """The target data of ``config.finetune`` for one condition and preprocessing, with its own test split only.
 
     Its data seed is the fine-tuning ``data.seed``, or the condition's data seed plus
@@ -183,7 +185,9 @@ class DataCache:
         self.cache_dir = cache_dir
         self._data: dict[str, ExperimentData] = {}
 
-    def get(self, condition_data: Mapping, resample: Mapping | None, test_sets: Mapping | None = None) -> ExperimentData:
+    def get(
+        self, condition_data: Mapping, resample: Mapping | None, test_sets: Mapping | None = None
+    ) -> ExperimentData:
         """The data of a condition (with ``resample``); ``test_sets`` defaults to the config's test sets."""
         tests = {t.name: t.options for t in self.config.test_sets} if test_sets is None else dict(test_sets)
         key = json.dumps([dict(condition_data), resample, tests], sort_keys=True, default=str)

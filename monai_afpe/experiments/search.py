@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.arms import build_network, model_options, resolve_scales
+from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.config import ArmConfig, ConfigError, ExperimentConfig
 from monai_afpe.experiments.runner import DataCache, run_benchmark
 from monai_afpe.experiments.training import METRIC_DIRECTIONS, PRIMARY_METRICS, train_and_evaluate

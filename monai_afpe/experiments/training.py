@@ -46,7 +46,15 @@ __all__ = [
 #: the metric that selects tuned candidates and drives the scale search, per task
 PRIMARY_METRICS = {"classification": "auroc", "regression": "r2", "segmentation": "dice"}
 #: True where a higher value is better
-METRIC_DIRECTIONS = {"accuracy": True, "auroc": True, "loss": False, "r2": True, "mae": False, "rmse": False, "dice": True}
+METRIC_DIRECTIONS = {
+    "accuracy": True,
+    "auroc": True,
+    "loss": False,
+    "r2": True,
+    "mae": False,
+    "rmse": False,
+    "dice": True,
+}
 
 
 @dataclass
@@ -123,9 +131,7 @@ def _autocast(device: torch.device, enabled: bool):
 
 
 @torch.no_grad()
-def predict(
-    model: torch.nn.Module, split: Split, training: TrainingConfig, device: torch.device
-) -> torch.Tensor:
+def predict(model: torch.nn.Module, split: Split, training: TrainingConfig, device: torch.device) -> torch.Tensor:
     """Raw outputs of ``model`` for every case of ``split`` (logits or values), float32 on the CPU."""
     from monai_afpe.inferers import ClipAveragingInferer
 
@@ -288,7 +294,7 @@ def train_and_evaluate(
         for images, targets, spacing in split.batches(training.batch_size, order):
             images, targets, spacing = images.to(device), targets.to(device), spacing.to(device)
 
-            def forward() -> torch.Tensor:
+            def forward(images=images, targets=targets, spacing=spacing) -> torch.Tensor:
                 with _autocast(device, training.bf16):
                     outputs = model(images, spacing=spacing)
                 return _loss(data.task, outputs, targets, data.target_std)

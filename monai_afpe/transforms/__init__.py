@@ -14,6 +14,13 @@ from monai_afpe.transforms.dictionary import (
 )
 from monai_afpe.transforms.pixel_spacing import SetPixelSpacing, SetPixelSpacingD, SetPixelSpacingd, SetPixelSpacingDict
 from monai_afpe.transforms.scales import SCALE_POLICIES, check_scale_options, compute_afpe_scales
+from monai_afpe.transforms.spacing import (
+    DEFAULT_SPACING_UNIT,
+    image_spacing,
+    image_spatial_shape,
+    spacing_from_affine,
+    spacing_units,
+)
 from monai_afpe.transforms.spacing_augmentation import (
     FRAME_RATE_MODES,
     RandFrameRate,
@@ -25,13 +32,6 @@ from monai_afpe.transforms.spacing_augmentation import (
     RandSpacingd,
     RandSpacingDict,
     resample_frame_rate,
-)
-from monai_afpe.transforms.spacing import (
-    DEFAULT_SPACING_UNIT,
-    image_spacing,
-    image_spatial_shape,
-    spacing_from_affine,
-    spacing_units,
 )
 from monai_afpe.transforms.spacing_contract import (
     SPACING_ACTIONS,

@@ -55,7 +55,9 @@ def plane_of(volume: torch.Tensor, axis: int | None, index: int | None) -> torch
     if volume.dim() == 2:
         return volume
     if axis is None or index is None:
-        raise ValueError(f"a {volume.dim()}D map needs the plane: an axis and an index, got axis={axis}, index={index}.")
+        raise ValueError(
+            f"a {volume.dim()}D map needs the plane: an axis and an index, got axis={axis}, index={index}."
+        )
     if not 0 <= axis < volume.dim():
         raise ValueError(f"plane axis must be in 0..{volume.dim() - 1}, got {axis}.")
     if not 0 <= index < volume.shape[axis]:

@@ -149,4 +149,3 @@ def load_echonet_datalist(
             item["pixel_spacing"] = row["PixelSpacing"]
         items.append(item)
     return items
-

@@ -96,8 +96,10 @@ def _qform(header, source: str) -> np.ndarray:
     except ValueError as error:  # nibabel finds no real a = sqrt(1 - b² - c² - d²)
         quaternion = [float(header[f"quatern_{k}"]) for k in "bcd"]
         raise ImageMetadataError(
-            source, "qform", f"quatern_b, quatern_c, quatern_d = {format_values(quaternion)} are not a rotation: "
-            "they must be finite with b² + c² + d² <= 1"
+            source,
+            "qform",
+            f"quatern_b, quatern_c, quatern_d = {format_values(quaternion)} are not a rotation: "
+            "they must be finite with b² + c² + d² <= 1",
         ) from error
 
 
@@ -121,13 +123,15 @@ def _check_affine(affine: np.ndarray, rank: int, source: str, field: str) -> np.
     if np.any(spacing <= 0):
         axes = np.flatnonzero(spacing <= 0).tolist()
         raise ImageMetadataError(
-            source, field, f"zero spacing along array axes {axes} ({format_values(spacing)}); every voxel axis needs a "
-            "length > 0"
+            source,
+            field,
+            f"zero spacing along array axes {axes} ({format_values(spacing)}); every voxel axis needs a length > 0",
         )
     if np.linalg.svd(columns / spacing, compute_uv=False).min() < _INDEPENDENCE:
         raise ImageMetadataError(
-            source, field, f"singular affine: the voxel axes {columns.T.tolist()} are linearly dependent; "
-            "they must span the space"
+            source,
+            field,
+            f"singular affine: the voxel axes {columns.T.tolist()} are linearly dependent; they must span the space",
         )
     return spacing
 
@@ -167,8 +171,10 @@ def nifti_affine(header, source: PathLike, rtol: float = 1e-3) -> tuple[np.ndarr
         field = "pixdim"
         if not np.all(np.isfinite(pixdim)) or np.any(pixdim <= 0):
             raise ImageMetadataError(
-                source, field, f"no sform or qform (both codes 0) and pixdim[1:{rank + 1}] = {format_values(pixdim)}; "
-                "the voxel size must be finite and > 0"
+                source,
+                field,
+                f"no sform or qform (both codes 0) and pixdim[1:{rank + 1}] = {format_values(pixdim)}; "
+                "the voxel size must be finite and > 0",
             )
         warnings.warn(
             f"{source}: pixdim: sform_code and qform_code are 0 (no orientation stated); spacing "

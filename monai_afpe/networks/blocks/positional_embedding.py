@@ -238,7 +238,8 @@ class LearnablePositionalEmbedding(PositionalEmbedding):
             return self.position_embeddings
         warnings.warn(
             f"learnable positional embedding trained on grid {self.grid_size} is interpolated to {grid_size}; "
-            "continuous encodings (sincos, ifpe, afpe, lfpe) are exact on any grid."
+            "continuous encodings (sincos, ifpe, afpe, lfpe) are exact on any grid.",
+            stacklevel=2,
         )
         table = self.position_embeddings[0].transpose(0, 1).reshape([self.hidden_size] + self.grid_size)
         for axis in range(self.num_axes):
@@ -368,9 +369,17 @@ class FourierPositionalEmbedding(PositionalEmbedding):
                 f"that maps to one position unit), got patch_size={patch_size}, reference_extent={reference_extent}."
             )
         # configuration, rebuilt from the constructor arguments; unused in grid mode
-        self.register_buffer("patch_size", torch.tensor(positive_per_axis(1 if patch_size is None else patch_size, m, "patch_size")), persistent=False)
         self.register_buffer(
-            "reference_extent", torch.tensor(positive_per_axis(1.0 if reference_extent is None else reference_extent, m, "reference_extent")), persistent=False
+            "patch_size",
+            torch.tensor(positive_per_axis(1 if patch_size is None else patch_size, m, "patch_size")),
+            persistent=False,
+        )
+        self.register_buffer(
+            "reference_extent",
+            torch.tensor(
+                positive_per_axis(1.0 if reference_extent is None else reference_extent, m, "reference_extent")
+            ),
+            persistent=False,
         )
         default_spacing = None if spacing is None else torch.tensor(positive_per_axis(spacing, m, "spacing"))[None]
         self.register_buffer("default_spacing", default_spacing)

@@ -60,7 +60,9 @@ def build_positional_embedding(
         return SinCosPositionalEmbedding(grid_size, hidden_size, **kwargs)
     scales = kwargs.pop("scales", None)
     if kind == "ifpe" and scales is not None and len(set(float(s) for s in ensure_tuple(scales))) > 1:
-        raise ValueError(f"ifpe is isotropic and takes one scale, got scales={scales}; use kind='afpe' for per-axis scales.")
+        raise ValueError(
+            f"ifpe is isotropic and takes one scale, got scales={scales}; use kind='afpe' for per-axis scales."
+        )
     if scales is None:
         scales = 1.0 if kind in ("ifpe", "lfpe") else default_afpe_scales(grid_size)
     return FourierPositionalEmbedding(

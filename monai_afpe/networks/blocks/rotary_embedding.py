@@ -187,7 +187,9 @@ class RotaryPositions(Float32Buffers):
         """Positions ``(1, N, m)`` in grid mode, ``(B, N, m)`` in physical mode, row-major over ``grid_size``."""
         if self.mode == "grid":
             ones = torch.ones(1, self.num_axes, device=self.patch_size.device)
-            return physical_positions(grid_size, torch.ones_like(self.patch_size), ones, torch.ones_like(self.patch_size))
+            return physical_positions(
+                grid_size, torch.ones_like(self.patch_size), ones, torch.ones_like(self.patch_size)
+            )
         spacing = resolve_spacing(
             spacing, self.default_spacing, self.num_axes, "a physical-mode rotary embedding", self.patch_size.device
         )
@@ -213,7 +215,13 @@ class RotaryEmbedding(Float32Buffers):
     float32_buffers = ("frequencies",)
 
     def __init__(
-        self, num_heads: int, head_dim: int, num_axes: int, kind: str = "axial", theta: float | None = None, seed: int = 0
+        self,
+        num_heads: int,
+        head_dim: int,
+        num_axes: int,
+        kind: str = "axial",
+        theta: float | None = None,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.kind = look_up_option(kind, ROTARY_KINDS)
@@ -222,7 +230,9 @@ class RotaryEmbedding(Float32Buffers):
             raise ValueError(f"rotary theta must be finite and > 1, got {theta}.")
         self.theta = theta
         if self.kind == "axial":
-            self.register_buffer("frequencies", axial_rotary_frequencies(head_dim, num_axes, theta)[None], persistent=False)
+            self.register_buffer(
+                "frequencies", axial_rotary_frequencies(head_dim, num_axes, theta)[None], persistent=False
+            )
         else:
             generator = torch.Generator().manual_seed(int(seed))
             self.frequencies = nn.Parameter(mixed_rotary_frequencies(num_heads, head_dim, num_axes, theta, generator))

@@ -222,7 +222,9 @@ class AFPEViT(nn.Module):
             theta, seed = options.pop("theta", None), int(options.pop("seed", 0))
             self.rotary_positions = RotaryPositions(spatial_dims, patch_size=self.patch_size, **options)
             rotary = [
-                RotaryEmbedding(num_heads, hidden_size // num_heads, spatial_dims, rotary_embedding, theta, seed * 1000 + i)
+                RotaryEmbedding(
+                    num_heads, hidden_size // num_heads, spatial_dims, rotary_embedding, theta, seed * 1000 + i
+                )
                 for i in range(num_layers)
             ]
         self.blocks = nn.ModuleList(
