@@ -307,7 +307,7 @@ def test_recorder_on_a_monai_supervised_trainer(tmp_path):
 BUNDLE_CONFIGS = {
     # the configs inference runs with, and those evaluation runs with
     "afpe_ct_classification": (["inference.json"], ["train.json", "evaluate.json"]),
-    "afpe_unetr_ct_segmentation": (["train.json", "inference.json"], ["train.json", "evaluate.json"]),
+    "afpe_unetr_ct_segmentation": (["inference.json"], ["train.json", "evaluate.json"]),
     "afpe_echo_regression": (["inference.json"], None),
 }
 
