@@ -1,4 +1,5 @@
-"""Writers of small test files for the reader tests: DICOM slices and series, enhanced and cine DICOM, videos.
+"""Writers of small test files for the reader tests: DICOM slices and series, enhanced (any SOP class), XA, ultrasound
+cine and still DICOM, videos.
 
 Files written with pydicom 3 (``Dataset``, ``FileMetaDataset``, ``save_as(enforce_file_format=True)``)
 and PyAV; paths of real files shipped inside installed packages are listed too.
@@ -16,8 +17,11 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     CTImageStorage,
     EnhancedCTImageStorage,
+    EnhancedXAImageStorage,
     ExplicitVRLittleEndian,
+    UltrasoundImageStorage,
     UltrasoundMultiFrameImageStorage,
+    XRayAngiographicImageStorage,
     generate_uid,
 )
 
@@ -117,7 +121,7 @@ def rotation_z(degrees: float) -> tuple[float, ...]:
     return (np.cos(a), np.sin(a), 0.0, -np.sin(a), np.cos(a), 0.0)
 
 
-def write_enhanced_ct(
+def write_enhanced(
     path: Path,
     positions,
     orientation=AXIAL,
@@ -129,38 +133,55 @@ def write_enhanced_ct(
     rescale=(1.0, -1024.0),
     omit: tuple[str, ...] = (),
     pixels: np.ndarray | None = None,
+    sop_class: str = EnhancedCTImageStorage,
+    modality: str = "CT",
+    volume_frame: bool = False,
 ) -> Path:
-    """An Enhanced CT file: orientation (and measures) shared, positions per frame; ``omit`` drops macros."""
+    """An enhanced multi-frame file of SOP class ``sop_class``: orientation (and measures) shared, positions per
+    frame; ``omit`` drops macros (``"functional groups"`` drops both sequences); ``volume_frame`` states the planes
+    in the volume frame of reference (PlanePositionVolumeSequence, PlaneOrientationVolumeSequence), as an
+    Enhanced US Volume may."""
     frames = len(positions)
-    ds = _base(EnhancedCTImageStorage, rows, columns, frames)
-    ds.Modality = "CT"
+    ds = _base(sop_class, rows, columns, frames)
+    ds.Modality = modality
     ds.SeriesInstanceUID = generate_uid()
+    position_sequence, position_keyword, orientation_sequence, orientation_keyword = (
+        (
+            "PlanePositionVolumeSequence",
+            "ImagePositionVolume",
+            "PlaneOrientationVolumeSequence",
+            "ImageOrientationVolume",
+        )
+        if volume_frame
+        else ("PlanePositionSequence", "ImagePositionPatient", "PlaneOrientationSequence", "ImageOrientationPatient")
+    )
     measures = Dataset()
     measures.PixelSpacing = list(pixel_spacing)
     _set(measures, "SliceThickness", slice_thickness)
     shared = Dataset()
     if "PlaneOrientationSequence" not in omit:
         plane = Dataset()
-        plane.ImageOrientationPatient = _ds(orientation)
-        shared.PlaneOrientationSequence = [plane]
+        setattr(plane, orientation_keyword, _ds(orientation))
+        setattr(shared, orientation_sequence, [plane])
     if "PixelMeasuresSequence" not in omit and not per_frame_measures:
         shared.PixelMeasuresSequence = [measures]
     if rescale is not None:
         transform = Dataset()
         transform.RescaleSlope, transform.RescaleIntercept, transform.RescaleType = rescale[0], rescale[1], "HU"
         shared.PixelValueTransformationSequence = [transform]
-    ds.SharedFunctionalGroupsSequence = [shared]
     per_frame = []
     for position in positions:
         item = Dataset()
         if "PlanePositionSequence" not in omit:
             plane = Dataset()
-            plane.ImagePositionPatient = _ds(position)
-            item.PlanePositionSequence = [plane]
+            setattr(plane, position_keyword, _ds(position))
+            setattr(item, position_sequence, [plane])
         if per_frame_measures and "PixelMeasuresSequence" not in omit:
             item.PixelMeasuresSequence = [measures]
         per_frame.append(item)
-    ds.PerFrameFunctionalGroupsSequence = per_frame
+    if "functional groups" not in omit:
+        ds.SharedFunctionalGroupsSequence = [shared]
+        ds.PerFrameFunctionalGroupsSequence = per_frame
     if pixels is None:
         pixels = np.arange(frames * rows * columns, dtype=np.uint16).reshape(frames, rows, columns)
     ds.PixelData = np.ascontiguousarray(pixels, dtype=np.uint16).tobytes()
@@ -168,11 +189,63 @@ def write_enhanced_ct(
     return Path(path)
 
 
-def us_region(delta_x=0.04, delta_y=0.03, units_x=3, units_y=3, bounds=(0, 0, 9, 7), spatial_format=1) -> Dataset:
-    """A SequenceOfUltrasoundRegions item (deltas in the unit of the unit codes; 3 = cm)."""
+def write_enhanced_ct(path: Path, positions, *args, **kwargs) -> Path:
+    """An Enhanced CT file (:func:`write_enhanced` with its defaults)."""
+    return write_enhanced(path, positions, *args, **kwargs)
+
+
+def write_xa(
+    path: Path,
+    frames: int | None = 4,
+    rows: int = 6,
+    columns: int = 8,
+    enhanced: bool = True,
+    pixel_spacing=None,
+    imager_pixel_spacing=(0.2, 0.25),
+    in_functional_groups: bool = True,
+    timing=None,
+    magnification=None,
+) -> Path:
+    """An X-ray angiography file, Enhanced XA (``enhanced``) or classic XA; ``frames=None`` leaves NumberOfFrames out.
+
+    Enhanced: ImagerPixelSpacing in FramePixelDataPropertiesSequence and PixelSpacing in PixelMeasuresSequence
+    (shared functional groups) when ``in_functional_groups``, else as top-level tags, as a classic XA file has
+    them. ``timing`` maps keywords (FrameTime, CineRate, ...) to values (default FrameTime 66.7 ms).
+    """
+    ds = _base(EnhancedXAImageStorage if enhanced else XRayAngiographicImageStorage, rows, columns, frames)
+    ds.Modality = "XA"
+    ds.SeriesInstanceUID = generate_uid()
+    for keyword, value in (timing if timing is not None else {"FrameTime": 66.7}).items():
+        setattr(ds, keyword, value)
+    _set(ds, "EstimatedRadiographicMagnificationFactor", magnification)
+    if enhanced and in_functional_groups:
+        shared = Dataset()
+        if imager_pixel_spacing is not None:
+            properties = Dataset()
+            properties.ImagerPixelSpacing = list(imager_pixel_spacing)
+            shared.FramePixelDataPropertiesSequence = [properties]
+        if pixel_spacing is not None:
+            measures = Dataset()
+            measures.PixelSpacing = list(pixel_spacing)
+            shared.PixelMeasuresSequence = [measures]
+        ds.SharedFunctionalGroupsSequence = [shared]
+        ds.PerFrameFunctionalGroupsSequence = [Dataset() for _ in range(frames or 1)]
+    else:
+        _set(ds, "ImagerPixelSpacing", None if imager_pixel_spacing is None else list(imager_pixel_spacing))
+        _set(ds, "PixelSpacing", None if pixel_spacing is None else list(pixel_spacing))
+    count = frames or 1
+    ds.PixelData = (np.arange(count * rows * columns) % 1000).astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return Path(path)
+
+
+def us_region(
+    delta_x=0.04, delta_y=0.03, units_x=3, units_y=3, bounds=(0, 0, 9, 7), spatial_format=1, data_type=1
+) -> Dataset:
+    """A SequenceOfUltrasoundRegions item (deltas in the unit of the unit codes; 3 = cm; data type 1 = tissue)."""
     region = Dataset()
     region.RegionSpatialFormat = spatial_format
-    region.RegionDataType = 1
+    region.RegionDataType = data_type
     region.RegionFlags = 0
     (
         region.RegionLocationMinX0,
@@ -198,6 +271,30 @@ def write_us_cine(
     if regions:
         ds.SequenceOfUltrasoundRegions = regions
     shape = (frames, rows, columns, 3) if color else (frames, rows, columns)
+    dtype = np.uint8 if color else np.uint16
+    ds.PixelData = (np.arange(np.prod(shape)) % 200).astype(dtype).reshape(shape).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return Path(path)
+
+
+def write_us_image(
+    path: Path,
+    rows: int = 8,
+    columns: int = 10,
+    regions=None,
+    frames: int | None = None,
+    color: bool = False,
+    sop_class: str = UltrasoundImageStorage,
+) -> Path:
+    """A single-frame ultrasound image (Ultrasound Image Storage) calibrated only by its regions; ``frames=1`` writes
+    NumberOfFrames 1, ``sop_class`` another class (e.g. Ultrasound Multi-frame holding one frame)."""
+    ds = _base(sop_class, rows, columns, frames, samples=3 if color else 1)
+    ds.Modality = "US"
+    ds.SeriesInstanceUID = generate_uid()
+    regions = [us_region()] if regions is None else regions
+    if regions:
+        ds.SequenceOfUltrasoundRegions = regions
+    shape = (rows, columns, 3) if color else (rows, columns)
     dtype = np.uint8 if color else np.uint16
     ds.PixelData = (np.arange(np.prod(shape)) % 200).astype(dtype).reshape(shape).tobytes()
     ds.save_as(path, enforce_file_format=True)

@@ -29,16 +29,20 @@ import pytest
 import torch
 from monai.data import MetaTensor
 from monai.transforms import LoadImage
+from pydicom.uid import EnhancedMRImageStorage, EnhancedPETImageStorage, EnhancedUSVolumeStorage
 from readers_testdata import (
     UNSET,
     rotation_z,
     sample_frames,
     us_region,
+    write_enhanced,
     write_enhanced_ct,
     write_series,
     write_slice,
     write_us_cine,
+    write_us_image,
     write_video,
+    write_xa,
 )
 
 from monai_afpe.cli import main
@@ -214,6 +218,30 @@ def cine(**kwargs):
     return make
 
 
+def us_image(**kwargs):
+    def make(tmp_path: Path) -> Path:
+        return write_us_image(tmp_path / "us.dcm", **kwargs)
+
+    return make
+
+
+def enhanced_of(sop_class, modality, **kwargs):
+    """An enhanced multi-frame file of another SOP class than Enhanced CT."""
+
+    def make(tmp_path: Path) -> Path:
+        positions = ((0, 0, 0), (0, 0, 2), (0, 0, 4))
+        return write_enhanced(tmp_path / "enhanced.dcm", positions, sop_class=sop_class, modality=modality, **kwargs)
+
+    return make
+
+
+def xa(**kwargs):
+    def make(tmp_path: Path) -> Path:
+        return write_xa(tmp_path / "xa.dcm", **kwargs)
+
+    return make
+
+
 def video(name="clip.avi", frames=None, **kwargs):
     def make(tmp_path: Path) -> Path:
         path = tmp_path / name
@@ -368,6 +396,10 @@ SET_PIXEL_SPACING = r"pixel_spacing must be one or 2 finite numbers > 0 \(mm\)"
 AFFINE_SPACING = r"img\.nii: field 'affine' gives spacing \[0\.8, {v}, 2\.0\]; spacing must be finite and > 0"
 NET_SPACING = r"spacing must be finite and positive"
 SPACING_SHAPE = r"spacing must have shape \(B, 3\) or \(3,\)"
+XA_DETECTOR = (
+    r"{p}: FramePixelDataPropertiesSequence > ImagerPixelSpacing \(0018,1164\): .* the pixel size at the detector"
+)
+XA_UNCALIBRATED = r"{p}: PixelSpacing \(0028,0030\) / ImagerPixelSpacing \(0018,1164\): missing.* without calibration"
 
 NIFTI_CASES = [
     # the NIfTI-1 rule: sform, else qform, else pixdim with a warning; errors name file and field
@@ -1068,11 +1100,140 @@ DICOM_CASES = [
         warning=(UserWarning, r"{p}: SequenceOfUltrasoundRegions .* lies outside the 10 x 8 image"),
         spacing=(0.04, 0.3, 0.4),
     ),
+    Case("cine-one-frame", cine(frames=1), load, spacing=(0.3, 0.4)),  # a still image: UltrasoundImageReader
     Case(
-        "cine-one-frame",
+        "cine-one-frame-cine-reader",
         cine(frames=1),
+        lambda path: LoadImage(reader=UltrasoundCineReader(), image_only=True)(str(path)),
+        error=(
+            MDE,
+            r"{p}: NumberOfFrames \(0028,0008\): 1 frame: too few dimensions for a cine .*UltrasoundImageReader",
+        ),
+    ),
+    # issue 14: what hospitals export. A single-frame ultrasound image calibrated only by its regions
+    Case("us-image-good", us_image(), load, spacing=(0.3, 0.4)),
+    Case(
+        "us-image-no-regions",
+        us_image(regions=[]),
         load,
-        error=(MDE, r"{p}: NumberOfFrames \(0028,0008\): 1 frame: too few dimensions for a cine"),
+        error=(MDE, r"{p}: SequenceOfUltrasoundRegions \(0018,6011\): missing, or holds no 2D region"),
+    ),
+    Case(
+        "us-image-no-regions-pixel-spacing-given",
+        us_image(regions=[]),
+        load_with(pixel_spacing=0.3),
+        spacing=(0.3, 0.3),
+    ),
+    Case(
+        "us-image-region-in-degrees",
+        us_image(regions=[us_region(units_y=12)]),
+        load,
+        error=(MDE, r"{p}: SequenceOfUltrasoundRegions \(0018,6011\) > PhysicalUnitsYDirection: code 12 \(degrees\)"),
+    ),
+    Case(
+        "us-image-region-delta-negative",
+        us_image(regions=[us_region(delta_y=-0.03)]),
+        load,
+        error=(MDE, r"{p}: SequenceOfUltrasoundRegions \(0018,6011\) > PhysicalDeltaY: .* got -0\.03 cm"),
+    ),
+    Case(
+        "us-image-regions-disagree-same-size",
+        us_image(regions=[us_region(), us_region(delta_y=0.05)]),
+        load,
+        error=(
+            MDE,
+            r"{p}: SequenceOfUltrasoundRegions \(0018,6011\) > PhysicalDeltaX/Y: .* no largest 2D tissue region",
+        ),
+    ),
+    Case(
+        "us-image-regions-disagree-largest-used",
+        us_image(regions=[us_region(0.05, 0.05, bounds=(0, 0, 3, 3)), us_region()]),
+        load,
+        warning=(UserWarning, r"{p}: SequenceOfUltrasoundRegions \(0018,6011\) > PhysicalDeltaX/Y: .* using item 2"),
+        spacing=(0.3, 0.4),
+    ),
+    Case(
+        "us-image-region-outside-image",
+        us_image(regions=[us_region(bounds=(0, 0, 50, 50))]),
+        load,
+        warning=(UserWarning, r"{p}: SequenceOfUltrasoundRegions .* lies outside the 10 x 8 image"),
+        spacing=(0.3, 0.4),
+    ),
+    Case(
+        "us-image-sitk",
+        us_image(),
+        sitk,
+        error=(MDE, r"{p}: PixelSpacing \(0028,0030\): missing: an ultrasound image .* UltrasoundImageReader"),
+    ),
+    Case(
+        "us-image-series-reader",
+        us_image(),
+        series_reader,
+        error=(MDE, r"{p}: PixelSpacing \(0028,0030\): missing: an ultrasound image .* UltrasoundImageReader"),
+    ),
+    # enhanced multi-frame objects other than CT, by SOP class
+    Case("enhanced-mr-good", enhanced_of(EnhancedMRImageStorage, "MR"), load, spacing=(0.8, 0.7, 2.0)),
+    Case(
+        "enhanced-mr-no-functional-groups",
+        enhanced_of(EnhancedMRImageStorage, "MR", omit=("functional groups",)),
+        load,
+        error=(MDE, r"{p}: PerFrameFunctionalGroupsSequence \(5200,9230\): missing, .* Enhanced MR Image Storage"),
+    ),
+    Case(
+        "enhanced-pet-no-pixel-measures",
+        enhanced_of(EnhancedPETImageStorage, "PT", omit=("PixelMeasuresSequence",)),
+        load,
+        error=(MDE, r"{p}: PixelMeasuresSequence > PixelSpacing \(0028,0030\): missing in frame 1"),
+    ),
+    Case(
+        "enhanced-us-volume-frame-of-reference",
+        enhanced_of(EnhancedUSVolumeStorage, "US", volume_frame=True),
+        load,
+        warning=(
+            UserWarning,
+            r"{p}: PlanePositionVolumeSequence > ImagePositionVolume \(0020,9301\): no patient plane",
+        ),
+        spacing=(0.8, 0.7, 2.0),
+    ),
+    # projection X-ray (XA): no plane position, frames are time points
+    Case(
+        "xa-detector-pixel-spacing",
+        xa(),
+        load,
+        warning=(UserWarning, XA_DETECTOR),
+        spacing=(0.0667, 0.2, 0.25),
+    ),
+    Case(
+        "xa-calibrated-pixel-spacing",
+        xa(pixel_spacing=(0.15, 0.15)),
+        load,
+        warning=(UserWarning, r"{p}: PixelMeasuresSequence > PixelSpacing \(0028,0030\): .* calibrated for"),
+        spacing=(0.0667, 0.15, 0.15),
+    ),
+    Case("xa-no-calibration", xa(imager_pixel_spacing=None), load, error=(MDE, XA_UNCALIBRATED)),
+    Case(
+        "xa-classic-no-calibration", xa(enhanced=False, imager_pixel_spacing=None), load, error=(MDE, XA_UNCALIBRATED)
+    ),
+    Case(
+        "xa-imager-spacing-zero",
+        xa(imager_pixel_spacing=(0.0, 0.2)),
+        load,
+        error=(
+            MDE,
+            r"{p}: FramePixelDataPropertiesSequence > ImagerPixelSpacing \(0018,1164\): spacing must be finite",
+        ),
+    ),
+    Case(
+        "xa-no-frame-time",
+        xa(timing={}),
+        load,
+        error=(MDE, r"{p}: FrameTime \(0018,1063\) / .*: missing: the time between frames is unknown"),
+    ),
+    Case(
+        "xa-sitk",
+        xa(),
+        sitk,
+        error=(MDE, r"{p}: SOPClassUID \(0008,0016\): Enhanced XA Image Storage: a projection X-ray image .*"),
     ),
     Case(
         "cine-reader-pixel-spacing-zero",
@@ -1488,6 +1649,24 @@ INFO_CASES = [
         series(edit=drop_instance_number),
         info_line,
         error=(RuntimeError, r"^monai-afpe info: error: {p}: InstanceNumber \(0020,0013\): missing"),
+    ),
+    Case(
+        "info-us-image-no-regions",
+        us_image(regions=[]),
+        info_line,
+        error=(RuntimeError, r"^monai-afpe info: error: {p}: SequenceOfUltrasoundRegions \(0018,6011\): missing"),
+    ),
+    Case(
+        "info-xa-no-calibration",
+        xa(imager_pixel_spacing=None),
+        info_line,
+        error=(RuntimeError, r"^monai-afpe info: error: " + XA_UNCALIBRATED),
+    ),
+    Case(
+        "info-xa-detector-pixel-spacing",
+        xa(),
+        info_line,
+        warning=(UserWarning, r"^monai-afpe info: warning: " + XA_DETECTOR),
     ),
     Case(
         "info-stale-pixdim",

@@ -9,7 +9,17 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from readers_testdata import CT5N, FUNCTIONAL, UNSET, US_CINE, write_series, write_slice, write_us_cine, write_video
+from readers_testdata import (
+    CT5N,
+    FUNCTIONAL,
+    UNSET,
+    US_CINE,
+    write_series,
+    write_slice,
+    write_us_cine,
+    write_us_image,
+    write_video,
+)
 
 from monai_afpe.cli import main
 
@@ -84,6 +94,14 @@ def test_human_readable_table(capsys):
     assert lines[0].split() == ["PATH", "SHAPE", "(C,", "...)", "SPACING", "ORIENTATION", "SCALES"]
     assert "(1, 16, 16, 5)" in lines[1] and "0.488281, 0.488281, 2.5 mm" in lines[1] and "LPI" in lines[1]
     assert "4, 4, 8 mm" in lines[2] and "LAS" in lines[2]
+
+
+def test_ultrasound_still_image_in_the_table(tmp_path, capsys):
+    """A single-frame ultrasound image: pixel size from its regions, no patient axes (more in test_readers_hospital_exports)."""
+    code, out, err = info(capsys, write_us_image(tmp_path / "us.dcm"))
+    lines = out.splitlines()
+    assert code == 0 and err == "" and len(lines) == 2
+    assert "(1, 8, 10)" in lines[1] and "0.3, 0.4 mm" in lines[1] and "n/a (no patient axes)" in lines[1]
 
 
 def _uneven_series(tmp_path: Path) -> Path:

@@ -1,14 +1,17 @@
-"""Enhanced multi-frame DICOM: geometry from functional groups, cross-checked against a classic series."""
+"""Enhanced multi-frame DICOM: geometry from functional groups, cross-checked against a classic series; XA / XRF."""
 
 from __future__ import annotations
 
 import numpy as np
+import pydicom
 import pytest
 from monai.data import PydicomReader
 from monai.transforms import LoadImage
-from readers_testdata import CT_SMALL, rotation_z, write_enhanced_ct, write_slice
+from pydicom.dataset import Dataset
+from pydicom.uid import EnhancedUSVolumeStorage
+from readers_testdata import CT_SMALL, rotation_z, write_enhanced, write_enhanced_ct, write_slice, write_xa
 
-from monai_afpe.data.readers import EnhancedDicomReader, ImageMetadataError
+from monai_afpe.data.readers import EnhancedDicomReader, ImageMetadataError, projection_pixel_spacing
 from monai_afpe.transforms import image_spacing
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(nvImageCodec|NvImgCodec).*")
@@ -96,3 +99,73 @@ def test_several_files_stack_as_channels(tmp_path):
     b = write_enhanced_ct(tmp_path / "b.dcm", [(0, 0, 2.0 * i) for i in range(3)])
     img = LoadImage(reader=EnhancedDicomReader(), image_only=True, ensure_channel_first=True)([str(a), str(b)])
     assert img.shape == (2, 5, 4, 3)
+
+
+def test_us_volume_in_its_volume_frame_of_reference(tmp_path):
+    """Enhanced US Volume planes stated only in the volume frame: the same affine as patient planes would give, with
+    a warning that its directions are the transducer volume's."""
+    orientation, offsets = rotation_z(30), [0.0, 0.5, 1.0, 1.5]
+    kwargs = dict(sop_class=EnhancedUSVolumeStorage, modality="US", rescale=None, pixel_spacing=(0.3, 0.4))
+    patient = load(write_enhanced(tmp_path / "patient.dcm", positions(offsets, orientation), orientation, **kwargs))
+    path = write_enhanced(
+        tmp_path / "volume.dcm", positions(offsets, orientation), orientation, volume_frame=True, **kwargs
+    )
+    with pytest.warns(
+        UserWarning, match=r"volume.dcm: PlanePositionVolumeSequence > ImagePositionVolume .* not the patient's"
+    ):
+        volume = load(path)
+    np.testing.assert_allclose(volume.affine, patient.affine, atol=1e-9)
+    np.testing.assert_allclose(image_spacing(volume), [0.4, 0.3, 0.5])
+    assert volume.meta["patient_affine"] is False and "patient_affine" not in patient.meta
+
+
+def test_xa_cine_layout_and_values(tmp_path):
+    path = write_xa(tmp_path / "xa.dcm", frames=4, timing={"CineRate": 15})
+    with pytest.warns(UserWarning, match="the pixel size at the detector"):
+        img = load(path)
+    assert img.shape == (1, 4, 6, 8) and img.meta["spacing_units"] == ("s", "mm", "mm")
+    np.testing.assert_allclose(img.affine, np.diag([1 / 15, 0.2, 0.25, 1.0]))
+    np.testing.assert_array_equal(img[0].numpy(), pydicom.dcmread(path).pixel_array)
+    assert img.meta["frame_time_source"] == "CineRate" and img.meta["patient_affine"] is False
+
+
+def _spacing_of(ds):
+    with pytest.warns(UserWarning) as caught:
+        spacing, field = projection_pixel_spacing(ds, "xa.dcm")
+    return spacing, field, str(caught[0].message)
+
+
+def test_projection_pixel_spacing_sources_in_order_of_preference(tmp_path):
+    ds = pydicom.dcmread(write_xa(tmp_path / "xa.dcm", pixel_spacing=(0.15, 0.16), imager_pixel_spacing=(0.2, 0.25)))
+    ds.PixelSpacing, ds.ImagerPixelSpacing = [0.11, 0.12], [0.3, 0.3]
+    ds.PixelSpacingCalibrationType = "GEOMETRY"
+    spacing, field, message = _spacing_of(ds)
+    assert spacing == (0.15, 0.16) and field == "PixelMeasuresSequence > PixelSpacing (0028,0030)"
+    assert "(PixelSpacingCalibrationType: GEOMETRY)" in message
+    del ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence
+    assert _spacing_of(ds)[:2] == ((0.11, 0.12), "PixelSpacing (0028,0030)")
+    del ds.PixelSpacing
+    assert _spacing_of(ds)[:2] == ((0.2, 0.25), "FramePixelDataPropertiesSequence > ImagerPixelSpacing (0018,1164)")
+    del ds.SharedFunctionalGroupsSequence[0].FramePixelDataPropertiesSequence
+    assert _spacing_of(ds)[:2] == ((0.3, 0.3), "ImagerPixelSpacing (0018,1164)")
+    del ds.ImagerPixelSpacing
+    with pytest.raises(
+        ImageMetadataError, match=r"xa.dcm: PixelSpacing \(0028,0030\) / ImagerPixelSpacing .*: missing"
+    ):
+        projection_pixel_spacing(ds, "xa.dcm")
+
+
+def test_projection_pixel_spacing_per_frame(tmp_path):
+    ds = pydicom.dcmread(write_xa(tmp_path / "xa.dcm", frames=3, imager_pixel_spacing=None))
+    for frame, value in zip(ds.PerFrameFunctionalGroupsSequence, ([0.2, 0.2], [0.2, 0.2], [0.3, 0.2])):
+        properties = Dataset()
+        properties.ImagerPixelSpacing = value
+        frame.FramePixelDataPropertiesSequence = [properties]
+    with pytest.raises(
+        ImageMetadataError,
+        match=r"ImagerPixelSpacing \(0018,1164\): differs between frames \(0.2, 0.2 mm in frame 1, 0.3, 0.2 mm in frame 3\)",
+    ):
+        projection_pixel_spacing(ds, "xa.dcm")
+    ds.PerFrameFunctionalGroupsSequence[2].FramePixelDataPropertiesSequence[0].ImagerPixelSpacing = [0.2]
+    with pytest.raises(ImageMetadataError, match=r"expected 2 values in frame 3"):
+        projection_pixel_spacing(ds, "xa.dcm")

@@ -6,13 +6,17 @@ import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from pydicom.uid import EnhancedMRImageStorage
 from readers_testdata import (
     CT5N,
     CT_SMALL,
     FUNCTIONAL,
     US_CINE,
+    write_enhanced,
     write_enhanced_ct,
+    write_us_image,
     write_video,
+    write_xa,
 )
 
 from monai_afpe.data.readers import (
@@ -22,6 +26,7 @@ from monai_afpe.data.readers import (
     NiftiReader,
     SimpleITKReader,
     UltrasoundCineReader,
+    UltrasoundImageReader,
     VideoReader,
     load_image,
     select_reader,
@@ -47,6 +52,9 @@ def test_reader_selection(tmp_path):
         CT_SMALL: DicomSeriesReader,
         US_CINE: UltrasoundCineReader,
         write_enhanced_ct(tmp_path / "enhanced", [(0, 0, 0), (0, 0, 1)]): EnhancedDicomReader,  # no suffix
+        write_enhanced(tmp_path / "mr.dcm", [(0, 0, 0)], sop_class=EnhancedMRImageStorage): EnhancedDicomReader,
+        write_xa(tmp_path / "xa.dcm", enhanced=False): EnhancedDicomReader,  # projection X-ray, classic or enhanced
+        write_us_image(tmp_path / "us.dcm"): UltrasoundImageReader,  # one frame, calibrated by its regions
         save_nifti(tmp_path / "a.nii.gz"): NiftiReader,
         tmp_path / "a.nrrd": SimpleITKReader,
         tmp_path / "a.mp4": VideoReader,
@@ -65,6 +73,7 @@ def test_options_reach_the_readers(tmp_path):
     write_video(tmp_path / "a.avi", "mjpeg", "yuvj420p")
     assert select_reader(tmp_path / "a.avi", pixel_spacing=0.2).pixel_spacing == (0.2, 0.2)
     assert select_reader(US_CINE, pixel_spacing=(0.1, 0.3)).pixel_spacing == (0.1, 0.3)
+    assert select_reader(write_us_image(tmp_path / "us.dcm"), pixel_spacing=0.4).pixel_spacing == (0.4, 0.4)
 
 
 def test_oblique_nifti_spacing_is_the_column_norms(tmp_path):

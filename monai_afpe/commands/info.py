@@ -1,13 +1,14 @@
 """Show shape, spacing (with units), orientation and derived AFPE scales of images, DICOM series and videos.
 
-Each PATH is a NIfTI, MHA / MHD, NRRD or DICOM file (single slice, enhanced multi-frame or ultrasound
-cine), a DICOM series folder, or a video (AVI, MP4, ...). Spacing is given per array axis of MONAI's
-channel-first layout (channel excluded), in mm along space and s along time, as read from the loaded
-affine (for NIfTI: the sform, else the qform, else pixdim with a warning, as the NIfTI-1 standard
-says; see :class:`~monai_afpe.data.readers.NiftiReader`); orientation as axis codes (RAS world) for
-patient images; scales by the chosen policy (arXiv 2509.02488, docs/design.md §2). Bad input gives a
-one-line error naming the file and the field on stderr and exit status 1; warnings about the data are
-printed on stderr, one line each.
+Each PATH is a NIfTI, MHA / MHD, NRRD or DICOM file (single slice, enhanced multi-frame of any SOP
+class, XA / XRF, ultrasound cine or still image), a DICOM series folder, or a video (AVI, MP4, ...).
+Spacing is given per array axis of MONAI's channel-first layout (channel excluded), in mm along
+space and s along time, as read from the loaded affine (for NIfTI: the sform, else the qform, else
+pixdim with a warning, as the NIfTI-1 standard says; see :class:`~monai_afpe.data.readers.NiftiReader`);
+orientation as axis codes (RAS world) for patient images (none for cines, ultrasound and projection
+X-ray images, whose axes are not patient directions); scales by the chosen policy (arXiv 2509.02488,
+docs/design.md §2). Bad input gives a one-line error naming the file and the field on stderr and exit
+status 1; warnings about the data are printed on stderr, one line each.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         type=float,
         metavar="MM",
-        help="pixel size (dy dx, or one value) in mm for videos, and for ultrasound cine instead of its regions",
+        help="pixel size (dy dx, or one value) in mm for videos, and for ultrasound files instead of their regions",
     )
     parser.add_argument(
         "--tolerance",
@@ -90,7 +91,8 @@ def _describe(path: str, args: argparse.Namespace) -> tuple[dict[str, Any], list
     units = list(spacing_units(img))
     spatial_shape = list(image_spatial_shape(img))
     temporal_axes = tuple(axis for axis, unit in enumerate(units) if unit == "s")
-    orientation = None if temporal_axes else "".join(nib.aff2axcodes(img.affine.numpy()))[: len(spatial_shape)]
+    patient_axes = not temporal_axes and bool(img.meta.get("patient_affine", True))
+    orientation = "".join(nib.aff2axcodes(img.affine.numpy()))[: len(spatial_shape)] if patient_axes else None
     notes = []
     if temporal_axes and args.temporal_base_scale is None and args.policy != "fixed":
         scales = None
@@ -139,7 +141,7 @@ def _table(records: list[dict[str, Any]]) -> str:
             r["path"],
             "(" + ", ".join(str(n) for n in r["shape"]) + ")",
             _spacing_text(r["spacing"], r["units"]),
-            r["orientation"] or "n/a (time axis)",
+            r["orientation"] or ("n/a (time axis)" if "s" in r["units"] else "n/a (no patient axes)"),
             "-" if r["scales"] is None else ", ".join(f"{v:.4g}" for v in r["scales"]),
         )
         for r in records

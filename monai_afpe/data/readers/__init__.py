@@ -1,4 +1,4 @@
-"""Readers that put the true physical spacing into the affine: NIfTI, DICOM series, enhanced and cine DICOM, video.
+"""Readers that put the true physical spacing into the affine: NIfTI, DICOM series, enhanced, ultrasound and XA DICOM, video.
 
 AFPE scales (arXiv 2509.02488) follow the data's physical geometry, so every reader here validates the
 geometry metadata it turns into an affine and raises :class:`ImageMetadataError` (naming the file and
@@ -12,8 +12,15 @@ from monai_afpe.data.readers.dicom_series import (
     SliceGeometry,
     check_slice_geometry,
 )
-from monai_afpe.data.readers.enhanced_dicom import ENHANCED_DICOM_FIELDS, EnhancedDicomReader, functional_group
-from monai_afpe.data.readers.load import NIFTI_SUFFIXES, load_image, select_reader
+from monai_afpe.data.readers.enhanced_dicom import (
+    ENHANCED_DICOM_FIELDS,
+    ENHANCED_MULTIFRAME_STORAGE,
+    PROJECTION_XRAY_STORAGE,
+    EnhancedDicomReader,
+    functional_group,
+    projection_pixel_spacing,
+)
+from monai_afpe.data.readers.load import NIFTI_SUFFIXES, ULTRASOUND_STORAGE, load_image, select_reader
 from monai_afpe.data.readers.nifti import (
     NIFTI_UNITS,
     NiftiGeometryWarning,
@@ -26,6 +33,7 @@ from monai_afpe.data.readers.sitk_reader import SITK_SUFFIXES, SimpleITKReader
 from monai_afpe.data.readers.ultrasound_cine import (
     ULTRASOUND_UNITS,
     UltrasoundCineReader,
+    UltrasoundImageReader,
     frame_interval,
     ultrasound_pixel_spacing,
 )
@@ -40,11 +48,14 @@ from monai_afpe.data.readers.video import FRAME_COUNT_MISMATCH, VIDEO_SUFFIXES, 
 __all__ = [
     "DICOM_FIELDS",
     "ENHANCED_DICOM_FIELDS",
+    "ENHANCED_MULTIFRAME_STORAGE",
     "FRAME_COUNT_MISMATCH",
     "NIFTI_SUFFIXES",
     "NIFTI_UNITS",
+    "PROJECTION_XRAY_STORAGE",
     "ROUNDING_TOLERANCE",
     "SITK_SUFFIXES",
+    "ULTRASOUND_STORAGE",
     "ULTRASOUND_UNITS",
     "VIDEO_SUFFIXES",
     "DecodedVideo",
@@ -56,6 +67,7 @@ __all__ = [
     "SimpleITKReader",
     "SliceGeometry",
     "UltrasoundCineReader",
+    "UltrasoundImageReader",
     "VideoReader",
     "check_slice_geometry",
     "check_spacing",
@@ -66,6 +78,7 @@ __all__ = [
     "load_image",
     "nifti_affine",
     "nifti_to_millimetres",
+    "projection_pixel_spacing",
     "select_reader",
     "stored_nifti_header",
     "ultrasound_pixel_spacing",

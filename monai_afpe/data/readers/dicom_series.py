@@ -292,7 +292,8 @@ class DicomSeriesReader(PydicomReader):
     Multi-frame files are refused (use :class:`~monai_afpe.data.readers.EnhancedDicomReader` or
     :class:`~monai_afpe.data.readers.UltrasoundCineReader`), as are single files without
     ImagePositionPatient / ImageOrientationPatient, whose geometry ``PydicomReader`` would replace by an
-    identity affine.
+    identity affine (an ultrasound image calibrated only by its regions is pointed to
+    :class:`~monai_afpe.data.readers.UltrasoundImageReader`).
 
     ``meta["spacing_units"]`` is ``("mm",) * spatial_dims``.
 
@@ -389,5 +390,12 @@ class DicomSeriesReader(PydicomReader):
                 source,
                 "NumberOfFrames (0028,0008)",
                 f"{frames} frames: a multi-frame file (read it with EnhancedDicomReader or UltrasoundCineReader)",
+            )
+        if "SequenceOfUltrasoundRegions" in ds and "PixelSpacing" not in ds:
+            raise ImageMetadataError(
+                source,
+                DICOM_FIELDS["pixel_spacing"],
+                "missing: an ultrasound image calibrated only by its SequenceOfUltrasoundRegions (0018,6011); "
+                "read it with UltrasoundImageReader (load_image picks it)",
             )
         check_slice_geometry([SliceGeometry.from_dataset(ds, os.path.basename(str(source)))], source, self.tolerance)

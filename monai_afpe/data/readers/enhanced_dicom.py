@@ -1,15 +1,23 @@
-"""A MONAI ``ImageReader`` for enhanced multi-frame DICOM volumes (Enhanced CT / MR / PET, ...).
+"""A MONAI ``ImageReader`` for enhanced multi-frame DICOM (Enhanced CT / MR / PET / US Volume, Legacy Converted, XA, ...).
 
 An enhanced multi-frame file stores one volume as frames; its geometry is not in top-level tags but in
 functional group macros (PS3.3 C.7.6.16), per frame (PerFrameFunctionalGroupsSequence) or shared by all
 frames (SharedFunctionalGroupsSequence): PixelMeasuresSequence (PixelSpacing, SliceThickness,
 SpacingBetweenSlices), PlanePositionSequence (ImagePositionPatient) and PlaneOrientationSequence
-(ImageOrientationPatient). MONAI's ``PydicomReader`` reads none of them for images (it falls back to an
-identity affine), so AFPE scales (arXiv 2509.02488) would be derived from a 1 mm guess.
+(ImageOrientationPatient). The macros are the same in every enhanced SOP class
+(:data:`ENHANCED_MULTIFRAME_STORAGE`); an Enhanced US Volume may state its planes in its volume frame
+of reference instead (PlanePositionVolumeSequence, PlaneOrientationVolumeSequence). MONAI's
+``PydicomReader`` reads none of them for images (it falls back to an identity affine), so AFPE scales
+(arXiv 2509.02488) would be derived from a 1 mm guess.
+
+Projection X-ray (XA and XRF, classic and enhanced, :data:`PROJECTION_XRAY_STORAGE`) has no plane
+position: its frames are time points of one projection, read as a cine ``(C, T, H, W)`` with the pixel
+size of :func:`projection_pixel_spacing`.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,13 +25,52 @@ from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.data.utils import orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, optional_import, require_pkg
 
-from monai_afpe.data.readers.dicom_series import SliceGeometry, check_slice_geometry
-from monai_afpe.data.readers.reader_base import PydicomDatasetReader, pixel_array
-from monai_afpe.data.readers.validation import ImageMetadataError
+from monai_afpe.data.readers.dicom_series import ROUNDING_TOLERANCE, SliceGeometry, check_slice_geometry
+from monai_afpe.data.readers.reader_base import PydicomDatasetReader, cine_metadata, image_metadata, pixel_array
+from monai_afpe.data.readers.ultrasound_cine import frame_interval
+from monai_afpe.data.readers.validation import ImageMetadataError, check_spacing, format_values
 
 pydicom, has_pydicom = optional_import("pydicom")
 
-__all__ = ["ENHANCED_DICOM_FIELDS", "functional_group", "EnhancedDicomReader"]
+__all__ = [
+    "ENHANCED_DICOM_FIELDS",
+    "ENHANCED_MULTIFRAME_STORAGE",
+    "PROJECTION_XRAY_STORAGE",
+    "functional_group",
+    "projection_pixel_spacing",
+    "EnhancedDicomReader",
+]
+
+ENHANCED_MULTIFRAME_STORAGE = {
+    "1.2.840.10008.5.1.4.1.1.2.1": "Enhanced CT Image Storage",
+    "1.2.840.10008.5.1.4.1.1.2.2": "Legacy Converted Enhanced CT Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4.1": "Enhanced MR Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4.3": "Enhanced MR Color Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4.4": "Legacy Converted Enhanced MR Image Storage",
+    "1.2.840.10008.5.1.4.1.1.130": "Enhanced PET Image Storage",
+    "1.2.840.10008.5.1.4.1.1.128.1": "Legacy Converted Enhanced PET Image Storage",
+    "1.2.840.10008.5.1.4.1.1.6.2": "Enhanced US Volume Storage",
+    "1.2.840.10008.5.1.4.1.1.12.1.1": "Enhanced XA Image Storage",
+    "1.2.840.10008.5.1.4.1.1.12.2.1": "Enhanced XRF Image Storage",
+    "1.2.840.10008.5.1.4.1.1.13.1.1": "X-Ray 3D Angiographic Image Storage",
+    "1.2.840.10008.5.1.4.1.1.13.1.2": "X-Ray 3D Craniofacial Image Storage",
+    "1.2.840.10008.5.1.4.1.1.13.1.3": "Breast Tomosynthesis Image Storage",
+    "1.2.840.10008.5.1.4.1.1.14.1": "Intravascular OCT Image Storage - For Presentation",
+    "1.2.840.10008.5.1.4.1.1.14.2": "Intravascular OCT Image Storage - For Processing",
+    "1.2.840.10008.5.1.4.1.1.30": "Parametric Map Storage",
+    "1.2.840.10008.5.1.4.1.1.77.1.5.4": "Ophthalmic Tomography Image Storage",
+}
+"""Enhanced multi-frame image SOP classes (SOPClassUID -> name): their geometry is in functional groups, and
+``select_reader`` gives them to :class:`EnhancedDicomReader` (as any file with functional groups)."""
+
+PROJECTION_XRAY_STORAGE = {
+    "1.2.840.10008.5.1.4.1.1.12.1": "X-Ray Angiographic Image Storage",
+    "1.2.840.10008.5.1.4.1.1.12.1.1": "Enhanced XA Image Storage",
+    "1.2.840.10008.5.1.4.1.1.12.2": "X-Ray Radiofluoroscopic Image Storage",
+    "1.2.840.10008.5.1.4.1.1.12.2.1": "Enhanced XRF Image Storage",
+}
+"""Projection X-ray SOP classes, classic and enhanced (SOPClassUID -> name): no plane position; frames are time
+points. :class:`EnhancedDicomReader` reads them as a cine (or a 2D image) with :func:`projection_pixel_spacing`."""
 
 ENHANCED_DICOM_FIELDS = {
     "pixel_spacing": "PixelMeasuresSequence > PixelSpacing (0028,0030)",
@@ -34,6 +81,24 @@ ENHANCED_DICOM_FIELDS = {
     "rows_columns": "Rows, Columns (0028,0010), (0028,0011)",
 }
 """Field names used in messages: the functional group macro and the attribute."""
+
+VOLUME_FIELDS = {
+    **ENHANCED_DICOM_FIELDS,
+    "position": "PlanePositionVolumeSequence > ImagePositionVolume (0020,9301)",
+    "orientation": "PlaneOrientationVolumeSequence > ImageOrientationVolume (0020,9302)",
+}
+"""Field names of an Enhanced US Volume's planes in its volume frame of reference."""
+
+_PROJECTION_SOURCES = (
+    ("PixelMeasuresSequence", "PixelSpacing", "PixelMeasuresSequence > PixelSpacing (0028,0030)"),
+    (None, "PixelSpacing", "PixelSpacing (0028,0030)"),
+    (
+        "FramePixelDataPropertiesSequence",
+        "ImagerPixelSpacing",
+        "FramePixelDataPropertiesSequence > ImagerPixelSpacing (0018,1164)",
+    ),
+    (None, "ImagerPixelSpacing", "ImagerPixelSpacing (0018,1164)"),
+)
 
 
 def functional_group(ds: Any, frame: int, sequence: str) -> Any:
@@ -56,18 +121,99 @@ def functional_group(ds: Any, frame: int, sequence: str) -> Any:
     return None
 
 
-def _frame_geometry(ds: Any, frame: int) -> SliceGeometry:
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _frame_geometry(ds: Any, frame: int, volume: bool = False) -> SliceGeometry:
+    """One frame's geometry; ``volume``: its plane in the volume frame of reference (Enhanced US Volume)."""
+
     def value(sequence: str, keyword: str) -> Any:
         item = functional_group(ds, frame, sequence)
         return None if item is None else item.get(keyword)
 
+    suffix, patient = ("Volume", "Volume") if volume else ("", "Patient")
     return SliceGeometry(
         name=f"frame {frame + 1}",
-        position=value("PlanePositionSequence", "ImagePositionPatient"),
-        orientation=value("PlaneOrientationSequence", "ImageOrientationPatient"),
+        position=value(f"PlanePosition{suffix}Sequence", f"ImagePosition{patient}"),
+        orientation=value(f"PlaneOrientation{suffix}Sequence", f"ImageOrientation{patient}"),
         pixel_spacing=value("PixelMeasuresSequence", "PixelSpacing"),
         slice_thickness=value("PixelMeasuresSequence", "SliceThickness"),
         spacing_between_slices=value("PixelMeasuresSequence", "SpacingBetweenSlices"),
+    )
+
+
+def _sop_name(ds: Any) -> str:
+    uid = str(ds.get("SOPClassUID") or "")
+    return PROJECTION_XRAY_STORAGE.get(uid) or ENHANCED_MULTIFRAME_STORAGE.get(uid) or uid or "SOPClassUID missing"
+
+
+def projection_pixel_spacing(ds: Any, source: str) -> tuple[tuple[float, float], str]:
+    """Pixel size ``(dy, dx)`` in mm of a projection X-ray image (XA, XRF), and the field it was read from.
+
+    A projection has no single pixel size in the patient: anatomy nearer the X-ray source is magnified
+    more. The first field present of, in this order, PixelMeasuresSequence > PixelSpacing (functional
+    group), PixelSpacing (both calibrated to some plane, PixelSpacingCalibrationType), then
+    FramePixelDataPropertiesSequence > ImagerPixelSpacing (functional group) and ImagerPixelSpacing
+    (both at the detector, larger than in the patient by the magnification, which is not applied) is
+    used, always with a warning that says which and what it means. A field that is present but zero,
+    negative, not two values, or different between frames is an error, not a reason to try the next.
+
+    Raises:
+        ImageMetadataError: none of the fields is present, or the first present one is invalid.
+    """
+    frames = int(ds.get("NumberOfFrames") or 1)
+    for sequence, keyword, field in _PROJECTION_SOURCES:
+        if sequence is None:
+            values = [ds.get(keyword)]
+        else:
+            items = [functional_group(ds, frame, sequence) for frame in range(frames)]
+            values = [None if item is None else item.get(keyword) for item in items]
+        if all(_empty(v) for v in values):
+            continue
+        if all(repr(v) == repr(values[0]) for v in values):  # shared, or the same in every frame
+            values = values[:1]
+        sizes = []
+        for frame, value in enumerate(values):
+            where = f" in frame {frame + 1}" if len(values) > 1 else ""
+            try:
+                size = check_spacing(value, source, field)
+            except ImageMetadataError as e:
+                raise ImageMetadataError(source, field, e.problem + where) from None
+            if len(size) != 2:
+                raise ImageMetadataError(source, field, f"expected 2 values{where}, got {value!r}")
+            sizes.append(size)
+        for frame, size in enumerate(sizes[1:], 2):
+            if not np.allclose(size, sizes[0], rtol=0.0, atol=ROUNDING_TOLERANCE):
+                raise ImageMetadataError(
+                    source,
+                    field,
+                    f"differs between frames ({format_values(sizes[0], 'mm')} in frame 1, "
+                    f"{format_values(size, 'mm')} in frame {frame})",
+                )
+        spacing = (float(sizes[0][0]), float(sizes[0][1]))
+        if keyword == "PixelSpacing":
+            calibration = ds.get("PixelSpacingCalibrationType") or "not stated"
+            meaning = (
+                f"using {format_values(spacing, 'mm')}, the pixel size in the plane it was calibrated for "
+                f"(PixelSpacingCalibrationType: {calibration}); anatomy nearer the source or the detector is "
+                "magnified differently"
+            )
+        else:
+            factor = ds.get("EstimatedRadiographicMagnificationFactor")
+            stated = f" ({float(factor):.6g} stated in EstimatedRadiographicMagnificationFactor)" if factor else ""
+            meaning = (
+                f"no PixelSpacing; using {format_values(spacing, 'mm')}, the pixel size at the detector: in the "
+                f"patient, pixels are smaller by the geometric magnification{stated}, which is not applied"
+            )
+        warnings.warn(f"{source}: {field}: a projection X-ray image ({_sop_name(ds)}): {meaning}", stacklevel=2)
+        return spacing, field
+    groups = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+    also = ", also in the functional groups (PixelMeasuresSequence, FramePixelDataPropertiesSequence)" if groups else ""
+    raise ImageMetadataError(
+        source,
+        "PixelSpacing (0028,0030) / ImagerPixelSpacing (0018,1164)",
+        f"missing{also}: a projection X-ray image ({_sop_name(ds)}) without calibration; the pixel size is unknown",
     )
 
 
@@ -75,7 +221,9 @@ def _frame_geometry(ds: Any, frame: int) -> SliceGeometry:
 class EnhancedDicomReader(PydicomDatasetReader):
     """Load an enhanced multi-frame DICOM file as a volume with the affine from its functional groups.
 
-    The output follows MONAI's :class:`~monai.data.PydicomReader` conventions for a series: array
+    Every enhanced SOP class (:data:`ENHANCED_MULTIFRAME_STORAGE`: Enhanced CT / MR / PET / US Volume,
+    the Legacy Converted ones, ...) has the same geometry macros and is read the same way. The output
+    follows MONAI's :class:`~monai.data.PydicomReader` conventions for a series: array
     ``(columns, rows, frames)`` (channels last for colour data), frames in file order, affine in RAS
     (unless ``affine_lps_to_ras=False``) with columns ``row direction * column spacing``,
     ``column direction * row spacing``, ``(last - first ImagePositionPatient) / (frames - 1)`` and the
@@ -88,7 +236,20 @@ class EnhancedDicomReader(PydicomDatasetReader):
     PixelValueTransformationSequence (or top-level tags) when present. Files holding several stacks
     or time points (positions that repeat) are refused.
 
-    ``meta["spacing_units"]`` is ``("mm",) * spatial_dims``.
+    An Enhanced US Volume without patient planes (no PlanePositionSequence / PlaneOrientationSequence)
+    is read from its volume frame of reference (PlanePositionVolumeSequence > ImagePositionVolume,
+    PlaneOrientationVolumeSequence > ImageOrientationVolume) with a warning: the spacing holds, the
+    affine's directions are the transducer volume's, not the patient's (``meta["patient_affine"]`` is
+    ``False``).
+
+    Projection X-ray files (XA, XRF, classic or enhanced: :data:`PROJECTION_XRAY_STORAGE`) have no plane
+    position; their frames are time points. They are read as a cine ``(C, T, H, W)`` with spacing
+    ``(dt, dy, dx)`` (``dt`` in seconds by :func:`~monai_afpe.data.readers.frame_interval`), or a
+    single frame as ``(C, H, W)`` with ``(dy, dx)``; the pixel size comes from
+    :func:`projection_pixel_spacing`, with a warning. Neither affine is a patient affine
+    (``meta["patient_affine"]`` is ``False``).
+
+    ``meta["spacing_units"]`` is ``("mm",) * spatial_dims`` (``("s", "mm", "mm")`` for a projection cine).
 
     Args:
         affine_lps_to_ras: convert the affine from DICOM's LPS to RAS (default), as MONAI's readers do.
@@ -111,7 +272,10 @@ class EnhancedDicomReader(PydicomDatasetReader):
         arrays: list[np.ndarray] = []
         compatible_meta: dict = {}
         for ds, source in zip(img if isinstance(img, list) else [img], self._sources):  # a Dataset is iterable
-            array, meta = self._volume(ds, source)
+            if str(ds.get("SOPClassUID") or "") in PROJECTION_XRAY_STORAGE:
+                array, meta = self._projection(ds, source)
+            else:
+                array, meta = self._volume(ds, source)
             arrays.append(array)
             _copy_compatible_dict(meta, compatible_meta)
         return _stack_images(arrays, compatible_meta), compatible_meta
@@ -122,10 +286,17 @@ class EnhancedDicomReader(PydicomDatasetReader):
         frames = int(ds.NumberOfFrames)
         per_frame = ds.get("PerFrameFunctionalGroupsSequence")
         if per_frame is None and not ds.get("SharedFunctionalGroupsSequence"):
+            uid = str(ds.get("SOPClassUID") or "")
+            claim = (
+                f", although its SOPClassUID is {ENHANCED_MULTIFRAME_STORAGE[uid]}"
+                if uid in ENHANCED_MULTIFRAME_STORAGE
+                else ""
+            )
             raise ImageMetadataError(
                 source,
                 "PerFrameFunctionalGroupsSequence (5200,9230)",
-                "missing, and no SharedFunctionalGroupsSequence (5200,9229): not an enhanced multi-frame file",
+                "missing, and no SharedFunctionalGroupsSequence (5200,9229): not an enhanced multi-frame file"
+                f"{claim}; its frames have no geometry",
             )
         if per_frame is not None and len(per_frame) != frames:
             raise ImageMetadataError(
@@ -133,8 +304,21 @@ class EnhancedDicomReader(PydicomDatasetReader):
                 "PerFrameFunctionalGroupsSequence (5200,9230)",
                 f"{len(per_frame)} items for NumberOfFrames {frames}",
             )
-        slices = [_frame_geometry(ds, frame) for frame in range(frames)]
-        step = check_slice_geometry(slices, source, self.tolerance, fields=ENHANCED_DICOM_FIELDS)
+        volume = not any(
+            functional_group(ds, frame, sequence) is not None
+            for frame in range(frames)
+            for sequence in ("PlanePositionSequence", "PlaneOrientationSequence")
+        ) and any(functional_group(ds, frame, "PlanePositionVolumeSequence") is not None for frame in range(frames))
+        slices = [_frame_geometry(ds, frame, volume) for frame in range(frames)]
+        fields = VOLUME_FIELDS if volume else ENHANCED_DICOM_FIELDS
+        step = check_slice_geometry(slices, source, self.tolerance, fields=fields)
+        if volume:
+            warnings.warn(
+                f"{source}: {fields['position']}: no patient plane position or orientation (PlanePositionSequence, "
+                f"PlaneOrientationSequence) in this {_sop_name(ds)} file: its planes are read in the volume frame of "
+                "reference; the spacing holds, but the affine's directions are the transducer volume's, not the patient's",
+                stacklevel=2,
+            )
 
         array = pixel_array(ds, source)
         array = array[None] if frames == 1 else array  # (frames, rows, columns[, samples])
@@ -162,7 +346,26 @@ class EnhancedDicomReader(PydicomDatasetReader):
             MetaKeys.ORIGINAL_CHANNEL_DIM: float("nan") if array.ndim == len(spatial_shape) else -1,
             "spacing_units": ("mm",) * len(spatial_shape),
         }
+        if volume:
+            meta["patient_affine"] = False
         return array, meta
+
+    def _projection(self, ds: Any, source: str) -> tuple[np.ndarray, dict]:
+        """A projection X-ray file: ``(C, T, H, W)`` with ``(dt, dy, dx)``, or one frame as ``(C, H, W)`` with ``(dy, dx)``."""
+        frames = int(ds.get("NumberOfFrames") or 1)
+        dt, time_field = frame_interval(ds, source) if frames > 1 else (None, None)
+        (dy, dx), _ = projection_pixel_spacing(ds, source)
+        array = pixel_array(ds, source)
+        samples = int(ds.get("SamplesPerPixel") or 1)
+        if array.ndim == (2 if samples == 1 else 3):
+            array = array[None]  # (frames, rows, columns[, samples])
+        array = self._rescale(ds, array)
+        array = array[:, None] if samples == 1 else np.moveaxis(array, -1, 1)  # (frames, C, rows, columns)
+        if frames == 1:
+            return array[0], image_metadata(dy, dx, array.shape[2:])
+        return np.swapaxes(array, 0, 1), cine_metadata(
+            dt, dy, dx, (frames, *array.shape[2:]), frame_time_source=time_field, patient_affine=False
+        )
 
     @staticmethod
     def _rescale(ds: Any, array: np.ndarray) -> np.ndarray:

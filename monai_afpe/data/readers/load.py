@@ -1,7 +1,8 @@
 """Load any supported path into a channel-first MetaTensor whose affine carries the true spacing.
 
 One entry point for tools (``monai-afpe info``) and notebooks: NIfTI files, DICOM files and series
-folders, MHA / NRRD, ultrasound cine DICOM and videos. Pipelines use the readers directly with MONAI's
+folders (classic slices, enhanced multi-frame of any SOP class, XA / XRF, ultrasound cine and still
+images), MHA / NRRD and videos. Pipelines use the readers directly with MONAI's
 ``LoadImaged(reader=...)``.
 """
 
@@ -19,19 +20,29 @@ from monai.transforms import LoadImage
 from monai.utils import optional_import
 
 from monai_afpe.data.readers.dicom_series import DicomSeriesReader
-from monai_afpe.data.readers.enhanced_dicom import EnhancedDicomReader
+from monai_afpe.data.readers.enhanced_dicom import (
+    ENHANCED_MULTIFRAME_STORAGE,
+    PROJECTION_XRAY_STORAGE,
+    EnhancedDicomReader,
+)
 from monai_afpe.data.readers.nifti import NiftiReader
 from monai_afpe.data.readers.sitk_reader import SITK_SUFFIXES, SimpleITKReader
-from monai_afpe.data.readers.ultrasound_cine import UltrasoundCineReader
+from monai_afpe.data.readers.ultrasound_cine import UltrasoundCineReader, UltrasoundImageReader
 from monai_afpe.data.readers.validation import ImageMetadataError
 from monai_afpe.data.readers.video import VIDEO_SUFFIXES, VideoReader
 
 pydicom, _ = optional_import("pydicom")
 
-__all__ = ["NIFTI_SUFFIXES", "select_reader", "load_image"]
+__all__ = ["NIFTI_SUFFIXES", "ULTRASOUND_STORAGE", "select_reader", "load_image"]
 
 NIFTI_SUFFIXES = ("nii", "nii.gz")
-_ULTRASOUND_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
+ULTRASOUND_STORAGE = {
+    "1.2.840.10008.5.1.4.1.1.6.1": "Ultrasound Image Storage",
+    "1.2.840.10008.5.1.4.1.1.3.1": "Ultrasound Multi-frame Image Storage",
+    "1.2.840.10008.5.1.4.1.1.6": "Ultrasound Image Storage (Retired)",
+    "1.2.840.10008.5.1.4.1.1.3": "Ultrasound Multi-frame Image Storage (Retired)",
+}
+"""Ultrasound SOP classes (SOPClassUID -> name), single- and multi-frame: calibrated by their ultrasound regions."""
 
 
 def select_reader(
@@ -42,11 +53,15 @@ def select_reader(
     - a folder: a DICOM series, :class:`~monai_afpe.data.readers.DicomSeriesReader`;
     - ``.avi``, ``.mp4``, ... (:data:`~monai_afpe.data.readers.VIDEO_SUFFIXES`):
       :class:`~monai_afpe.data.readers.VideoReader`;
-    - a DICOM file (by its content, whatever its suffix):
-      :class:`~monai_afpe.data.readers.EnhancedDicomReader` when it has functional groups,
-      :class:`~monai_afpe.data.readers.UltrasoundCineReader` for an ultrasound multi-frame file (by its
-      SOP class, or several frames and modality US), :class:`~monai_afpe.data.readers.DicomSeriesReader`
-      otherwise (a single slice);
+    - a DICOM file (by its content, whatever its suffix), by its SOPClassUID first:
+      :class:`~monai_afpe.data.readers.EnhancedDicomReader` for an enhanced multi-frame SOP class
+      (:data:`~monai_afpe.data.readers.ENHANCED_MULTIFRAME_STORAGE`: Enhanced CT / MR / PET / US Volume,
+      Legacy Converted, ...), a projection X-ray one (XA / XRF, classic or enhanced:
+      :data:`~monai_afpe.data.readers.PROJECTION_XRAY_STORAGE`), or any file with functional groups;
+      for an ultrasound file (:data:`ULTRASOUND_STORAGE`, or modality US with several frames or with
+      ultrasound regions) :class:`~monai_afpe.data.readers.UltrasoundCineReader` when it has more than
+      one frame and :class:`~monai_afpe.data.readers.UltrasoundImageReader` (a 2D image) when it has one;
+      :class:`~monai_afpe.data.readers.DicomSeriesReader` otherwise (a single slice);
     - ``.nii``, ``.nii.gz``: :class:`~monai_afpe.data.readers.NiftiReader` (the NIfTI-1 sform / qform /
       pixdim rule, never MONAI's header correction);
     - ``.mha``, ``.mhd``, ``.nrrd``, ...: :class:`~monai_afpe.data.readers.SimpleITKReader`.
@@ -54,8 +69,8 @@ def select_reader(
     Args:
         path: file or folder.
         pixel_spacing: ``(dy, dx)`` in mm for videos (whose pixel size is unknown otherwise) and
-            ultrasound cine files (instead of their regions); other formats state their own spacing and
-            do not use it.
+            ultrasound files, cine or single image (instead of their regions); other formats state their
+            own spacing and do not use it.
         tolerance: slice-step non-uniformity (mm) accepted with a warning in DICOM series and
             enhanced DICOM volumes.
 
@@ -83,12 +98,21 @@ def select_reader(
             f"folder or a video ({', '.join(VIDEO_SUFFIXES)})"
         )
     header = pydicom.dcmread(name, stop_before_pixels=True)
-    if "PerFrameFunctionalGroupsSequence" in header or "SharedFunctionalGroupsSequence" in header:
-        return EnhancedDicomReader(tolerance=tolerance)
-    if header.get("SOPClassUID") == _ULTRASOUND_MULTIFRAME_STORAGE or (
-        int(header.get("NumberOfFrames") or 1) > 1 and header.get("Modality") == "US"
+    sop_class = str(header.get("SOPClassUID") or "")
+    frames = int(header.get("NumberOfFrames") or 1)
+    if (
+        sop_class in ENHANCED_MULTIFRAME_STORAGE
+        or sop_class in PROJECTION_XRAY_STORAGE
+        or "PerFrameFunctionalGroupsSequence" in header
+        or "SharedFunctionalGroupsSequence" in header
     ):
-        return UltrasoundCineReader(pixel_spacing=pixel_spacing)
+        return EnhancedDicomReader(tolerance=tolerance)
+    if sop_class in ULTRASOUND_STORAGE or (
+        header.get("Modality") == "US" and (frames > 1 or "SequenceOfUltrasoundRegions" in header)
+    ):
+        if frames > 1:
+            return UltrasoundCineReader(pixel_spacing=pixel_spacing)
+        return UltrasoundImageReader(pixel_spacing=pixel_spacing)
     return DicomSeriesReader(tolerance=tolerance)
 
 

@@ -1,4 +1,5 @@
-"""Shared parts of this package's readers: pydicom reading and decoding, and the metadata of a (C, T, H, W) cine."""
+"""Shared parts of this package's readers: pydicom reading and decoding, the metadata of a (C, T, H, W) cine and of
+a (C, H, W) image without patient axes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from monai_afpe.data.readers.validation import ImageMetadataError
 
 pydicom, has_pydicom = optional_import("pydicom")
 
-__all__ = ["PydicomDatasetReader", "cine_metadata", "pixel_array"]
+__all__ = ["PydicomDatasetReader", "cine_metadata", "image_metadata", "pixel_array"]
 
 
 def pixel_array(ds, source: PathLike) -> np.ndarray:
@@ -62,5 +63,20 @@ def cine_metadata(dt: float, dy: float, dx: float, spatial_shape: Sequence[int],
         MetaKeys.SPATIAL_SHAPE: np.asarray(spatial_shape),
         MetaKeys.ORIGINAL_CHANNEL_DIM: 0,
         "spacing_units": ("s", "mm", "mm"),
+        **extra,
+    }
+
+
+def image_metadata(dy: float, dx: float, spatial_shape: Sequence[int], **extra) -> dict:
+    """Metadata of a ``(C, H, W)`` image without patient axes (an ultrasound or projection X-ray image): affine
+    ``diag(dy, dx, 1, 1)``, units ``("mm", "mm")``, ``patient_affine`` ``False``, plus ``extra``."""
+    affine = np.diag([dy, dx, 1.0, 1.0])
+    return {
+        MetaKeys.ORIGINAL_AFFINE: affine,
+        MetaKeys.AFFINE: affine.copy(),
+        MetaKeys.SPATIAL_SHAPE: np.asarray(spatial_shape),
+        MetaKeys.ORIGINAL_CHANNEL_DIM: 0,
+        "spacing_units": ("mm", "mm"),
+        "patient_affine": False,
         **extra,
     }

@@ -20,8 +20,10 @@ qform, else pixdim with a warning; errors on bad geometry), as :class:`~monai_af
 reads it: ITK takes the spacing from pixdim even when a valid sform says otherwise, with only a note on
 the console. A single DICOM file is validated as a one-slice series (an enhanced multi-frame file by its
 functional groups); other multi-frame files, whose frames ITK would stack as a third spatial axis with a
-guessed spacing, are refused. An uncompressed or gzipped NIfTI file whose voxel data is cut short is an
-error (ITK reads it without a word, the missing voxels made up).
+guessed spacing, are refused, and so are projection X-ray files (XA, XRF) and ultrasound images
+calibrated only by their ultrasound regions, naming the reader to use. An uncompressed or gzipped
+NIfTI file whose voxel data is cut short is an error (ITK reads it without a word, the missing voxels
+made up).
 
 A file or folder SimpleITK cannot read is reported from :meth:`SimpleITKReader.get_data`, not from
 ``read``: MONAI's ``LoadImage`` answers a failing ``read`` by trying its other readers, and its
@@ -44,7 +46,7 @@ from monai.data.utils import is_supported_format, orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, optional_import, require_pkg
 
 from monai_afpe.data.readers.dicom_series import SliceGeometry, check_slice_geometry
-from monai_afpe.data.readers.enhanced_dicom import ENHANCED_DICOM_FIELDS, _frame_geometry
+from monai_afpe.data.readers.enhanced_dicom import ENHANCED_DICOM_FIELDS, PROJECTION_XRAY_STORAGE, _frame_geometry
 from monai_afpe.data.readers.nifti import nifti_affine, nifti_to_millimetres, stored_nifti_header
 from monai_afpe.data.readers.validation import ImageMetadataError
 
@@ -96,12 +98,21 @@ def _dicom_file_geometry(name: str) -> tuple[list[SliceGeometry], dict | None] |
     """The slices of a DICOM file and their message fields, for :func:`check_slice_geometry`; None for other files.
 
     Raises:
-        ImageMetadataError: a multi-frame file without functional groups (an ultrasound cine, say).
+        ImageMetadataError: a multi-frame file without functional groups (an ultrasound cine, say), a
+            projection X-ray file (XA, XRF), a single ultrasound image calibrated only by its regions.
     """
     if not has_pydicom or not pydicom.misc.is_dicom(name):
         return None
     ds = pydicom.dcmread(name, stop_before_pixels=True)
     frames = int(ds.get("NumberOfFrames") or 1)
+    sop_class = str(ds.get("SOPClassUID") or "")
+    if sop_class in PROJECTION_XRAY_STORAGE:
+        raise ImageMetadataError(
+            name,
+            "SOPClassUID (0008,0016)",
+            f"{PROJECTION_XRAY_STORAGE[sop_class]}: a projection X-ray image has no plane position and its frames are "
+            "time points, not slices; read it with EnhancedDicomReader (load_image picks it)",
+        )
     if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
         return [_frame_geometry(ds, frame) for frame in range(frames)], ENHANCED_DICOM_FIELDS
     if frames > 1:
@@ -110,6 +121,13 @@ def _dicom_file_geometry(name: str) -> tuple[list[SliceGeometry], dict | None] |
             "NumberOfFrames (0028,0008)",
             f"{frames} frames and no functional groups (an ultrasound cine?): SimpleITK would stack the frames as a "
             "third spatial axis with a guessed spacing; read it with UltrasoundCineReader",
+        )
+    if "SequenceOfUltrasoundRegions" in ds and "PixelSpacing" not in ds:
+        raise ImageMetadataError(
+            name,
+            "PixelSpacing (0028,0030)",
+            "missing: an ultrasound image calibrated only by its SequenceOfUltrasoundRegions (0018,6011), which "
+            "SimpleITK does not read; read it with UltrasoundImageReader (load_image picks it)",
         )
     return [SliceGeometry.from_dataset(ds, os.path.basename(name))], None
 

@@ -1,10 +1,11 @@
-"""A MONAI ``ImageReader`` for ultrasound cine DICOM (multi-frame 2D+t): ``(C, T, H, W)`` with ``(dt, dy, dx)``.
+"""MONAI ``ImageReader``s for ultrasound DICOM: cines ``(C, T, H, W)`` with ``(dt, dy, dx)``, still images ``(C, H, W)``.
 
 Echo clips are the video case of AFPE (arXiv 2509.02488): its best EchoNet encoding weighted time and
 space very differently, so the time step must be read in seconds and the pixel size in millimetres.
 An ultrasound file has no PixelSpacing: the pixel size is in the SequenceOfUltrasoundRegions
-(PhysicalDeltaX / PhysicalDeltaY, in the unit given by PhysicalUnitsXDirection / YDirection), and the
-frame interval in FrameTime, FrameTimeVector, CineRate or RecommendedDisplayFrameRate.
+(PhysicalDeltaX / PhysicalDeltaY, in the unit given by PhysicalUnitsXDirection / YDirection), read by
+:func:`ultrasound_pixel_spacing` for both readers, and the frame interval of a cine in FrameTime,
+FrameTimeVector, CineRate or RecommendedDisplayFrameRate (:func:`frame_interval`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from monai.config import PathLike
 from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.utils import optional_import, require_pkg
 
-from monai_afpe.data.readers.reader_base import PydicomDatasetReader, cine_metadata, pixel_array
+from monai_afpe.data.readers.reader_base import PydicomDatasetReader, cine_metadata, image_metadata, pixel_array
 from monai_afpe.data.readers.validation import (
     ImageMetadataError,
     check_spacing,
@@ -28,7 +29,13 @@ from monai_afpe.data.readers.validation import (
 
 pydicom, has_pydicom = optional_import("pydicom")
 
-__all__ = ["ULTRASOUND_UNITS", "frame_interval", "ultrasound_pixel_spacing", "UltrasoundCineReader"]
+__all__ = [
+    "ULTRASOUND_UNITS",
+    "frame_interval",
+    "ultrasound_pixel_spacing",
+    "UltrasoundCineReader",
+    "UltrasoundImageReader",
+]
 
 ULTRASOUND_UNITS = {
     0: "none",
@@ -92,67 +99,121 @@ def frame_interval(ds: Any, source: PathLike) -> tuple[float, str]:
     raise ImageMetadataError(source, " / ".join(_TIME_FIELDS), "missing: the time between frames is unknown")
 
 
+def _region_bounds(region: Any) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)`` of a region (RegionLocationMinX0 ... MaxY1), or ``None`` when a bound is missing."""
+    bounds = [
+        region.get(k)
+        for k in ("RegionLocationMinX0", "RegionLocationMinY0", "RegionLocationMaxX1", "RegionLocationMaxY1")
+    ]
+    return None if None in bounds else tuple(int(b) for b in bounds)
+
+
+def _region_area(bounds: tuple[int, int, int, int] | None) -> int:
+    """Pixels inside ``bounds`` (inclusive), 0 when unknown or inverted."""
+    if bounds is None or bounds[0] > bounds[2] or bounds[1] > bounds[3]:
+        return 0
+    return (bounds[2] - bounds[0] + 1) * (bounds[3] - bounds[1] + 1)
+
+
+def _region_size(region: Any, source: PathLike, where: str) -> tuple[float, float]:
+    """``(dy, dx)`` in mm of one region; its unit codes must be 3 (cm) and its deltas finite and > 0."""
+    for axis in ("X", "Y"):
+        code = region.get(f"PhysicalUnits{axis}Direction")
+        if code != 3:
+            raise ImageMetadataError(
+                source,
+                f"{_REGIONS} > PhysicalUnits{axis}Direction",
+                f"code {code} ({ULTRASOUND_UNITS.get(code, 'unknown')}){where}; only 3 (cm) gives a pixel size",
+            )
+    try:
+        dy, dx = (
+            check_spacing(region.get(f"PhysicalDelta{axis}"), source, f"{_REGIONS} > PhysicalDelta{axis}", "cm")[0]
+            for axis in "YX"
+        )
+    except ImageMetadataError as e:
+        raise ImageMetadataError(source, e.field, e.problem + where) from None
+    return dy * 10.0, dx * 10.0
+
+
 def ultrasound_pixel_spacing(ds: Any, source: PathLike) -> tuple[float, float]:
     """Pixel size ``(dy, dx)`` in mm from the 2D regions of SequenceOfUltrasoundRegions.
 
-    Regions with RegionSpatialFormat 1 (2D tissue or flow) are used; their PhysicalUnitsX/YDirection
-    must be 3 (cm; converted to mm) and all of them must give the same PhysicalDeltaX/Y. A region whose
-    bounds (RegionLocationMinX0 ... MaxY1) fall outside the image is reported with a warning: its
-    metadata was probably not updated when the image was cropped or resized, so its deltas may not
-    describe this image.
+    The one place where this package reads ultrasound calibration: :class:`UltrasoundCineReader` and
+    :class:`UltrasoundImageReader` both use it. Only regions with RegionSpatialFormat 1 (2D tissue or
+    flow) describe a pixel size. The region used is the largest 2D tissue region (RegionDataType 1; any
+    2D region when none is tissue), by the area of its bounds (RegionLocationMinX0 ... MaxY1), the
+    first on a tie: the region holding the image data. Its PhysicalUnitsX/YDirection must be 3 (cm,
+    converted to mm) and its PhysicalDeltaX/Y finite and > 0.
+
+    The other 2D regions in cm are compared with it (regions in other units are not about pixel size
+    and are not compared): when one gives a different size, a warning names the sizes and the chosen
+    region's is used, if that region is strictly larger than every disagreeing tissue region;
+    otherwise (equal or unknown areas) there is no region to prefer and it is an error. A region whose bounds
+    fall outside the image is reported with a warning: its metadata was probably not updated when the
+    image was cropped or resized, so its deltas may not describe this image.
+
+    Regions are named by their item number in the sequence (``item 2``) when there are several.
 
     Raises:
-        ImageMetadataError: no 2D region, a unit other than cm, zero / negative / non-finite deltas, or
-            regions that disagree.
+        ImageMetadataError: no 2D region; the chosen region in a unit other than cm (the code is named)
+            or with zero / negative / non-finite deltas; disagreeing regions without a largest one.
     """
-    regions = [r for r in (ds.get("SequenceOfUltrasoundRegions") or []) if r.get("RegionSpatialFormat") == 1]
+    items = list(ds.get("SequenceOfUltrasoundRegions") or [])
+    regions = [(number, r) for number, r in enumerate(items, 1) if r.get("RegionSpatialFormat") == 1]
     if not regions:
         raise ImageMetadataError(
             source,
             _REGIONS,
             "missing, or holds no 2D region (RegionSpatialFormat 1): the pixel size is unknown "
-            "(give pixel_spacing= to UltrasoundCineReader)",
+            "(give pixel_spacing= to the reader or to load_image, or --pixel-spacing to monai-afpe info)",
         )
+    several = len(items) > 1
+
+    def where(number: int) -> str:
+        return f" in item {number}" if several else ""
+
     rows, columns = int(ds.Rows), int(ds.Columns)
-    sizes = []
-    for index, region in enumerate(regions):
-        where = f" in 2D region {index + 1}" if len(regions) > 1 else ""
-        for axis in ("X", "Y"):
-            code = region.get(f"PhysicalUnits{axis}Direction")
-            if code != 3:
-                raise ImageMetadataError(
-                    source,
-                    f"{_REGIONS} > PhysicalUnits{axis}Direction",
-                    f"code {code} ({ULTRASOUND_UNITS.get(code, 'unknown')}){where}; only 3 (cm) gives a pixel size",
-                )
-        try:
-            dy, dx = (
-                check_spacing(region.get(f"PhysicalDelta{axis}"), source, f"{_REGIONS} > PhysicalDelta{axis}", "cm")[0]
-                for axis in "YX"
-            )
-        except ImageMetadataError as e:
-            raise ImageMetadataError(source, e.field, e.problem + where) from None
-        sizes.append((dy * 10.0, dx * 10.0))
-        bounds = [
-            region.get(k)
-            for k in ("RegionLocationMinX0", "RegionLocationMinY0", "RegionLocationMaxX1", "RegionLocationMaxY1")
-        ]
-        if None not in bounds and (
+    for number, region in regions:
+        bounds = _region_bounds(region)
+        if bounds is not None and (
             bounds[2] >= columns or bounds[3] >= rows or bounds[0] > bounds[2] or bounds[1] > bounds[3]
         ):
             warnings.warn(
                 f"{source}: {_REGIONS} > RegionLocation: region x {bounds[0]}..{bounds[2]}, y {bounds[1]}..{bounds[3]}"
-                f"{where} lies outside the {columns} x {rows} image; the region metadata was probably not updated "
-                "when the image was cropped or resized, so PhysicalDeltaX/Y may not describe it (used as stored)",
+                f"{where(number)} lies outside the {columns} x {rows} image; the region metadata was probably not "
+                "updated when the image was cropped or resized, so PhysicalDeltaX/Y may not describe it (used as stored)",
                 stacklevel=2,
             )
-    if any(not np.allclose(size, sizes[0]) for size in sizes[1:]):
-        raise ImageMetadataError(
-            source,
-            f"{_REGIONS} > PhysicalDeltaX/Y",
-            "2D regions give different pixel sizes (dy, dx): " + "; ".join(format_values(size, "mm") for size in sizes),
+    tissue = [(n, r) for n, r in regions if r.get("RegionDataType") == 1] or regions
+    chosen, region = max(tissue, key=lambda item: _region_area(_region_bounds(item[1])))  # first of the largest
+    size = _region_size(region, source, where(chosen))
+    others = []
+    for number, other in regions:
+        if number == chosen or any(other.get(f"PhysicalUnits{axis}Direction") != 3 for axis in "XY"):
+            continue
+        other_size = _region_size(other, source, where(number))
+        if not np.allclose(other_size, size):
+            others.append((number, other, other_size))
+    if others:
+        sizes = "; ".join(
+            f"item {n}: {format_values(s, 'mm')}"
+            for n, _, s in sorted([(chosen, region, size)] + others, key=lambda item: item[0])
         )
-    return sizes[0]
+        problem = f"2D regions give different pixel sizes (dy, dx): {sizes}"
+        area = _region_area(_region_bounds(region))
+        candidates = {n for n, _ in tissue}
+        if any(n in candidates and _region_area(_region_bounds(other)) >= area for n, other, _ in others):
+            raise ImageMetadataError(
+                source,
+                f"{_REGIONS} > PhysicalDeltaX/Y",
+                f"{problem}; no largest 2D tissue region to prefer (give pixel_spacing= to use another size)",
+            )
+        warnings.warn(
+            f"{source}: {_REGIONS} > PhysicalDeltaX/Y: {problem}; using item {chosen}, the largest 2D tissue region "
+            f"({area} pixels)",
+            stacklevel=2,
+        )
+    return size
 
 
 @require_pkg(pkg_name="pydicom")
@@ -194,7 +255,8 @@ class UltrasoundCineReader(PydicomDatasetReader):
                 raise ImageMetadataError(
                     source,
                     "NumberOfFrames (0028,0008)",
-                    f"{frames} frame: too few dimensions for a cine (T, H, W); at least 2 frames are needed",
+                    f"{frames} frame: too few dimensions for a cine (T, H, W); at least 2 frames are needed "
+                    "(UltrasoundImageReader, which load_image picks, reads it as a 2D image)",
                 )
             dt, time_field = frame_interval(ds, source)
             dy, dx = self.pixel_spacing or ultrasound_pixel_spacing(ds, source)
@@ -203,4 +265,56 @@ class UltrasoundCineReader(PydicomDatasetReader):
             arrays.append(array)
             meta = cine_metadata(dt, dy, dx, array.shape[1:], frame_time_source=time_field)
             _copy_compatible_dict(meta, compatible_meta)
+        return _stack_images(arrays, compatible_meta), compatible_meta
+
+
+@require_pkg(pkg_name="pydicom")
+class UltrasoundImageReader(PydicomDatasetReader):
+    """Load a single-frame ultrasound DICOM image as ``(C, H, W)`` with spacing ``(dy, dx)`` in mm.
+
+    For Ultrasound Image Storage (and its retired predecessor), or an ultrasound multi-frame file that
+    holds one frame (NumberOfFrames absent or 1): a still image whose only calibration is its
+    SequenceOfUltrasoundRegions. ``(dy, dx)`` comes from :func:`ultrasound_pixel_spacing` (the largest
+    2D tissue region, cm converted to mm) or ``pixel_spacing``; the affine is ``diag(dy, dx, 1, 1)``
+    over the array axes ``(H, W)``, not a patient affine (``meta["patient_affine"]`` is ``False``), and
+    ``meta["spacing_units"]`` is ``("mm", "mm")``. Colour data (pydicom converts YBR to RGB) gives
+    ``C = 3``, grey data ``C = 1``.
+
+    Usable with MONAI's loader: ``LoadImaged(keys="image", reader=UltrasoundImageReader())``.
+
+    Args:
+        pixel_spacing: ``(dy, dx)`` or one value, in mm, to use instead of the ultrasound regions.
+        kwargs: passed to ``pydicom.dcmread``.
+
+    Raises:
+        ImageMetadataError: from ``get_data``, naming the file and the field: more than one frame (a cine,
+            for :class:`UltrasoundCineReader`), no usable region.
+    """
+
+    def __init__(self, pixel_spacing: Sequence[float] | float | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if pixel_spacing is not None:
+            pixel_spacing = check_spacing_argument(pixel_spacing, "pixel_spacing", 2)
+        self.pixel_spacing = pixel_spacing
+
+    def get_data(self, img) -> tuple[np.ndarray, dict]:
+        """``(C, H, W)`` array and metadata; several files are concatenated along the channel axis."""
+        arrays: list[np.ndarray] = []
+        compatible_meta: dict = {}
+        for ds, source in zip(img if isinstance(img, list) else [img], self._sources):  # a Dataset is iterable
+            frames = int(ds.get("NumberOfFrames") or 1)
+            if frames != 1:
+                raise ImageMetadataError(
+                    source,
+                    "NumberOfFrames (0028,0008)",
+                    f"{frames} frames: not a single image (read a cine with UltrasoundCineReader)",
+                )
+            dy, dx = self.pixel_spacing or ultrasound_pixel_spacing(ds, source)
+            array = pixel_array(ds, source)  # (H, W) or (H, W, samples); pydicom drops a single frame's axis
+            samples = int(ds.get("SamplesPerPixel") or 1)
+            if array.ndim == (2 if samples == 1 else 3) + 1:
+                array = array[0]
+            array = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
+            arrays.append(array)
+            _copy_compatible_dict(image_metadata(dy, dx, array.shape[1:]), compatible_meta)
         return _stack_images(arrays, compatible_meta), compatible_meta
