@@ -197,3 +197,15 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("name: [unclosed")
     with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
         load_experiment_config(bad)
+
+
+def test_search_and_similarity_sections_are_checked_at_load_time(tmp_path):
+    configs = Path(__file__).resolve().parents[1] / "configs" / "experiments"
+    search = yaml.safe_load((configs / "scale_search.yaml").read_text())
+    search["search"]["trails"] = 5  # a typo of "trials"
+    with pytest.raises(ConfigError, match=r"search.*trails"):
+        parse_experiment_config(search, source="search.yaml")
+    similarity = yaml.safe_load((configs / "similarity_kernel.yaml").read_text())
+    similarity["similarity"]["hiden_size"] = 96
+    with pytest.raises(ConfigError, match=r"similarity: unknown keys \['hiden_size'\]; allowed: grid, spacing"):
+        parse_experiment_config(similarity, source="similarity.yaml")

@@ -773,7 +773,7 @@ def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str
             TestSetConfig(_name(f"{where}: test_sets[{i}].name", str(t["name"])), dict(t.get("options") or {}))
         )
 
-    return ExperimentConfig(
+    config = ExperimentConfig(
         name=_name(f"{where}: name", top["name"]),
         kind=kind,
         description=str(top.get("description", "")).strip(),
@@ -793,6 +793,22 @@ def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str
         preset=preset,
         path=None if source == "<config>" else source,
     )
+    _check_kind_options(config, where)
+    return config
+
+
+def _check_kind_options(config: ExperimentConfig, where: str) -> None:
+    """Validate the ``search`` / ``similarity`` section at load time, so a bad key fails before any run."""
+    if config.kind == "scale_search":
+        from monai_afpe.experiments.search import check_search_options
+
+        check_search_options(config)
+    elif config.kind == "similarity":
+        from monai_afpe.experiments.similarity import SIMILARITY_KEYS
+
+        unknown = sorted(set(config.similarity) - set(SIMILARITY_KEYS))
+        if unknown:
+            _fail(f"{where}: similarity", f"unknown keys {unknown}; allowed: {', '.join(SIMILARITY_KEYS)}.")
 
 
 def load_experiment_config(
