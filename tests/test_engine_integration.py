@@ -1,10 +1,11 @@
 """MONAI engines pass each batch's spacing to the networks through PrepareBatchExtraInput."""
 
+import pytest
 import torch
 from monai.engines import PrepareBatchExtraInput, SupervisedEvaluator, SupervisedTrainer
 from monai.inferers import SimpleInferer, SlidingWindowInferer
 
-from monai_afpe.networks.nets import AFPEUNETR, AFPEViT
+from monai_afpe.networks.nets import AFPEUNETR
 
 PREPARE_BATCH = PrepareBatchExtraInput(extra_keys={"spacing": "image_spacing"})
 
@@ -22,16 +23,13 @@ def ct_batches(num_batches=2, batch=2, size=(16, 16, 8)):
     ]
 
 
-def physical_vit():
-    torch.manual_seed(0)
-    return AFPEViT(
+@pytest.fixture
+def physical_vit(tiny_vit):
+    """A tiny regression ViT whose learnable AFPE scales act in physical mode."""
+    return tiny_vit(
         1,
         (16, 16, 8),
         (4, 4, 2),
-        hidden_size=24,
-        mlp_dim=32,
-        num_layers=1,
-        num_heads=2,
         pos_embed="afpe_learnable_scales",
         pos_embed_kwargs={"mode": "physical", "reference_extent": 50.0},
         num_classes=1,
@@ -46,8 +44,8 @@ def record_spacing(net):
     return seen
 
 
-def test_supervised_trainer_passes_spacing_and_trains_the_encoding():
-    net = physical_vit()
+def test_supervised_trainer_passes_spacing_and_trains_the_encoding(physical_vit):
+    net = physical_vit
     seen = record_spacing(net)
     log_scales = net.position_embedding.log_scales.detach().clone()
     batches = ct_batches()
@@ -69,8 +67,8 @@ def test_supervised_trainer_passes_spacing_and_trains_the_encoding():
     assert not torch.allclose(net.position_embedding.log_scales, log_scales)  # spacing-conditioned scales learned
 
 
-def test_supervised_evaluator_predicts_with_each_batchs_spacing():
-    net = physical_vit().eval()
+def test_supervised_evaluator_predicts_with_each_batchs_spacing(physical_vit):
+    net = physical_vit.eval()
     seen = record_spacing(net)
     batch = ct_batches(num_batches=1)[0]
     evaluator = SupervisedEvaluator(

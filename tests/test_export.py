@@ -10,7 +10,7 @@ from monai.bundle import ckpt_export, onnx_export
 from monai.networks.utils import convert_to_onnx, convert_to_torchscript
 
 from monai_afpe.networks.blocks import POSITIONAL_EMBEDDING_KINDS
-from monai_afpe.networks.nets import AFPEUNETR, AFPEViT
+from monai_afpe.networks.nets import AFPEViT
 
 VIDEO_PHYSICAL = {"mode": "physical", "reference_extent": (0.5, 50.0, 50.0), "cls_position": "fourier"}
 VIDEO_SPACING = torch.tensor([[0.02, 0.3, 0.3], [0.033, 0.25, 0.25]])  # (dt [s], dy [mm], dx [mm]) per sample
@@ -19,24 +19,26 @@ CT_SPACING = torch.tensor([[0.8, 0.8, 3.0], [0.6, 0.7, 5.0]])
 TOLERANCE = dict(rtol=1e-4, atol=1e-4)
 
 
-def video_vit(pos_embed="afpe", pos_embed_kwargs=None, **options):
-    torch.manual_seed(0)
-    return AFPEViT(
-        3,
-        (4, 16, 16),
-        (2, 8, 8),
-        hidden_size=24,
-        mlp_dim=32,
-        num_layers=2,
-        num_heads=2,
-        pos_embed=pos_embed,
-        pos_embed_kwargs=pos_embed_kwargs,
-        num_classes=1,
-        task="regression",
-        output_bias=50.0,
-        output_scale=10.0,
-        **options,
-    ).eval()
+@pytest.fixture
+def video_vit(tiny_vit):
+    """Factory: a tiny echo-like regression ViT on (3, 4, 16, 16) clips, in eval mode."""
+
+    def build(pos_embed="afpe", pos_embed_kwargs=None, **options):
+        return tiny_vit(
+            3,
+            (4, 16, 16),
+            (2, 8, 8),
+            num_layers=2,
+            pos_embed=pos_embed,
+            pos_embed_kwargs=pos_embed_kwargs,
+            num_classes=1,
+            task="regression",
+            output_bias=50.0,
+            output_scale=10.0,
+            **options,
+        ).eval()
+
+    return build
 
 
 def with_trained_spacing_embedding(net):
@@ -52,20 +54,14 @@ SPACING_OPTIONS = {
 }
 
 
-def ct_unetr(pos_embed_kwargs=None):
-    torch.manual_seed(0)
-    return AFPEUNETR(
-        1,
-        2,
-        32,
-        feature_size=4,
-        hidden_size=24,
-        mlp_dim=32,
-        num_layers=4,
-        num_heads=2,
-        pos_embed="afpe",
-        pos_embed_kwargs=pos_embed_kwargs,
-    ).eval()
+@pytest.fixture
+def ct_unetr(tiny_unetr):
+    """Factory: a tiny two-class AFPEUNETR on 32³ volumes, in eval mode."""
+
+    def build(pos_embed_kwargs=None):
+        return tiny_unetr(1, 2, 32, pos_embed="afpe", pos_embed_kwargs=pos_embed_kwargs).eval()
+
+    return build
 
 
 def require_onnx():
@@ -85,7 +81,7 @@ def onnx_outputs(path, *inputs):
 
 
 @pytest.mark.parametrize("kind", POSITIONAL_EMBEDDING_KINDS)
-def test_torchscript_vit_every_kind_matches_eager_at_two_sizes(kind, tmp_path):
+def test_torchscript_vit_every_kind_matches_eager_at_two_sizes(kind, tmp_path, video_vit):
     net = video_vit(kind)
     x = torch.randn(2, 3, 4, 16, 16)
     convert_to_torchscript(net, tmp_path / "net.ts", verify=True, inputs=[x], **TOLERANCE)
@@ -96,7 +92,7 @@ def test_torchscript_vit_every_kind_matches_eager_at_two_sizes(kind, tmp_path):
         torch.testing.assert_close(scripted(larger), net(larger), **TOLERANCE)
 
 
-def test_torchscript_vit_takes_spacing_and_keeps_error_messages(tmp_path):
+def test_torchscript_vit_takes_spacing_and_keeps_error_messages(tmp_path, video_vit):
     net = video_vit("afpe", VIDEO_PHYSICAL)
     x = torch.randn(2, 3, 4, 16, 16)
     convert_to_torchscript(net, tmp_path / "net.ts", verify=True, inputs=[x, VIDEO_SPACING], **TOLERANCE)
@@ -111,7 +107,7 @@ def test_torchscript_vit_takes_spacing_and_keeps_error_messages(tmp_path):
         scripted(x)
 
 
-def test_torchscript_unetr_takes_spacing(tmp_path):
+def test_torchscript_unetr_takes_spacing(tmp_path, ct_unetr):
     net = ct_unetr(CT_PHYSICAL)
     x = torch.randn(2, 1, 32, 32, 32)
     convert_to_torchscript(net, tmp_path / "net.ts", verify=True, inputs=[x, CT_SPACING], **TOLERANCE)
@@ -121,7 +117,7 @@ def test_torchscript_unetr_takes_spacing(tmp_path):
         torch.testing.assert_close(scripted(larger, CT_SPACING[1]), net(larger, CT_SPACING[1]), **TOLERANCE)
 
 
-def test_onnx_vit_with_spacing_input_matches_eager(tmp_path):
+def test_onnx_vit_with_spacing_input_matches_eager(tmp_path, video_vit):
     onnx = require_onnx()
     net = video_vit("afpe", VIDEO_PHYSICAL)
     x = torch.randn(2, 3, 4, 16, 16)
@@ -134,7 +130,7 @@ def test_onnx_vit_with_spacing_input_matches_eager(tmp_path):
             torch.testing.assert_close(onnx_outputs(tmp_path / "net.onnx", x, spacing), net(x, spacing), **TOLERANCE)
 
 
-def test_torchscript_and_onnx_keep_spacing_embedding_and_physical_rotary_live(tmp_path):
+def test_torchscript_and_onnx_keep_spacing_embedding_and_physical_rotary_live(tmp_path, video_vit):
     require_onnx()
     net = with_trained_spacing_embedding(video_vit("sincos", **SPACING_OPTIONS))
     x = torch.randn(2, 3, 4, 16, 16)
@@ -151,7 +147,7 @@ def test_torchscript_and_onnx_keep_spacing_embedding_and_physical_rotary_live(tm
             torch.testing.assert_close(onnx_outputs(tmp_path / "net.onnx", x, spacing), expected, **TOLERANCE)
 
 
-def test_onnx_unetr_with_spacing_input_matches_eager(tmp_path):
+def test_onnx_unetr_with_spacing_input_matches_eager(tmp_path, ct_unetr):
     require_onnx()
     net = ct_unetr(CT_PHYSICAL)
     x = torch.randn(2, 1, 32, 32, 32)
