@@ -145,6 +145,26 @@ def test_echonet_real_layout_without_extra_columns(echonet_root, tmp_path):
     assert item["image"] == str(tmp_path / "Videos" / "0X1A.avi")
 
 
+def _add_byte_order_mark(path):
+    """Re-save a CSV as Excel's "CSV UTF-8" does: a UTF-8 byte-order mark before the header."""
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+
+def test_echonet_file_list_with_a_byte_order_mark(echonet_root, tmp_path):
+    """A FileList.csv saved by Excel as "CSV UTF-8" starts with a BOM; its first column is still FileName."""
+    root = tmp_path / "echonet"
+    (root / "Videos").mkdir(parents=True)
+    for video in (echonet_root / "Videos").iterdir():
+        (root / "Videos" / video.name).write_bytes(video.read_bytes())
+    (root / "FileList.csv").write_bytes((echonet_root / "FileList.csv").read_bytes())
+    _add_byte_order_mark(root / "FileList.csv")
+    assert (root / "FileList.csv").read_bytes().startswith(b"\xef\xbb\xbfFileName")
+    assert load_echonet_datalist(root, split="all") == [
+        {**item, "image": item["image"].replace(str(echonet_root), str(root))}
+        for item in load_echonet_datalist(echonet_root, split="all")
+    ]
+
+
 def test_echonet_errors_name_row_and_column(echonet_root, tmp_path):
     with open(echonet_root / "FileList.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -366,6 +386,16 @@ def test_hospital_folder_errors_name_the_row(hospital, rows, options, error, mes
     _write_file_list(hospital / "labels.csv", rows)
     with pytest.raises(error, match=message):
         load_hospital_folder(hospital, **options)
+
+
+def test_hospital_folder_csv_with_a_byte_order_mark(hospital):
+    """labels.csv saved by Excel as "CSV UTF-8": the BOM is not part of the first column's name."""
+    expected = load_hospital_folder(hospital, split="train")
+    _add_byte_order_mark(hospital / "labels.csv")
+    assert load_hospital_folder(hospital, split="train") == expected
+    assert load_hospital_folder(hospital, label_column="mask", label_type="path", split="test")[0]["image"] == str(
+        hospital / "case_002"
+    )
 
 
 def test_hospital_folder_missing_csv(tmp_path):

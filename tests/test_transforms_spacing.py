@@ -1,18 +1,21 @@
 """Spacing (and units) per array axis from a MetaTensor's affine: functions, ExtractSpacing, ExtractSpacingd."""
 
+import copy
 import math
 import os
+import pickle
 
 import nibabel as nib
 import numpy as np
 import pydicom.data
 import pytest
 import torch
-from monai.data import MetaTensor
+from monai.data import MetaTensor, list_data_collate
 from monai.data.utils import affine_to_spacing
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImage, LoadImaged, Orientationd, Spacingd
 
 from monai_afpe.transforms import (
+    ComputeAFPEScalesd,
     ExtractSpacing,
     ExtractSpacingD,
     ExtractSpacingd,
@@ -111,15 +114,43 @@ def test_oblique_nifti_spacing_follows_orientation_and_resampling(tmp_path):
     assert abs(float(resampled["img"].affine[0, 1])) > 0.1  # still oblique: Spacingd keeps the rotation
 
 
-def test_monai_spacingd_breaks_on_our_keys_if_run_after_extract_spacingd():
-    """Known MONAI 1.6 limitation, documented in ExtractSpacingd: for NIfTI images Spacingd treats every
-    ``<key>_*`` entry as a metadata dict. Our transforms belong after the spatial transforms anyway; this
-    test fails (and the note can go) once MONAI stops doing that."""
-    data = Compose([LoadImaged("img"), EnsureChannelFirstd("img"), ExtractSpacingd("img")])(
-        {"img": os.path.join(NIBABEL_DATA, "standard.nii.gz")}
-    )
-    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'update'"):
+def test_extract_spacingd_before_spacingd_is_a_clear_error():
+    """MONAI 1.6's Spacingd treats every ``<key>_*`` entry of a NIfTI image as a metadata dict and calls
+    ``.update`` on it; on a plain tensor that was ``AttributeError: 'Tensor' object has no attribute 'update'``.
+    The order is wrong anyway (the spacing would be the file's, not the resampled image's): the error says so."""
+    path = os.path.join(NIBABEL_DATA, "standard.nii.gz")
+    for extract in (ExtractSpacingd("img"), ExtractSpacingd("img", units_key_postfix=None)):
+        wrong_order = Compose(
+            [LoadImaged("img"), EnsureChannelFirstd("img"), extract, Spacingd("img", (1.0, 1.0, 1.0))]
+        )
+        with pytest.raises(RuntimeError, match="applying transform .*Spacingd") as raised:
+            wrong_order({"img": path})
+        cause = raised.value.__cause__
+        assert isinstance(cause, ValueError)
+        assert "'img_spacing' was written by monai_afpe's ExtractSpacingd before a spatial transform" in str(cause)
+        assert "Place ExtractSpacingd / ComputeAFPEScalesd after every spatial transform" in str(cause)
+    scales = ComputeAFPEScalesd("img", patch_size=2)
+    data = Compose([LoadImaged("img"), EnsureChannelFirstd("img"), scales])({"img": path})
+    with pytest.raises(ValueError, match="'img_scales' was written by monai_afpe's ComputeAFPEScalesd"):
         Spacingd("img", (1.0, 1.0, 1.0))(data)
+    # the right order works, and gives the resampled image's spacing
+    right_order = Compose([LoadImaged("img"), EnsureChannelFirstd("img"), Spacingd("img", (1.0, 2.0, 1.5)), extract])
+    torch.testing.assert_close(right_order({"img": path})["img_spacing"], torch.tensor([1.0, 2.0, 1.5]))
+
+
+def test_extract_spacingd_output_is_a_plain_tensor_for_every_use():
+    """The written tensor behaves as a plain one: arithmetic, collation, copies and pickles."""
+    volume = MetaTensor(torch.zeros(1, 4, 5, 6), affine=torch.diag(torch.tensor([1.0, 3.0, 2.0, 1.0])))
+    out = ExtractSpacingd("volume")({"volume": volume})
+    spacing = out["volume_spacing"]
+    assert isinstance(spacing, torch.Tensor) and repr(spacing) == "tensor([1., 3., 2.])"
+    assert type(spacing * 2) is torch.Tensor
+    batch = list_data_collate([out, copy.deepcopy(out)])
+    assert type(batch["volume_spacing"]) is torch.Tensor and batch["volume_spacing"].shape == (2, 3)
+    for clone in (copy.deepcopy(spacing), pickle.loads(pickle.dumps(spacing))):
+        torch.testing.assert_close(clone, spacing)
+        with pytest.raises(ValueError, match="'volume_spacing' was written by monai_afpe's ExtractSpacingd"):
+            clone.update({})
 
 
 def test_image_spacing_errors_name_the_file_and_the_field(tmp_path):

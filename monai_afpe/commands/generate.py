@@ -90,7 +90,7 @@ def _generate(args: argparse.Namespace) -> Path:
 
 
 def _column_range(csv_path: Path, column: str) -> str:
-    with open(csv_path, newline="") as f:
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:
         values = [float(row[column]) for row in csv.DictReader(f)]
     low, high = f"{min(values):.3g}", f"{max(values):.3g}"
     return low if low == high else f"{low}-{high}"
@@ -99,7 +99,7 @@ def _column_range(csv_path: Path, column: str) -> str:
 def _summary(dataset: str, index: Path) -> list[str]:
     """What the written data set holds, read back from its files (counts, drawn spacing / rates in mm, s)."""
     if dataset == "echo":
-        with open(index, newline="") as f:
+        with open(index, newline="", encoding="utf-8-sig") as f:
             splits = Counter(row["Split"] for row in csv.DictReader(f))
         return [
             "videos: " + ", ".join(f"{splits[name]} {name}" for name in ("TRAIN", "VAL", "TEST")),

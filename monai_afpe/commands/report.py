@@ -2,7 +2,9 @@
 
 Give one or more run folders (or ``metrics.csv`` files); each becomes a row, each metric a column.
 Bundles' evaluate configs write their metrics this way, so ``monai-afpe report <bundle>/eval`` ends a
-run with a readable table.
+run with a readable table. Values that look like bugs but follow from the data (a NaN AUROC: a class missing
+from the test split; an R² of -2,000,000: near-constant targets) get a note under the table
+(:func:`monai_afpe.handlers.metric_notes`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import argparse
 import csv
 from pathlib import Path
 
-__all__ = ["read_metrics", "metrics_table"]
+from monai_afpe.handlers.metric_notes import metric_notes
+
+__all__ = ["read_metrics", "metrics_table", "metrics_notes"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +35,7 @@ def read_metrics(path: str | Path, delimiter: str = ",") -> dict[str, float]:
     if not file.is_file():
         raise FileNotFoundError(f"{file}: no metrics.csv (run an evaluate config with a MetricsSaver handler first)")
     metrics = {}
-    with open(file, newline="") as stream:
+    with open(file, newline="", encoding="utf-8-sig") as stream:
         for number, row in enumerate(csv.reader(stream, delimiter=delimiter), start=1):
             if not row:
                 continue
@@ -53,10 +57,18 @@ def metrics_table(rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def metrics_notes(rows: dict[str, dict[str, float]]) -> list[str]:
+    """``Note (<run>): ...`` for every metric of every run that needs a word of explanation (see ``metric_notes``)."""
+    return [f"Note ({run}): {note}" for run, metrics in rows.items() for note in metric_notes(metrics).values()]
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         rows = {str(path): read_metrics(path, args.delimiter) for path in args.paths}
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"monai-afpe report: {error}") from None
     print(metrics_table(rows))
+    notes = metrics_notes(rows)
+    if notes:
+        print("\n" + "\n".join(notes))
     return 0

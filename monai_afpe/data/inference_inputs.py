@@ -104,7 +104,7 @@ def label_prediction_csv(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no prediction table (did inference write any prediction?)")
-    with open(path, newline="") as stream:
+    with open(path, newline="", encoding="utf-8-sig") as stream:
         rows = [row for row in csv.reader(stream) if row]
     names = list(value_names)
     value_columns = [f"p_{n}" for n in names] if predicted_column else names

@@ -118,7 +118,7 @@ def write_results_csv(rows: Sequence[dict], path: Path | str) -> Path:
 def read_results_csv(path: Path | str) -> list[dict]:
     """Rows of a ``results.csv``, with numbers parsed (``seed`` as int)."""
     rows = []
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         for row in csv.DictReader(f):
             parsed = {}
             for key, value in row.items():
@@ -190,10 +190,12 @@ def _prediction_columns(columns: Sequence[str], where: str) -> list[str]:
 
 
 def _open_text(path: Path, mode: str):
-    """A text file, gzip-compressed when its name ends in ``.gz`` (the runner writes ``cases.csv.gz``)."""
+    """A text file, gzip-compressed when its name ends in ``.gz`` (the runner writes ``cases.csv.gz``); read with
+    ``utf-8-sig``, so a byte-order mark (Excel's "CSV UTF-8") is skipped."""
+    encoding = "utf-8-sig" if mode == "r" else None
     if path.suffix == ".gz":
-        return gzip.open(path, mode + "t", newline="")
-    return open(path, mode, newline="")
+        return gzip.open(path, mode + "t", newline="", encoding=encoding)
+    return open(path, mode, newline="", encoding=encoding)
 
 
 def write_cases_csv(rows: Sequence[dict], path: Path | str) -> Path:

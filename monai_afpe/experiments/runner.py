@@ -146,7 +146,7 @@ def finetune_runs(
 
 def _read_csv(path: Path) -> list[dict]:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="") as f:
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
         return list(csv.DictReader(f))
 
 

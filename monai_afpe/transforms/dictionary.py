@@ -27,6 +27,45 @@ def _check_postfix(name: str, value: str | None, optional: bool = False) -> None
         raise ValueError(f"{name} must be {allowed}, got {value!r}.")
 
 
+class _AffineDerivedTensor(torch.Tensor):
+    """The tensor that :class:`ExtractSpacingd` and :class:`ComputeAFPEScalesd` write: a plain tensor with one error.
+
+    torch functions on it return plain tensors (``__torch_function__`` is disabled), so a batch of them collates
+    into a ``torch.Tensor`` and the network never sees this class. It exists for the error message: MONAI's
+    ``Spacingd``, run after these transforms on a NIfTI image, treats every ``<key>_*`` entry of the dictionary
+    as a metadata dictionary and calls ``.update(meta)`` on it, which on a plain tensor fails with the opaque
+    ``AttributeError: 'Tensor' object has no attribute 'update'``. Here ``update`` says what is wrong instead.
+    """
+
+    __torch_function__ = torch._C._disabled_torch_function_impl
+
+    @classmethod
+    def of(cls, values: torch.Tensor, key: str, transform: str) -> _AffineDerivedTensor:
+        """``values`` as this class, remembering the dictionary key and the transform that wrote it."""
+        derived = values.as_subclass(cls)
+        derived.written_as = (key, transform)
+        return derived
+
+    def update(self, *args, **kwargs):
+        key, transform = getattr(self, "written_as", ("<key>_spacing", "ExtractSpacingd"))
+        raise ValueError(
+            f"{key!r} was written by monai_afpe's {transform} before a spatial transform that rewrites every "
+            "'<key>_*' entry as metadata (MONAI's Spacingd, on a NIfTI image). Place ExtractSpacingd / "
+            "ComputeAFPEScalesd after every spatial transform (Spacingd, Orientationd, resizing, cropping): the "
+            "spacing must be read from the image as the network gets it; read before resampling it is the "
+            "spacing of the original file."
+        )
+
+    def __deepcopy__(self, memo):  # torch's default needs new_empty() to return this class
+        copied = self.detach().clone().as_subclass(type(self))
+        copied.__dict__.update(self.__dict__)
+        memo[id(self)] = copied
+        return copied
+
+    def __repr__(self, **kwargs) -> str:
+        return repr(self.as_subclass(torch.Tensor))
+
+
 class ExtractSpacingd(MapTransform):
     """Dictionary-based :class:`~monai_afpe.transforms.ExtractSpacing`.
 
@@ -34,8 +73,9 @@ class ExtractSpacingd(MapTransform):
     and, unless ``units_key_postfix`` is None, ``<key>_<units_key_postfix>`` (tuple of unit strings, e.g.
     ``("mm", "mm", "mm")``, or ``("s", "mm", "mm")`` for a video whose reader set
     ``meta["spacing_units"]``). Place it after the spatial transforms: spacing is read from the
-    image's current affine. (MONAI 1.6's ``Spacingd`` also treats every ``<key>_*`` entry of a NIfTI
-    image as a metadata dictionary and fails on these outputs if it runs after this transform.)
+    image's current affine. (Placed before MONAI's ``Spacingd`` it would give the spacing of the file, not
+    of the resampled image; on a NIfTI image ``Spacingd`` then stops with a ``ValueError`` saying so, as it
+    rewrites every ``<key>_*`` entry as metadata. On other formats nothing stops it: mind the order.)
 
     Args:
         keys: keys of the MetaTensors to read.
@@ -68,7 +108,8 @@ class ExtractSpacingd(MapTransform):
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         for key in self.key_iterator(d):
-            d[f"{key}_{self.spacing_key_postfix}"] = self.extractor(d[key])
+            name = f"{key}_{self.spacing_key_postfix}"
+            d[name] = _AffineDerivedTensor.of(self.extractor(d[key]), name, "ExtractSpacingd")
             if self.units_key_postfix is not None:
                 d[f"{key}_{self.units_key_postfix}"] = spacing_units(d[key], self.units)
         return d
@@ -114,7 +155,8 @@ class ComputeAFPEScalesd(MapTransform):
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         for key in self.key_iterator(d):
-            d[f"{key}_{self.scales_key_postfix}"] = self.computer(d[key])
+            name = f"{key}_{self.scales_key_postfix}"
+            d[name] = _AffineDerivedTensor.of(self.computer(d[key]), name, "ComputeAFPEScalesd")
         return d
 
 

@@ -68,6 +68,7 @@ def read_echonet_file_list(csv_path: os.PathLike | str) -> list[dict]:
     Each row becomes a dict with ``FileName`` (str), ``EF``, ``ESV``, ``EDV``, ``FPS`` (float),
     ``FrameHeight``, ``FrameWidth``, ``NumberOfFrames`` (int), ``Split`` (upper case) and, when
     present, ``PixelSpacing`` (float, mm); other columns are kept as strings.
+    The file is read as UTF-8; a byte-order mark (Excel's "CSV UTF-8") is accepted.
 
     Raises:
         FileNotFoundError: the CSV does not exist.
@@ -78,7 +79,7 @@ def read_echonet_file_list(csv_path: os.PathLike | str) -> list[dict]:
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise FileNotFoundError(f"EchoNet file list not found: {csv_path}")
-    with open(csv_path, newline="") as f:
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         missing = [c for c in ECHONET_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:

@@ -77,7 +77,8 @@ def load_hospital_folder(
 
     Args:
         root: the folder; relative paths in the CSV are relative to it.
-        csv_file: the CSV (relative to ``root``, or absolute).
+        csv_file: the CSV (relative to ``root``, or absolute), UTF-8; a byte-order mark (Excel's
+            "CSV UTF-8") is accepted.
         image_column: column with the image path (NIfTI file, DICOM file or DICOM series folder).
         label_column: column with the label.
         label_type: ``"class"`` (integer), ``"value"`` (real number) or ``"path"`` (label image,
@@ -105,7 +106,7 @@ def load_hospital_folder(
     csv_path = _resolve(root, csv_file)
     if not csv_path.is_file():
         raise FileNotFoundError(f"label CSV not found: {csv_path}")
-    with open(csv_path, newline="") as f:
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         needed = [image_column, label_column] + ([split_column] if split is not None else [])
         missing = [c for c in needed if c not in (reader.fieldnames or [])]
