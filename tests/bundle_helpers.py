@@ -7,6 +7,7 @@ the repository; the configs themselves are read from ``bundles/<name>/configs``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -69,3 +70,54 @@ def run_torchrun(bundle: str, configs: list[str], bundle_root: Path, overrides: 
         command, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1")
     )
     assert result.returncode == 0, result.stderr[-5000:]
+
+
+class _Messages(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def run_logged(
+    bundle: str,
+    configs: list[str],
+    workflow_type: str,
+    bundle_root: Path,
+    loggers: tuple[str, ...] = ("monai.handlers.StatsHandler",),
+    **override,
+) -> list[str]:
+    """Run a workflow of ``bundle`` and return what ``loggers`` logged (INFO and above).
+
+    The bundle's ``logging.conf`` is not applied (``fileConfig`` would remove pytest's handlers); MONAI's
+    StatsHandler logs through its own logger, which does not propagate, so the messages are taken from there.
+    """
+    workflow = ConfigWorkflow(
+        config_file=config_paths(bundle, *configs),
+        meta_file=str(BUNDLES / bundle / "configs" / "metadata.json"),
+        logging_file=False,
+        workflow_type=workflow_type,
+        bundle_root=str(bundle_root),
+        **override,
+    )
+    handler = _Messages()
+    for name in loggers:
+        logging.getLogger(name).addHandler(handler)
+    try:
+        run_workflow(workflow)
+    finally:
+        for name in loggers:
+            logging.getLogger(name).removeHandler(handler)
+    return handler.messages
+
+
+def tensorboard_events(log_dir: Path):
+    """The TensorBoard events in ``log_dir``, loaded (a tensorboard ``EventAccumulator``); None without tensorboard."""
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    except ImportError:
+        return None
+    events = EventAccumulator(str(log_dir), size_guidance={"images": 0, "scalars": 0})
+    return events.Reload()

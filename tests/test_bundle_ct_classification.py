@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -16,7 +18,15 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, run_command, run_torchrun, run_workflow
+from bundle_helpers import (
+    BUNDLES,
+    bundle_workflow,
+    run_command,
+    run_logged,
+    run_torchrun,
+    run_workflow,
+    tensorboard_events,
+)
 
 BUNDLE = "afpe_ct_classification"
 CONFIGS = BUNDLES / BUNDLE / "configs"
@@ -83,6 +93,36 @@ def test_train_generates_data_and_writes_checkpoints(trained):
         and contract["image_size"] == [32, 32, 32]
         and contract["source"] == "training batches"
     )
+
+
+def test_training_logs_the_loss_and_the_learning_rate(trained, tmp_path):
+    """The console gets the loss and the learning rate every log_interval iterations, TensorBoard (when installed)
+    at every iteration: the learning rate of that iteration (one warm-up step from 0, then cosine decay)."""
+    root, _ = trained
+    shutil.copytree(root / "data", tmp_path / "data")
+    evaluator_logger = "ignite.engine.engine.SupervisedEvaluator"
+    messages = run_logged(
+        BUNDLE,
+        ["train.json"],
+        "train",
+        tmp_path,
+        loggers=("monai.handlers.StatsHandler", evaluator_logger),
+        **{**TINY, "log_interval": 2},
+    )
+    logged = [m for m in messages if "train_loss:" in m]
+    assert [m.split(" -- ")[0] for m in logged] == [f"Epoch: 1/1, Iter: {i}/6" for i in (2, 4, 6)]
+    lrs = [float(re.search(r"lr: (\S+)", m).group(1)) for m in logged]
+    assert lrs[0] == pytest.approx(1e-3) and 0 < lrs[2] < lrs[1] < lrs[0]  # 1 warm-up step (iteration 1), decay
+    # 6 validation volumes of 6 classes: a class may be missing, and a NaN AUROC then comes with a note
+    (epoch,) = [m for m in messages if m.startswith("Epoch[1] Metrics") and "val_auroc" in m]
+    if math.isnan(float(re.search(r"val_auroc: (\S+)", epoch).group(1))):
+        assert any(m.startswith("val_auroc is NaN: AUROC needs positive and negative cases") for m in messages)
+    events = tensorboard_events(tmp_path / "eval")
+    if events is not None:
+        assert {"train_loss", "lr", "val_accuracy", "val_auroc"} <= set(events.Tags()["scalars"])
+        lr = [event.value for event in events.Scalars("lr")]
+        assert len(lr) == 6 and lr[0] == 0.0 and lr[1] == pytest.approx(1e-3, rel=1e-4)
+        assert lr[1:] == sorted(lr[1:], reverse=True)
 
 
 def test_evaluate_writes_metrics_confusion_matrix_and_predictions(trained):

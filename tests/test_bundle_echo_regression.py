@@ -2,13 +2,14 @@
 
 import csv
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, run_torchrun, run_workflow
+from bundle_helpers import BUNDLES, bundle_workflow, run_logged, run_torchrun, run_workflow, tensorboard_events
 from ignite.engine import Events
 from monai.bundle import ckpt_export, download, load, onnx_export, verify_metadata, verify_net_in_out
 
@@ -88,6 +89,29 @@ def test_train_writes_data_and_checkpoints(trained):
     assert contract["max"] == pytest.approx([max(dt), max(pixel), max(pixel)], rel=1e-4)
     assert contract["units"] == ["s", "mm", "mm"] and contract["image_size"] == [16, 32, 32]
     assert contract["samples"] == iterations * TINY["batch_size"]
+
+
+def test_training_logs_the_loss_and_the_learning_rate(trained, tmp_path):
+    """The console gets the loss and the learning rate every log_interval iterations, TensorBoard (when installed)
+    at every iteration (the trainer keeps its output as one dictionary, decollate=False)."""
+    root, _ = trained
+    shutil.copytree(root / "data", tmp_path / "data")
+    messages = run_logged(BUNDLE, ["train.json"], "train", tmp_path, **{**TINY, "log_interval": 2})
+    logged = [m for m in messages if "train_loss:" in m]
+    assert [m.split(" -- ")[0] for m in logged] == [
+        "Epoch: 1/2, Iter: 2/3",
+        "Epoch: 2/2, Iter: 1/3",
+        "Epoch: 2/2, Iter: 3/3",
+    ]
+    lrs = [float(re.search(r"lr: (\S+)", m).group(1)) for m in logged]
+    assert lrs[0] == pytest.approx(5e-4) and 0 < lrs[2] < lrs[1] < lrs[0]  # 1 warm-up step (iteration 1), decay
+    assert all(float(re.search(r"train_loss: (\S+)", m).group(1)) > 0 for m in logged)
+    events = tensorboard_events(tmp_path / "eval")
+    if events is not None:
+        assert {"train_loss", "lr", "val_r2", "val_mae"} <= set(events.Tags()["scalars"])
+        assert [event.step for event in events.Scalars("train_loss")] == [1, 2, 3, 4, 5, 6]
+        lr = [event.value for event in events.Scalars("lr")]
+        assert lr[0] == 0.0 and lr[1] == pytest.approx(5e-4, rel=1e-4)
 
 
 def test_evaluate_metrics_and_inference_predictions(trained):

@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import monai
 import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, config_paths, run_command, run_workflow
+from bundle_helpers import (
+    BUNDLES,
+    bundle_workflow,
+    config_paths,
+    run_command,
+    run_logged,
+    run_workflow,
+    tensorboard_events,
+)
 from ignite.engine import Events
 from monai.inferers import sliding_window_inference
 from monai.metrics import DiceMetric
@@ -82,6 +92,33 @@ def test_train_writes_checkpoints_metrics_and_generates_data(trained):
     assert len(details) == 1 + dataset["numValidation"]
 
 
+def test_training_logs_loss_learning_rate_and_validation_images(trained, tmp_path):
+    """The console gets the loss and the learning rate every log_interval iterations; TensorBoard (when
+    installed) both at every iteration, and image, label and prediction of a validation case at each validation."""
+    root, _ = trained
+    (tmp_path / "data").symlink_to(root / "data")
+    messages = run_logged(BUNDLE, ["train.json"], "train", tmp_path, **{**TINY, "max_epochs": 2, "log_interval": 2})
+    logged = [m for m in messages if "train_loss:" in m]
+    assert [m.split(" -- ")[0] for m in logged] == [
+        "Epoch: 1/2, Iter: 2/3",
+        "Epoch: 2/2, Iter: 1/3",
+        "Epoch: 2/2, Iter: 3/3",
+    ]
+    # the learning rate of the iteration logged (warm-up over the 3 iterations of epoch 1, then cosine decay)
+    lrs = [float(re.search(r"lr: (\S+)", m).group(1)) for m in logged]
+    assert lrs[0] == pytest.approx(1e-3 / 3, rel=1e-3) and lrs[1] == pytest.approx(1e-3, rel=1e-3) and lrs[2] < 1e-3
+    events = tensorboard_events(tmp_path / "eval")
+    if events is None:
+        return
+    assert {"train_loss", "lr", "val_mean_dice"} <= set(events.Tags()["scalars"])
+    lr = [event.value for event in events.Scalars("lr")]
+    assert len(lr) == 6 and lr[:3] == pytest.approx([0.0, 1e-3 / 3, 2e-3 / 3], rel=1e-3)
+    assert [event.step for event in events.Scalars("train_loss")] == [1, 2, 3, 4, 5, 6]
+    # animated GIFs along z of image, label and prediction: at each validation, stepped by the trainer's epoch
+    assert {"input_0_HWD/image", "input_1_HWD/image", "output_HWD/image"} <= set(events.Tags()["images"])
+    assert [event.step for event in events.Images("output_HWD/image")] == [1, 2]
+
+
 def test_resume_continues_from_the_last_checkpoint(trained, tmp_path):
     root, _ = trained
     (tmp_path / "data").symlink_to(root / "data")
@@ -140,6 +177,12 @@ def test_evaluate_reports_the_best_models_dice_on_the_test_split(trained, tmp_pa
     }
     assert list(metrics) == ["test_mean_dice", *expected]  # test results are named test_*, as in the other bundles
     assert (tmp_path / "eval" / "test_mean_dice_raw.csv").is_file()
+    # PNG overlays (image, label, prediction) of the first test cases, when matplotlib is installed
+    if monai.utils.optional_import("matplotlib")[1]:
+        names = [Path(item["image"]).name.removesuffix(".nii.gz") for item in test_items[:3]]
+        assert sorted(p.name for p in (tmp_path / "eval" / "overlays").iterdir()) == sorted(
+            f"{name}_overlay.png" for name in names
+        )
     for name, value in expected.items():
         assert float(metrics[name]) == pytest.approx(value, abs=1e-4)
 
@@ -349,13 +392,14 @@ def test_download_from_a_local_zip_then_load(trained, tmp_path):
 
 @pytest.mark.slow
 def test_multi_gpu_train_with_torchrun_on_cpu(tmp_path):
-    args = cli_overrides({**TINY, "max_epochs": 2})
+    args = cli_overrides({**TINY, "max_epochs": 2, "log_interval": 1})
     command = [
         sys.executable,
         "-m",
         "torch.distributed.run",
         "--nproc_per_node=2",
         "--master_port=29517",
+        "--tee=3",  # each line prefixed with its rank: [default0]: / [default1]:
         "-m",
         "monai.bundle",
         "run",
@@ -373,6 +417,13 @@ def test_multi_gpu_train_with_torchrun_on_cpu(tmp_path):
         command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    # only rank 0 logs: the loss, the learning rate and the metrics once; rank 1 keeps its warnings only
+    output = (result.stdout + result.stderr).replace("[default", "\n[default").splitlines()
+    rank0, rank1 = ([line for line in output if line.startswith(f"[default{r}]:")] for r in (0, 1))
+    assert sum("train_loss:" in line and "lr:" in line for line in rank0) == 4  # log_interval 1, 2 x 2 iterations
+    assert sum("Epoch[2] Metrics" in line and "val_mean_dice" in line for line in rank0) == 1
+    training_lines = ("Epoch", "Engine run", "train_loss", "Metrics", "Loading dataset", "Saved checkpoint", "Spacing")
+    assert rank1 and not [line for line in rank1 if any(text in line for text in training_lines)]
     checkpoint = torch.load(tmp_path / "models" / "checkpoint_epoch=2.pt", weights_only=True)
     # ignite stores the iteration, not the epoch: 6 volumes over 2 ranks, batch size 2: 2 iterations per epoch
     assert checkpoint["trainer"]["epoch_length"] == 2
