@@ -65,6 +65,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="non-uniformity of DICOM slice steps (mm) accepted with a warning (default: 0)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per path and line")
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="for folders of images: describe every image of each folder, then the spread of spacing per axis, "
+        "the orientations and the shapes",
+    )
+    parser.add_argument(
+        "--bundle",
+        metavar="DIR",
+        help="with --summary: list the images this bundle would warn about (spacing outside the range it was "
+        "trained on), crop (larger than its grid) or refuse",
+    )
 
 
 def _number(value: float) -> float:
@@ -185,8 +197,22 @@ def run(args: argparse.Namespace) -> int:
         _say("error", e)
         return 2
 
+    from monai_afpe.commands.folder_summary import bundle_expectations, bundle_verdicts, expand_folders, summary_text
+
+    paths = args.paths
+    expectations = None
+    if args.bundle and not args.summary:
+        _say("error", "--bundle needs --summary")
+        return 2
+    if args.summary:
+        try:
+            paths = expand_folders(args.paths)
+            expectations = bundle_expectations(args.bundle) if args.bundle else None
+        except (ValueError, OSError) as e:
+            _say("error", e)
+            return 2
     records, failed = [], 0
-    for path in args.paths:
+    for path in paths:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -207,4 +233,8 @@ def run(args: argparse.Namespace) -> int:
                 print(json.dumps(record), flush=True)
     if records and not args.json:
         print(_table(records))
+    if args.summary:
+        print(summary_text(records, failed) if records else f"no image could be read ({failed} failed)")
+        if expectations is not None:
+            print("\n".join(bundle_verdicts(records, expectations)))
     return 1 if failed else 0
