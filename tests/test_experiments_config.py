@@ -105,11 +105,11 @@ def test_preset_and_overrides(tmp_path):
         ({"arms": [{"name": "a", "pos_embed": "sincos", "scales": 0.5}]}, r"pos_embed 'sincos' has no scales"),
         (
             {"arms": [{"name": "a", "pos_embed": "afpe", "scales": {"policy": "grid"}}]},
-            r"scales.policy: 'grid' is not one of physical, resolution, fixed",
+            r"scales: policy: Unsupported option 'grid'",
         ),
         (
             {"arms": [{"name": "a", "pos_embed": "afpe", "scales": {"policy": "fixed"}}]},
-            r"'values' goes with policy 'fixed'",
+            r"scales: values must be given with policy 'fixed' and only then; got policy 'fixed', values None",
         ),
         (
             {"arms": [{"name": "a", "pos_embed": "afpe", "scales": [0.5, -1.0]}]},

@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
     import warnings
 
-    from monai_afpe.transforms import check_scale_options
+    from monai_afpe.transforms import ScalePolicy, check_patch_size
 
     # MONAI's LoadImage builds all its default readers; without the optional nvImageCodec, its DICOM
     # reader reports that on every load. That is no news about the data, so it is not shown.
@@ -184,8 +184,8 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("nibabel.global").setLevel(logging.ERROR)
     try:
         temporal_axes = () if args.temporal_base_scale is None else (0,)  # validates the value alone
-        check_scale_options(
-            patch_size=args.patch_size,
+        check_patch_size(args.patch_size)
+        ScalePolicy(
             policy=args.policy,
             base_scale=args.base_scale,
             temporal_base_scale=args.temporal_base_scale,

@@ -50,7 +50,7 @@ from monai_afpe.experiments.data import (
     source_options,
 )
 from monai_afpe.networks.blocks import POSITIONAL_EMBEDDING_KINDS
-from monai_afpe.transforms import SCALE_POLICIES
+from monai_afpe.transforms import ScalePolicy
 
 __all__ = [
     "EXPERIMENT_KINDS",
@@ -403,16 +403,11 @@ def _parse_scales(where: str, value: Any, kind: str) -> Any:
             _name(f"{where}.match_bandwidth", spec["match_bandwidth"])
             return spec
         policy = spec.get("policy", "physical")
-        if policy not in SCALE_POLICIES:
-            _fail(f"{where}.policy", f"{policy!r} is not one of {', '.join(SCALE_POLICIES)}.")
-        if (policy == "fixed") != ("values" in spec):
-            _fail(where, f"'values' goes with policy 'fixed' and only with it; got policy {policy!r}.")
-        for key in ("base_scale", "temporal_base_scale"):
-            if key in spec:
-                _positive_float(f"{where}.{key}", spec[key])
-        for key in ("multipliers", "values"):
-            if key in spec:
-                _check_number_or_list(f"{where}.{key}", spec[key])
+        options = {k: v for k, v in spec.items() if k not in ("policy", "values")}
+        try:
+            ScalePolicy(policy, scales=spec.get("values"), **options)
+        except (TypeError, ValueError) as error:
+            _fail(where, str(error).replace("scales", "values"))  # the config calls ScalePolicy's scales "values"
         return {**spec, "policy": policy}
     _check_number_or_list(where, value)
     return value

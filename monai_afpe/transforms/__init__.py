@@ -13,7 +13,7 @@ from monai_afpe.transforms.dictionary import (
     ExtractSpacingDict,
 )
 from monai_afpe.transforms.pixel_spacing import SetPixelSpacing, SetPixelSpacingD, SetPixelSpacingd, SetPixelSpacingDict
-from monai_afpe.transforms.scales import SCALE_POLICIES, check_scale_options, compute_afpe_scales
+from monai_afpe.transforms.scales import SCALE_POLICIES, ScalePolicy, check_patch_size, compute_afpe_scales
 from monai_afpe.transforms.spacing import (
     DEFAULT_SPACING_UNIT,
     image_spacing,
@@ -84,7 +84,8 @@ __all__ = [
     "SpacingOutOfRangeWarning",
     "check_spacing_contract",
     "load_spacing_contract",
-    "check_scale_options",
+    "ScalePolicy",
+    "check_patch_size",
     "compute_afpe_scales",
     "image_spacing",
     "image_spatial_shape",

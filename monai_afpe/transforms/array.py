@@ -14,7 +14,7 @@ from monai.data import MetaTensor
 from monai.transforms import Transform
 from monai.utils import TransformBackends
 
-from monai_afpe.transforms.scales import check_scale_options, compute_afpe_scales
+from monai_afpe.transforms.scales import ScalePolicy, check_patch_size
 from monai_afpe.transforms.spacing import _filename, image_spacing, image_spatial_shape, spacing_units
 
 __all__ = ["ExtractSpacing", "ComputeAFPEScales"]
@@ -52,7 +52,8 @@ class ComputeAFPEScales(Transform):
     """Per-axis AFPE scales of a channel-first MetaTensor from its current spacing and shape, by policy.
 
     See :func:`~monai_afpe.transforms.compute_afpe_scales` for the policies (``physical``,
-    ``resolution``, ``fixed``) and the arguments; options are validated here, at construction. The
+    ``resolution``, ``fixed``) and the arguments; they form a :class:`~monai_afpe.transforms.ScalePolicy`
+    (``self.scale_policy``), validated here, at construction. The
     image's units (``meta["spacing_units"]``, else mm) are checked against ``temporal_axes``.
 
     Args:
@@ -77,14 +78,8 @@ class ComputeAFPEScales(Transform):
         multipliers: Sequence[float] | float | None = None,
         scales: Sequence[float] | float | None = None,
     ) -> None:
-        self.policy, self.temporal_axes = check_scale_options(
-            patch_size, policy, base_scale, temporal_base_scale, temporal_axes, multipliers, scales
-        )
-        self.patch_size = patch_size
-        self.base_scale = base_scale
-        self.temporal_base_scale = temporal_base_scale
-        self.multipliers = multipliers
-        self.scales = scales
+        self.patch_size = check_patch_size(patch_size)
+        self.scale_policy = ScalePolicy(policy, base_scale, temporal_base_scale, temporal_axes, multipliers, scales)
 
     def __call__(self, img: MetaTensor) -> torch.Tensor:
         """
@@ -97,17 +92,6 @@ class ComputeAFPEScales(Transform):
         """
         spacing, units = image_spacing(img), spacing_units(img)
         try:
-            return compute_afpe_scales(
-                spacing,
-                self.patch_size,
-                image_spatial_shape(img),
-                policy=self.policy,
-                base_scale=self.base_scale,
-                temporal_base_scale=self.temporal_base_scale,
-                temporal_axes=self.temporal_axes,
-                multipliers=self.multipliers,
-                scales=self.scales,
-                units=units,
-            )
+            return self.scale_policy(spacing, self.patch_size, image_spatial_shape(img), units)
         except ValueError as e:
             raise ValueError(f"{_filename(img)}: {e}") from e
