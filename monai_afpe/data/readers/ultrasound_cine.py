@@ -216,8 +216,33 @@ def ultrasound_pixel_spacing(ds: Any, source: PathLike) -> tuple[float, float]:
     return size
 
 
+class _UltrasoundRegionReader(PydicomDatasetReader):
+    """Shared by the ultrasound readers: ``pixel_spacing`` instead of the regions, and the loop over files that
+    concatenates them along the channel axis; :meth:`read_one` reads one dataset."""
+
+    def __init__(self, pixel_spacing: Sequence[float] | float | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if pixel_spacing is not None:
+            pixel_spacing = check_spacing_argument(pixel_spacing, "pixel_spacing", 2)
+        self.pixel_spacing = pixel_spacing
+
+    def read_one(self, ds: Any, source: PathLike) -> tuple[np.ndarray, dict]:
+        """``(C, ...)`` array and metadata of one dataset."""
+        raise NotImplementedError
+
+    def get_data(self, img) -> tuple[np.ndarray, dict]:
+        """The array and metadata; several files are concatenated along the channel axis."""
+        arrays: list[np.ndarray] = []
+        compatible_meta: dict = {}
+        for ds, source in zip(img if isinstance(img, list) else [img], self._sources):  # a Dataset is iterable
+            array, meta = self.read_one(ds, source)
+            arrays.append(array)
+            _copy_compatible_dict(meta, compatible_meta)
+        return _stack_images(arrays, compatible_meta), compatible_meta
+
+
 @require_pkg(pkg_name="pydicom")
-class UltrasoundCineReader(PydicomDatasetReader):
+class UltrasoundCineReader(_UltrasoundRegionReader):
     """Load an ultrasound cine DICOM (multi-frame 2D+t) as ``(C, T, H, W)`` with spacing ``(dt, dy, dx)``.
 
     Frames are the time axis. The affine is ``diag(dt, dy, dx, 1)`` over the array axes ``(T, H, W)``:
@@ -239,37 +264,25 @@ class UltrasoundCineReader(PydicomDatasetReader):
             frame timing, no usable region.
     """
 
-    def __init__(self, pixel_spacing: Sequence[float] | float | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if pixel_spacing is not None:
-            pixel_spacing = check_spacing_argument(pixel_spacing, "pixel_spacing", 2)
-        self.pixel_spacing = pixel_spacing
-
-    def get_data(self, img) -> tuple[np.ndarray, dict]:
-        """``(C, T, H, W)`` array and metadata; several files are concatenated along the channel axis."""
-        arrays: list[np.ndarray] = []
-        compatible_meta: dict = {}
-        for ds, source in zip(img if isinstance(img, list) else [img], self._sources):  # a Dataset is iterable
-            frames = int(ds.get("NumberOfFrames") or 1)
-            if frames < 2:
-                raise ImageMetadataError(
-                    source,
-                    "NumberOfFrames (0028,0008)",
-                    f"{frames} frame: too few dimensions for a cine (T, H, W); at least 2 frames are needed "
-                    "(UltrasoundImageReader, which load_image picks, reads it as a 2D image)",
-                )
-            dt, time_field = frame_interval(ds, source)
-            dy, dx = self.pixel_spacing or ultrasound_pixel_spacing(ds, source)
-            array = pixel_array(ds, source)  # (T, H, W) or (T, H, W, samples)
-            array = array[None] if array.ndim == 3 else np.moveaxis(array, -1, 0)
-            arrays.append(array)
-            meta = cine_metadata(dt, dy, dx, array.shape[1:], frame_time_source=time_field)
-            _copy_compatible_dict(meta, compatible_meta)
-        return _stack_images(arrays, compatible_meta), compatible_meta
+    def read_one(self, ds: Any, source: PathLike) -> tuple[np.ndarray, dict]:
+        """``(C, T, H, W)`` array and metadata of one file."""
+        frames = int(ds.get("NumberOfFrames") or 1)
+        if frames < 2:
+            raise ImageMetadataError(
+                source,
+                "NumberOfFrames (0028,0008)",
+                f"{frames} frame: too few dimensions for a cine (T, H, W); at least 2 frames are needed "
+                "(UltrasoundImageReader, which load_image picks, reads it as a 2D image)",
+            )
+        dt, time_field = frame_interval(ds, source)
+        dy, dx = self.pixel_spacing or ultrasound_pixel_spacing(ds, source)
+        array = pixel_array(ds, source)  # (T, H, W) or (T, H, W, samples)
+        array = array[None] if array.ndim == 3 else np.moveaxis(array, -1, 0)
+        return array, cine_metadata(dt, dy, dx, array.shape[1:], frame_time_source=time_field)
 
 
 @require_pkg(pkg_name="pydicom")
-class UltrasoundImageReader(PydicomDatasetReader):
+class UltrasoundImageReader(_UltrasoundRegionReader):
     """Load a single-frame ultrasound DICOM image as ``(C, H, W)`` with spacing ``(dy, dx)`` in mm.
 
     For Ultrasound Image Storage (and its retired predecessor), or an ultrasound multi-frame file that
@@ -291,30 +304,19 @@ class UltrasoundImageReader(PydicomDatasetReader):
             for :class:`UltrasoundCineReader`), no usable region.
     """
 
-    def __init__(self, pixel_spacing: Sequence[float] | float | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if pixel_spacing is not None:
-            pixel_spacing = check_spacing_argument(pixel_spacing, "pixel_spacing", 2)
-        self.pixel_spacing = pixel_spacing
-
-    def get_data(self, img) -> tuple[np.ndarray, dict]:
-        """``(C, H, W)`` array and metadata; several files are concatenated along the channel axis."""
-        arrays: list[np.ndarray] = []
-        compatible_meta: dict = {}
-        for ds, source in zip(img if isinstance(img, list) else [img], self._sources):  # a Dataset is iterable
-            frames = int(ds.get("NumberOfFrames") or 1)
-            if frames != 1:
-                raise ImageMetadataError(
-                    source,
-                    "NumberOfFrames (0028,0008)",
-                    f"{frames} frames: not a single image (read a cine with UltrasoundCineReader)",
-                )
-            dy, dx = self.pixel_spacing or ultrasound_pixel_spacing(ds, source)
-            array = pixel_array(ds, source)  # (H, W) or (H, W, samples); pydicom drops a single frame's axis
-            samples = int(ds.get("SamplesPerPixel") or 1)
-            if array.ndim == (2 if samples == 1 else 3) + 1:
-                array = array[0]
-            array = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
-            arrays.append(array)
-            _copy_compatible_dict(image_metadata(dy, dx, array.shape[1:]), compatible_meta)
-        return _stack_images(arrays, compatible_meta), compatible_meta
+    def read_one(self, ds: Any, source: PathLike) -> tuple[np.ndarray, dict]:
+        """``(C, H, W)`` array and metadata of one file."""
+        frames = int(ds.get("NumberOfFrames") or 1)
+        if frames != 1:
+            raise ImageMetadataError(
+                source,
+                "NumberOfFrames (0028,0008)",
+                f"{frames} frames: not a single image (read a cine with UltrasoundCineReader)",
+            )
+        dy, dx = self.pixel_spacing or ultrasound_pixel_spacing(ds, source)
+        array = pixel_array(ds, source)  # (H, W) or (H, W, samples); pydicom drops a single frame's axis
+        samples = int(ds.get("SamplesPerPixel") or 1)
+        if array.ndim == (2 if samples == 1 else 3) + 1:
+            array = array[0]
+        array = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
+        return array, image_metadata(dy, dx, array.shape[1:])
