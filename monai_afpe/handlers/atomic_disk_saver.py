@@ -12,15 +12,15 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from ignite import distributed as idist
 from ignite.handlers.checkpoint import BaseSaveHandler
 
-__all__ = ["TEMPORARY_SUFFIX", "AtomicDiskSaver", "atomic_torch_save"]
+__all__ = ["TEMPORARY_SUFFIX", "AtomicDiskSaver", "atomic_torch_save", "atomic_write"]
 
 TEMPORARY_SUFFIX = ".tmp"
 """Suffix of the temporary file ``.<name>.<random>.tmp`` that :func:`atomic_torch_save` renames to ``<name>``."""
@@ -54,14 +54,24 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
     """
+    return atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> Path:
+    """Write a file atomically: ``write(f)`` fills ``.<name>.<random>.tmp`` in the same folder, which is then
+    flushed, fsynced and renamed over ``path`` (the folder fsynced too). See :func:`atomic_torch_save`.
+
+    Raises:
+        FileNotFoundError: the folder of ``path`` does not exist.
+    """
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot save checkpoint {path}: folder {path.parent} does not exist.")
+        raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist.")
     temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}{TEMPORARY_SUFFIX}"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(descriptor, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)

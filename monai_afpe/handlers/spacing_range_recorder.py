@@ -8,12 +8,10 @@ follows the data, the bundle's transforms and any spacing augmentation without b
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from ignite import distributed as idist
 from ignite.engine import Engine, Events
 from monai.utils import ensure_tuple_rep
 
-from monai_afpe.handlers.atomic_disk_saver import TEMPORARY_SUFFIX
+from monai_afpe.handlers.atomic_disk_saver import atomic_write
 from monai_afpe.transforms.spacing import DEFAULT_SPACING_UNIT
 from monai_afpe.transforms.spacing_contract import SPACING_CONTRACT_FILENAME, load_spacing_contract
 
@@ -31,21 +29,6 @@ __all__ = ["SpacingRangeRecorder"]
 
 #: ``source`` of a contract written by :class:`SpacingRangeRecorder`
 RECORDED_SOURCE = "training batches"
-
-
-def _atomic_write_text(text: str, path: Path) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}{TEMPORARY_SUFFIX}"
-    try:
-        with open(temporary, "x", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temporary)
-        raise
 
 
 def _rounded(values: torch.Tensor) -> list[float]:
@@ -291,7 +274,7 @@ class SpacingRangeRecorder:
             return None
         content = self._contract(*reduced)
         self.save_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(json.dumps(content, indent=4) + "\n", self.path)
+        atomic_write(self.path, lambda f: f.write((json.dumps(content, indent=4) + "\n").encode("utf-8")))
         self.last_written = content
         return content
 
