@@ -50,6 +50,7 @@ __all__ = [
     "CasePredictions",
     "write_results_csv",
     "read_results_csv",
+    "read_csv_rows",
     "case_rows",
     "write_cases_csv",
     "read_cases",
@@ -118,18 +119,17 @@ def write_results_csv(rows: Sequence[dict], path: Path | str) -> Path:
 def read_results_csv(path: Path | str) -> list[dict]:
     """Rows of a ``results.csv``, with numbers parsed (``seed`` as int)."""
     rows = []
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        for row in csv.DictReader(f):
-            parsed = {}
-            for key, value in row.items():
-                if key in _KEY_COLUMNS and key != "seed":
-                    parsed[key] = value
-                    continue
-                try:
-                    parsed[key] = int(value) if key == "seed" else float(value)
-                except ValueError:
-                    parsed[key] = value
-            rows.append(parsed)
+    for row in read_csv_rows(path):
+        parsed = {}
+        for key, value in row.items():
+            if key in _KEY_COLUMNS and key != "seed":
+                parsed[key] = value
+                continue
+            try:
+                parsed[key] = int(value) if key == "seed" else float(value)
+            except ValueError:
+                parsed[key] = value
+        rows.append(parsed)
     return rows
 
 
@@ -187,6 +187,12 @@ def _prediction_columns(columns: Sequence[str], where: str) -> list[str]:
         f"{where}: after {', '.join(CASE_KEY_COLUMNS)} expected columns prob_0 ... prob_{{K-1}} (K >= 2, "
         f"classification) or prediction (regression), got {extra}."
     )
+
+
+def read_csv_rows(path: Path | str) -> list[dict]:
+    """The rows of a CSV file (gzip-compressed when its name ends in ``.gz``) as written: strings, no parsing."""
+    with _open_text(Path(path), "r") as f:
+        return list(csv.DictReader(f))
 
 
 def _open_text(path: Path, mode: str):

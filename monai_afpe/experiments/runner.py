@@ -16,9 +16,7 @@ test sets ``finetune-n`` and ``scratch-n`` on the target's test split.
 from __future__ import annotations
 
 import copy
-import csv
 import dataclasses
-import gzip
 import json
 import math
 from collections.abc import Mapping
@@ -31,7 +29,13 @@ from monai_afpe.experiments.arms import build_network, model_options, resolve_sc
 from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.config import ArmConfig, ExperimentConfig, deep_merge
 from monai_afpe.experiments.data import SHIFTED_TEST_SEED_OFFSET, ExperimentData, Split, load_experiment_data
-from monai_afpe.experiments.report import case_rows, read_results_csv, write_cases_csv, write_results_csv
+from monai_afpe.experiments.report import (
+    case_rows,
+    read_csv_rows,
+    read_results_csv,
+    write_cases_csv,
+    write_results_csv,
+)
 from monai_afpe.experiments.training import (
     METRIC_DIRECTIONS,
     PRIMARY_METRICS,
@@ -144,12 +148,6 @@ def finetune_runs(
     return runs
 
 
-def _read_csv(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
-        return list(csv.DictReader(f))
-
-
 def _run_key(row: Mapping) -> tuple[str, str, str]:
     return row["condition"], row["arm"], str(row["seed"])
 
@@ -165,7 +163,7 @@ def finished_runs(config: ExperimentConfig, output_dir: Path | str) -> tuple[lis
     results, cases_path = output_dir / "results.csv", output_dir / "cases.csv.gz"
     if not results.is_file() or not cases_path.is_file():
         return [], []
-    rows, cases = _read_csv(results), _read_csv(cases_path)
+    rows, cases = read_csv_rows(results), read_csv_rows(cases_path)
     for row in rows[:1]:
         found, expected = (row["experiment"], row["preset"]), (config.name, config.preset or "")
         if found != expected:
