@@ -10,7 +10,6 @@ import torch
 
 from monai_afpe.cli import main
 from monai_afpe.commands.export_onnx import load_bundle_network
-from monai_afpe.networks.nets import AFPEUNETR, AFPEViT
 from monai_afpe.networks.onnx_export import check_onnx_parity, export_onnx, onnx_predict
 
 pytest.importorskip("onnxruntime")
@@ -27,16 +26,11 @@ def _batch(n, shape, channels=1, seed=0):
 
 
 @pytest.mark.slow
-def test_vit_graph_takes_spacing_and_any_batch_and_size(tmp_path):
-    torch.manual_seed(0)
-    net = AFPEViT(
+def test_vit_graph_takes_spacing_and_any_batch_and_size(tmp_path, tiny_vit):
+    net = tiny_vit(
         1,
         (16, 16, 8),
         (8, 8, 4),
-        hidden_size=16,
-        mlp_dim=16,
-        num_layers=1,
-        num_heads=2,
         num_classes=3,
         pos_embed="afpe",
         pos_embed_kwargs={"mode": "physical", "reference_extent": 50.0},
@@ -50,8 +44,7 @@ def test_vit_graph_takes_spacing_and_any_batch_and_size(tmp_path):
     assert worst < 1e-4
     image, spacing = _batch(2, (16, 16, 8), seed=3)
     assert not torch.allclose(onnx_predict(path, image, spacing), onnx_predict(path, image, spacing.flip(0)), atol=1e-3)
-    torch.manual_seed(1)
-    other = AFPEViT(1, (16, 16, 8), (8, 8, 4), hidden_size=16, mlp_dim=16, num_layers=1, num_heads=2, num_classes=3)
+    other = tiny_vit(1, (16, 16, 8), (8, 8, 4), seed=1, num_classes=3)
     with pytest.raises(ValueError, match=r"vit.onnx: the ONNX graph's output differs from the eager network's"):
         check_onnx_parity(path, other, [_batch(2, (16, 16, 8))])
     with pytest.raises(ValueError, match=r"spacing must have shape \(B, spatial_dims\) = \(2, 3\) .* got \(2, 2\)"):
@@ -59,19 +52,9 @@ def test_vit_graph_takes_spacing_and_any_batch_and_size(tmp_path):
 
 
 @pytest.mark.slow
-def test_unetr_graph_has_dynamic_dense_output(tmp_path):
-    torch.manual_seed(0)
-    net = AFPEUNETR(
-        1,
-        2,
-        (32, 32, 16),
-        feature_size=4,
-        hidden_size=16,
-        mlp_dim=16,
-        num_layers=4,
-        num_heads=2,
-        pos_embed="afpe",
-        pos_embed_kwargs={"mode": "physical", "reference_extent": 64.0},
+def test_unetr_graph_has_dynamic_dense_output(tmp_path, tiny_unetr):
+    net = tiny_unetr(
+        1, 2, (32, 32, 16), pos_embed="afpe", pos_embed_kwargs={"mode": "physical", "reference_extent": 64.0}
     )
     path = export_onnx(net, *_batch(2, (32, 32, 16)), tmp_path / "unetr.onnx")
     assert check_onnx_parity(path, net, [_batch(3, (32, 32, 16), seed=1), _batch(2, (48, 32, 32), seed=2)]) < 1e-4
