@@ -53,7 +53,7 @@ def test_resume_keeps_finished_runs_and_equals_an_uninterrupted_run(tmp_path, ca
     argv = ["benchmark", str(config), "--output", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
     assert main(argv) == 0
     full, full_cases = _read(out / "results.csv"), _read(out / "cases.csv.gz")
-    assert not list(out.glob("*.partial*"))
+    assert not list(out.glob(".*.tmp"))  # no temporary file of the atomic writes is left
     # a kill: the last run (afpe, seed 1) never written; afpe seed 0 killed between the two files
     _write(out / "results.csv", [r for r in full if (r["arm"], r["seed"]) != ("afpe", "1")])
     _write(out / "cases.csv.gz", [r for r in full_cases if r["arm"] == "sincos"])

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,6 +39,7 @@ from monai_afpe.experiments.statistics import (
     paired_comparison,
     smallest_sign_flip_p_value,
 )
+from monai_afpe.handlers.atomic_disk_saver import atomic_write
 
 __all__ = [
     "METRIC_ORDER",
@@ -102,18 +103,11 @@ _VALIDATION_METRICS = {"val_auroc": "auroc", "val_r2": "r2", "val_dice": "dice"}
 
 
 def write_results_csv(rows: Sequence[dict], path: Path | str) -> Path:
-    """Write one row per run and test set; columns in first-seen order over all rows. The file is written
-    under another name and renamed over ``path``, so a kill never leaves it half-written."""
+    """Write one row per run and test set; columns in first-seen order over all rows. Written atomically
+    (:func:`~monai_afpe.handlers.atomic_write`), so a kill never leaves it half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(partial, path)
-    return path
+    return _write_csv_atomically(path, list(dict.fromkeys(key for row in rows for key in row)), rows)
 
 
 def read_results_csv(path: Path | str) -> list[dict]:
@@ -189,24 +183,40 @@ def _prediction_columns(columns: Sequence[str], where: str) -> list[str]:
     )
 
 
+def _write_csv_atomically(path: Path, columns: Sequence[str], rows: Sequence[dict]) -> Path:
+    """A CSV with a header (gzip-compressed when ``path`` ends in ``.gz``), replacing ``path`` in one step."""
+
+    def write(binary) -> None:
+        stream = gzip.GzipFile(fileobj=binary, mode="wb") if path.suffix == ".gz" else binary
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        writer = csv.DictWriter(text, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)
+        text.flush()
+        text.detach()
+        if stream is not binary:
+            stream.close()  # writes the gzip trailer; the file itself stays open for atomic_write
+
+    return atomic_write(path, write)
+
+
 def read_csv_rows(path: Path | str) -> list[dict]:
     """The rows of a CSV file (gzip-compressed when its name ends in ``.gz``) as written: strings, no parsing."""
-    with _open_text(Path(path), "r") as f:
+    with _open_text(Path(path)) as f:
         return list(csv.DictReader(f))
 
 
-def _open_text(path: Path, mode: str):
-    """A text file, gzip-compressed when its name ends in ``.gz`` (the runner writes ``cases.csv.gz``); read with
-    ``utf-8-sig``, so a byte-order mark (Excel's "CSV UTF-8") is skipped."""
-    encoding = "utf-8-sig" if mode == "r" else None
+def _open_text(path: Path):
+    """A text file to read, gzip-compressed when its name ends in ``.gz`` (the runner writes ``cases.csv.gz``);
+    read with ``utf-8-sig``, so a byte-order mark (Excel's "CSV UTF-8") is skipped."""
     if path.suffix == ".gz":
-        return gzip.open(path, mode + "t", newline="", encoding=encoding)
-    return open(path, mode, newline="", encoding=encoding)
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+    return open(path, newline="", encoding="utf-8-sig")
 
 
 def write_cases_csv(rows: Sequence[dict], path: Path | str) -> Path:
     """Write per-case predictions (rows as from :func:`case_rows`) to ``path`` in the ``cases.csv`` format
-    (gzip-compressed when ``path`` ends in ``.gz``), under another name first and then renamed over ``path``."""
+    (gzip-compressed when ``path`` ends in ``.gz``), atomically as :func:`write_results_csv`."""
     if not rows:
         raise ValueError("cases.csv needs at least one row, got none.")
     missing = [c for c in CASE_KEY_COLUMNS if c not in rows[0]]
@@ -218,13 +228,7 @@ def write_cases_csv(rows: Sequence[dict], path: Path | str) -> Path:
     for row in rows:
         if set(row) != set(columns):
             raise ValueError(f"every cases.csv row needs exactly the columns {columns}, got {sorted(row)}.")
-    partial = path.with_name(path.name + ".partial" + path.suffix)
-    with _open_text(partial, "w") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(partial, path)
-    return path
+    return _write_csv_atomically(path, columns, rows)
 
 
 def read_cases(path: Path | str) -> dict[tuple[str, str], CasePredictions]:
@@ -237,7 +241,7 @@ def read_cases(path: Path | str) -> dict[tuple[str, str], CasePredictions]:
     path = Path(path)
     runs: dict[tuple[str, str], dict[str, dict[int, dict[int, list[float]]]]] = {}
     targets: dict[tuple[str, str], dict[int, float]] = {}
-    with _open_text(path, "r") as f:
+    with _open_text(path) as f:
         reader = csv.DictReader(f)
         header = list(reader.fieldnames or [])
         missing = [c for c in CASE_KEY_COLUMNS if c not in header]
