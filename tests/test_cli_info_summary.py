@@ -68,3 +68,15 @@ def test_bad_arguments(tmp_path, capsys):
     assert "--bundle needs --summary" in capsys.readouterr().err
     assert main(["info", str(tmp_path), "--summary"]) == 2
     assert "no image file" in capsys.readouterr().err
+
+
+def test_dicom_series_without_suffix_counts_as_one_image(folder, capsys):
+    from readers_testdata import write_series
+
+    series = folder / "series"
+    for path in write_series(series, [0.0, 2.5, 5.0]):
+        path.rename(path.with_suffix(""))  # hospital exports often name slices without .dcm
+    main(["info", str(folder), "--summary"])
+    out = capsys.readouterr().out
+    assert "4 images described, 1 could not be read" in out
+    assert "series" in out and "spatial shape:" in out

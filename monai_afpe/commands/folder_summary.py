@@ -15,24 +15,36 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["IMAGE_SUFFIXES", "expand_folders", "summary_text", "bundle_expectations", "bundle_verdicts"]
-
-IMAGE_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr", ".dcm", ".avi", ".mp4", ".mov", ".mkv")
+__all__ = ["expand_folders", "summary_text", "bundle_expectations", "bundle_verdicts"]
 
 
 def _is_image(path: Path) -> bool:
-    name = path.name.lower()
-    return path.is_file() and any(name.endswith(suffix) for suffix in IMAGE_SUFFIXES)
+    """A file ``load_image`` reads: by its suffix (NIfTI, SimpleITK formats, video) or, whatever its name, DICOM."""
+    import pydicom
+    from monai.data.utils import is_supported_format
+
+    from monai_afpe.data.readers.sitk_reader import SITK_SUFFIXES
+    from monai_afpe.data.readers.video import VIDEO_SUFFIXES
+
+    if not path.is_file():
+        return False
+    return is_supported_format(str(path), SITK_SUFFIXES + VIDEO_SUFFIXES) or pydicom.misc.is_dicom(str(path))
+
+
+def _is_dicom(path: Path) -> bool:
+    import pydicom
+
+    return path.is_file() and pydicom.misc.is_dicom(str(path))
 
 
 def expand_folders(paths: Sequence[str]) -> list[str]:
     """Every image of each folder in ``paths`` (files and paths that are not folders are kept as they are).
 
-    A folder whose files are DICOM slices (``.dcm``) and nothing else is one series; otherwise its image files
-    are listed, and each sub-folder holding ``.dcm`` files counts as one series.
+    A folder whose files are all DICOM (recognised by content, with or without ``.dcm``) is one series;
+    otherwise its image files are listed, and each sub-folder holding DICOM files counts as one series.
 
     Raises:
-        ValueError: a folder without any image or series (naming it and the suffixes looked for).
+        ValueError: a folder without any image or series (naming it and the formats looked for).
     """
     expanded: list[str] = []
     for raw in paths:
@@ -41,15 +53,15 @@ def expand_folders(paths: Sequence[str]) -> list[str]:
             expanded.append(raw)
             continue
         files = sorted(p for p in folder.iterdir() if _is_image(p))
-        if files and all(p.name.lower().endswith(".dcm") for p in files):
+        if files and all(_is_dicom(p) for p in files):
             expanded.append(raw)
             continue
-        series = sorted(
-            p for p in folder.iterdir() if p.is_dir() and any(q.suffix.lower() == ".dcm" for q in p.iterdir())
-        )
+        series = sorted(p for p in folder.iterdir() if p.is_dir() and any(_is_dicom(q) for q in p.iterdir()))
         found = [str(p) for p in files] + [str(p) for p in series]
         if not found:
-            raise ValueError(f"{folder}: no image file ({', '.join(IMAGE_SUFFIXES)}) and no DICOM series folder in it.")
+            raise ValueError(
+                f"{folder}: no image file (NIfTI, MHA / NRRD, DICOM, video) and no DICOM series folder in it."
+            )
         expanded.extend(found)
     return expanded
 
