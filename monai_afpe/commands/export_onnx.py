@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, KeyError) as error:
         raise SystemExit(f"monai-afpe export-onnx: {error.args[0]}") from None
     patch = getattr(network, "patch_size", None)
-    spatial_dims = len(patch) if isinstance(patch, (list, tuple)) else 3
+    spatial_dims = next((len(v) for v in (img_size, patch) if isinstance(v, (list, tuple))), 3)
     size = [int(s) for s in ensure_tuple_rep(img_size, spatial_dims)]
     step = [int(p) for p in ensure_tuple_rep(patch, spatial_dims)]
     generator = torch.Generator().manual_seed(0)
