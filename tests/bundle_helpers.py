@@ -121,3 +121,23 @@ def tensorboard_events(log_dir: Path):
         return None
     events = EventAccumulator(str(log_dir), size_guidance={"images": 0, "scalars": 0})
     return events.Reload()
+
+
+def assert_masks_are_the_networks(images, masks, preprocessing, net, roi) -> None:
+    """Each saved mask has its image's affine and shape, uint8, and equals the sliding-window argmax of ``net``
+    on the image preprocessed by ``preprocessing`` (overlap 0.25, each image's spacing passed to every window)."""
+    import nibabel as nib
+    import numpy as np
+    import torch
+    from monai.inferers import sliding_window_inference
+
+    for image, mask in zip(images, masks):
+        source, saved = nib.load(image), nib.load(mask)
+        np.testing.assert_allclose(saved.affine, source.affine, atol=1e-5)
+        assert saved.shape == source.shape and saved.get_data_dtype() == np.uint8
+        data = preprocessing({"image": str(image)})
+        with torch.no_grad():
+            logits = sliding_window_inference(
+                data["image"][None], roi, 4, net, overlap=0.25, spacing=data["image_spacing"][None]
+            )
+        np.testing.assert_array_equal(np.asarray(saved.dataobj), logits.argmax(1)[0].numpy())

@@ -18,10 +18,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, run_command
+from bundle_helpers import BUNDLES, assert_masks_are_the_networks, bundle_workflow, run_command
 from monai.bundle import load, verify_net_in_out
 from monai.engines import SupervisedEvaluator
-from monai.inferers import Inferer, sliding_window_inference
+from monai.inferers import Inferer
 
 from monai_afpe.data.adapters import load_echonet_datalist
 from monai_afpe.data.synthetic.echo import generate_echo
@@ -207,14 +207,4 @@ def test_unetr_inference_alone_from_the_command_line_writes_a_mask_per_image(tmp
     images = sorted((tmp_path / "data" / "imagesTs").glob("*.nii.gz"))
     masks = sorted((tmp_path / "eval" / "predictions").glob("*.nii.gz"))
     assert images and [m.name for m in masks] == [i.name.replace(".nii.gz", "_seg.nii.gz") for i in images]
-    preprocessing = setup.parser.get_parsed_content("preprocessing")
-    for image, mask in zip(images, masks):
-        source, saved = nib.load(image), nib.load(mask)
-        np.testing.assert_allclose(saved.affine, source.affine, atol=1e-5)
-        assert saved.shape == source.shape and saved.get_data_dtype() == np.uint8
-        data = preprocessing({"image": str(image)})
-        with torch.no_grad():
-            logits = sliding_window_inference(
-                data["image"][None], UNETR_ROI, 4, net, overlap=0.25, spacing=data["image_spacing"][None]
-            )
-        np.testing.assert_array_equal(np.asarray(saved.dataobj), logits.argmax(1)[0].numpy())
+    assert_masks_are_the_networks(images, masks, setup.parser.get_parsed_content("preprocessing"), net, UNETR_ROI)

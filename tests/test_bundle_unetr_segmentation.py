@@ -21,6 +21,7 @@ import pytest
 import torch
 from bundle_helpers import (
     BUNDLES,
+    assert_masks_are_the_networks,
     bundle_workflow,
     config_paths,
     run_command,
@@ -197,17 +198,7 @@ def test_inference_writes_masks_with_the_input_affine(trained, tmp_path):
     images = sorted((root / "data" / "imagesTs").glob("*.nii.gz"))
     masks = sorted((tmp_path / "eval" / "predictions").glob("*.nii.gz"))
     assert [m.name for m in masks] == [i.name.replace(".nii.gz", "_seg.nii.gz") for i in images]
-    preprocessing = workflow.parser.get_parsed_content("preprocessing")
-    for image, mask in zip(images, masks):
-        source, saved = nib.load(image), nib.load(mask)
-        np.testing.assert_allclose(saved.affine, source.affine, atol=1e-5)
-        assert saved.shape == source.shape and saved.get_data_dtype() == np.uint8
-        data = preprocessing({"image": str(image)})
-        with torch.no_grad():
-            logits = sliding_window_inference(
-                data["image"][None], ROI, 4, net, overlap=0.25, spacing=data["image_spacing"][None]
-            )
-        np.testing.assert_array_equal(np.asarray(saved.dataobj), logits.argmax(1)[0].numpy())
+    assert_masks_are_the_networks(images, masks, workflow.parser.get_parsed_content("preprocessing"), net, ROI)
 
 
 def test_inference_reads_an_image_folder(trained, tmp_path):
