@@ -17,6 +17,7 @@ COMMANDS = {
     "report": "monai_afpe.commands.report",
     "benchmark": "monai_afpe.commands.benchmark",
     "export-onnx": "monai_afpe.commands.export_onnx",
+    "bundle-baselines": "monai_afpe.commands.bundle_baselines",
 }
 
 
@@ -34,7 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one sub-command. Arguments after ``--`` are passed through, as ``args.passthrough``, to the
+    commands whose module sets ``PASSTHROUGH = True`` (those that start other programs); elsewhere they
+    are an error."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in argv:
+        split = argv.index("--")
+        argv, passthrough = argv[:split], argv[split + 1 :]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if passthrough and not getattr(args._module, "PASSTHROUGH", False):
+        parser.error(f"{args.command} takes no arguments after --: {' '.join(passthrough)}")
+    args.passthrough = passthrough
     return int(args._module.run(args) or 0)
 
 

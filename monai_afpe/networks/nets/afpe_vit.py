@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
-from monai.utils import ensure_tuple, ensure_tuple_rep, look_up_option
+from monai.utils import ensure_tuple_rep, look_up_option
 
+from monai_afpe.networks.blocks.head_start import start_head
 from monai_afpe.networks.blocks.patch_embedding import PatchEmbedding, check_patch_grid
 from monai_afpe.networks.blocks.positional_embedding_factory import build_positional_embedding
 from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding, RotaryPositions
@@ -20,18 +20,6 @@ __all__ = ["AFPEViT", "VIT_TASKS", "VIT_POOLING"]
 
 VIT_TASKS = ("classification", "multilabel", "regression")
 VIT_POOLING = ("cls", "mean")
-
-
-def _per_output(value: Any, num_outputs: int, name: str) -> torch.Tensor:
-    """One finite float per output from a scalar or a sequence of length ``num_outputs``."""
-    values = [float(v) for v in ensure_tuple(value)]
-    if len(values) == 1:
-        values = values * num_outputs
-    if len(values) != num_outputs:
-        raise ValueError(f"{name} needs 1 or num_classes={num_outputs} values, got {len(values)}: {value}.")
-    if not all(math.isfinite(v) for v in values):
-        raise ValueError(f"{name} must be finite, got {value}.")
-    return torch.tensor(values)
 
 
 class AFPEViT(nn.Module):
@@ -242,19 +230,7 @@ class AFPEViT(nn.Module):
                 raise ValueError("output_bias and output_scale need a head: num_classes must be positive.")
             return
         self.head = nn.Linear(hidden_size, self.num_classes)
-        scale = torch.ones(self.num_classes)
-        if output_scale is not None:
-            if self.task != "regression":
-                raise ValueError(
-                    f"output_scale is for task='regression' (the target standard deviation), got task='{self.task}'."
-                )
-            scale = _per_output(output_scale, self.num_classes, "output_scale")
-            if not bool((scale > 0).all()):
-                raise ValueError(f"output_scale must be positive, got {output_scale}.")
-            self.output_scale = scale
-        if output_bias is not None:
-            with torch.no_grad():
-                self.head.bias.copy_(_per_output(output_bias, self.num_classes, "output_bias") / scale)
+        self.output_scale = start_head(self.head, self.task, output_bias, output_scale)
 
     def forward_features(
         self, x: torch.Tensor, spacing: Optional[torch.Tensor] = None, return_hidden_states: bool = False
