@@ -1,0 +1,67 @@
+"""Mixed precision for MONAI engines on any device: run an inferer under ``torch.autocast``, return float32."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from monai.inferers import Inferer, SimpleInferer
+from monai.utils import look_up_option
+
+__all__ = ["AUTOCAST_DTYPES", "AutocastInferer"]
+
+AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class AutocastInferer(Inferer):
+    """Run another inferer under ``torch.autocast`` on the inputs' device and return float32 outputs.
+
+    MONAI's engines offer mixed precision through ``amp=True``, which enters ``torch.autocast("cuda")``
+    only: on a CPU it does nothing. This wrapper autocasts on whichever device the inputs are, so the same
+    bundle trains in bfloat16 on a CPU with AVX512-BF16 or AMX and on a GPU. The outputs are cast back to
+    float32, so losses, metrics and post-processing run in full precision. Under autocast the networks of
+    this package keep the Fourier phases of their positional encodings in float32 (phases of several
+    radians lose their fraction in bfloat16); convolutions and matrix products run in ``dtype``.
+
+    bfloat16 has float32's exponent range, so training needs no gradient scaler. float16 does, and this
+    inferer provides none: use float16 for inference, or MONAI's ``amp=True`` (CUDA) to train in it.
+
+    Args:
+        inferer: the inferer to wrap (default: ``SimpleInferer()``).
+        dtype: ``"bfloat16"`` (default) or ``"float16"``.
+        enabled: False runs the wrapped inferer unchanged (so a config can switch precision with one key).
+
+    Example::
+
+        inferer = AutocastInferer(SlidingWindowInferer(roi_size=(64, 64, 32)), enabled=True)
+        logits = inferer(image, network, spacing=spacing)  # float32, computed in bfloat16
+
+    Raises:
+        ValueError: an unknown ``dtype``, or an ``inferer`` that is not callable.
+    """
+
+    def __init__(self, inferer: Inferer | None = None, dtype: str = "bfloat16", enabled: bool = True) -> None:
+        if inferer is not None and not callable(inferer):
+            raise ValueError(f"inferer must be a callable MONAI inferer, got {type(inferer).__name__}.")
+        self.inferer = SimpleInferer() if inferer is None else inferer
+        self.dtype = look_up_option(dtype, AUTOCAST_DTYPES)
+        self.enabled = bool(enabled)
+
+    def __call__(self, inputs: torch.Tensor, network: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self.enabled:
+            return self.inferer(inputs, network, *args, **kwargs)
+        with torch.autocast(inputs.device.type, dtype=self.dtype):
+            outputs = self.inferer(inputs, network, *args, **kwargs)
+        return _to_float32(outputs)
+
+
+def _to_float32(outputs: Any) -> Any:
+    """Floating-point tensors of ``outputs`` (a tensor, or a tuple, list or dict of them) as float32."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs.float() if outputs.is_floating_point() else outputs
+    if isinstance(outputs, dict):
+        return {key: _to_float32(value) for key, value in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)(_to_float32(value) for value in outputs)
+    return outputs
