@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
+import SimpleITK as sitk
 from monai.data import PydicomReader
+from monai.data.utils import orientation_ras_lps
 from monai.transforms import LoadImage
 from pydicom.dataset import Dataset
-from pydicom.uid import EnhancedUSVolumeStorage
+from pydicom.uid import EnhancedUSVolumeStorage, ParametricMapStorage
 from readers_testdata import CT_SMALL, rotation_z, write_enhanced, write_enhanced_ct, write_slice, write_xa
 
 from monai_afpe.data.readers import EnhancedDicomReader, ImageMetadataError, projection_pixel_spacing
@@ -117,6 +119,40 @@ def test_us_volume_in_its_volume_frame_of_reference(tmp_path):
     np.testing.assert_allclose(volume.affine, patient.affine, atol=1e-9)
     np.testing.assert_allclose(image_spacing(volume), [0.4, 0.3, 0.5])
     assert volume.meta["patient_affine"] is False and "patient_affine" not in patient.meta
+
+
+def test_simpleitk_reads_some_enhanced_files_with_the_wrong_geometry(tmp_path):
+    """Why EnhancedDicomReader builds its affine from the functional groups itself (module docstring): SimpleITK
+    agrees on an Enhanced CT, but reads an Enhanced US Volume, a stack with uneven steps and Enhanced XA frames at
+    1 mm without an error, and cannot read a Parametric Map. When this fails, SimpleITK may do for this reader."""
+    orientation = rotation_z(25)
+
+    def write(name, offsets=(0.0, 2.0, 4.0, 6.0), **kwargs):
+        return str(
+            write_enhanced(tmp_path / name, positions(offsets, orientation), orientation, rescale=None, **kwargs)
+        )
+
+    ct = write("ct.dcm")
+    theirs, ours = sitk.ReadImage(ct), load(ct)
+    expected = np.eye(4)
+    expected[:3, :3] = np.reshape(theirs.GetDirection(), (3, 3)) @ np.diag(theirs.GetSpacing())
+    expected[:3, 3] = theirs.GetOrigin()
+    np.testing.assert_allclose(orientation_ras_lps(expected), ours.affine, atol=1e-6)
+
+    us_volume = sitk.ReadImage(write("us.dcm", sop_class=EnhancedUSVolumeStorage, modality="US"))
+    assert us_volume.GetSpacing() == (1.0, 1.0, 1.0) and us_volume.GetOrigin() == (0.0, 0.0, 0.0)
+    np.testing.assert_allclose(image_spacing(load(tmp_path / "us.dcm")), [0.8, 0.7, 2.0])
+
+    uneven = write("uneven.dcm", offsets=(0.0, 2.0, 4.2, 6.0))
+    assert sitk.ReadImage(uneven).GetSpacing() == (1.0, 1.0, 1.0)
+    with pytest.warns(UserWarning, match="not uniformly spaced.*using the mean step"):
+        np.testing.assert_allclose(image_spacing(load(uneven, EnhancedDicomReader(tolerance=0.5))), [0.8, 0.7, 2.0])
+
+    xa = sitk.ReadImage(str(write_xa(tmp_path / "xa.dcm", frames=4)))
+    assert xa.GetSize() == (8, 6, 4) and xa.GetSpacing() == (1.0, 1.0, 1.0)
+
+    with pytest.raises(RuntimeError, match="Unable to determine ImageIO reader"):
+        sitk.ReadImage(write("map.dcm", sop_class=ParametricMapStorage, modality="MR"))
 
 
 def test_xa_cine_layout_and_values(tmp_path):

@@ -5,19 +5,11 @@ geometry metadata it turns into an affine and raises :class:`ImageMetadataError`
 the field) instead of guessing. :func:`load_image` picks the right reader for a path.
 """
 
-from monai_afpe.data.readers.dicom_series import (
-    DICOM_FIELDS,
-    ROUNDING_TOLERANCE,
-    DicomSeriesReader,
-    SliceGeometry,
-    check_slice_geometry,
-)
+from monai_afpe.data.readers.dicom_series import DicomSeriesReader
 from monai_afpe.data.readers.enhanced_dicom import (
-    ENHANCED_DICOM_FIELDS,
     ENHANCED_MULTIFRAME_STORAGE,
     PROJECTION_XRAY_STORAGE,
     EnhancedDicomReader,
-    functional_group,
     projection_pixel_spacing,
 )
 from monai_afpe.data.readers.load import NIFTI_SUFFIXES, ULTRASOUND_STORAGE, load_image, select_reader
@@ -30,6 +22,14 @@ from monai_afpe.data.readers.nifti import (
     stored_nifti_header,
 )
 from monai_afpe.data.readers.sitk_reader import SITK_SUFFIXES, SimpleITKReader
+from monai_afpe.data.readers.slice_geometry import (
+    DICOM_FIELDS,
+    ENHANCED_DICOM_FIELDS,
+    ROUNDING_TOLERANCE,
+    SliceGeometry,
+    check_slice_geometry,
+    functional_group,
+)
 from monai_afpe.data.readers.ultrasound_cine import (
     ULTRASOUND_UNITS,
     UltrasoundCineReader,
@@ -39,7 +39,7 @@ from monai_afpe.data.readers.ultrasound_cine import (
 )
 from monai_afpe.data.readers.validation import (
     ImageMetadataError,
-    check_spacing,
+    check_metadata_spacing,
     check_spacing_argument,
     format_values,
 )
@@ -69,8 +69,8 @@ __all__ = [
     "UltrasoundCineReader",
     "UltrasoundImageReader",
     "VideoReader",
+    "check_metadata_spacing",
     "check_slice_geometry",
-    "check_spacing",
     "check_spacing_argument",
     "format_values",
     "frame_interval",

@@ -1,18 +1,29 @@
 """A MONAI ``ImageReader`` for enhanced multi-frame DICOM (Enhanced CT / MR / PET / US Volume, Legacy Converted, XA, ...).
 
 An enhanced multi-frame file stores one volume as frames; its geometry is not in top-level tags but in
-functional group macros (PS3.3 C.7.6.16), per frame (PerFrameFunctionalGroupsSequence) or shared by all
-frames (SharedFunctionalGroupsSequence): PixelMeasuresSequence (PixelSpacing, SliceThickness,
-SpacingBetweenSlices), PlanePositionSequence (ImagePositionPatient) and PlaneOrientationSequence
-(ImageOrientationPatient). The macros are the same in every enhanced SOP class
-(:data:`ENHANCED_MULTIFRAME_STORAGE`); an Enhanced US Volume may state its planes in its volume frame
-of reference instead (PlanePositionVolumeSequence, PlaneOrientationVolumeSequence). MONAI's
-``PydicomReader`` reads none of them for images (it falls back to an identity affine), so AFPE scales
-(arXiv 2509.02488) would be derived from a 1 mm guess.
+functional group macros, the same in every enhanced SOP class (:data:`ENHANCED_MULTIFRAME_STORAGE`), read
+by :meth:`~monai_afpe.data.readers.SliceGeometry.from_frame`. MONAI's ``PydicomReader`` reads none of them
+for images (it falls back to an identity affine), so AFPE scales (arXiv 2509.02488) would be derived from a
+1 mm guess.
 
 Projection X-ray (XA and XRF, classic and enhanced, :data:`PROJECTION_XRAY_STORAGE`) has no plane
 position: its frames are time points of one projection, read as a cine ``(C, T, H, W)`` with the pixel
 size of :func:`projection_pixel_spacing`.
+
+The pixels are read with pydicom and the affine is built here, not read by SimpleITK (GDCM), which
+does read Enhanced CT / MR / PET, Legacy Converted, X-Ray 3D, Breast Tomosynthesis, IVOCT and
+Ophthalmic Tomography frames with the same spacing, directions and origin as this reader (SimpleITK
+2.5.7, the files of ``tests/readers_testdata.py``), but not every file this reader serves:
+
+- an Enhanced US Volume (1.2.840.10008.5.1.4.1.1.6.2), with patient planes or only volume-frame ones,
+  comes back as 1 x 1 x 1 mm with an identity direction and origin 0, without an error;
+- a stack whose steps are uneven within ``tolerance`` (frames at 0, 2, 4.2, 6 mm) comes back as
+  1 x 1 x 1 mm, in-plane spacing included, where this reader warns and uses the 2 mm mean step;
+- Enhanced XA frames come back as a 1 mm third spatial axis, not as time points;
+- a Parametric Map (1.2.840.10008.5.1.4.1.1.30) is refused ("Unable to determine ImageIO reader").
+
+``tests/test_readers_enhanced_dicom.py::test_simpleitk_reads_some_enhanced_files_with_the_wrong_geometry``
+checks these cases against the installed SimpleITK.
 """
 
 from __future__ import annotations
@@ -21,25 +32,24 @@ import warnings
 from typing import Any
 
 import numpy as np
-from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.data.utils import orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, optional_import, require_pkg
 
-from monai_afpe.data.readers.dicom_series import ROUNDING_TOLERANCE, SliceGeometry, check_slice_geometry
 from monai_afpe.data.readers.reader_base import PydicomDatasetReader, cine_metadata, image_metadata, pixel_array
+from monai_afpe.data.readers.slice_geometry import (
+    ENHANCED_DICOM_FIELDS,
+    ROUNDING_TOLERANCE,
+    VOLUME_FIELDS,
+    SliceGeometry,
+    SliceStackMixin,
+    functional_group,
+)
 from monai_afpe.data.readers.ultrasound_cine import frame_interval
-from monai_afpe.data.readers.validation import ImageMetadataError, check_spacing, format_values
+from monai_afpe.data.readers.validation import ImageMetadataError, check_metadata_spacing, format_values, is_missing
 
 pydicom, has_pydicom = optional_import("pydicom")
 
-__all__ = [
-    "ENHANCED_DICOM_FIELDS",
-    "ENHANCED_MULTIFRAME_STORAGE",
-    "PROJECTION_XRAY_STORAGE",
-    "functional_group",
-    "projection_pixel_spacing",
-    "EnhancedDicomReader",
-]
+__all__ = ["ENHANCED_MULTIFRAME_STORAGE", "PROJECTION_XRAY_STORAGE", "projection_pixel_spacing", "EnhancedDicomReader"]
 
 ENHANCED_MULTIFRAME_STORAGE = {
     "1.2.840.10008.5.1.4.1.1.2.1": "Enhanced CT Image Storage",
@@ -72,23 +82,6 @@ PROJECTION_XRAY_STORAGE = {
 """Projection X-ray SOP classes, classic and enhanced (SOPClassUID -> name): no plane position; frames are time
 points. :class:`EnhancedDicomReader` reads them as a cine (or a 2D image) with :func:`projection_pixel_spacing`."""
 
-ENHANCED_DICOM_FIELDS = {
-    "pixel_spacing": "PixelMeasuresSequence > PixelSpacing (0028,0030)",
-    "slice_thickness": "PixelMeasuresSequence > SliceThickness (0018,0050)",
-    "spacing_between_slices": "PixelMeasuresSequence > SpacingBetweenSlices (0018,0088)",
-    "position": "PlanePositionSequence > ImagePositionPatient (0020,0032)",
-    "orientation": "PlaneOrientationSequence > ImageOrientationPatient (0020,0037)",
-    "rows_columns": "Rows, Columns (0028,0010), (0028,0011)",
-}
-"""Field names used in messages: the functional group macro and the attribute."""
-
-VOLUME_FIELDS = {
-    **ENHANCED_DICOM_FIELDS,
-    "position": "PlanePositionVolumeSequence > ImagePositionVolume (0020,9301)",
-    "orientation": "PlaneOrientationVolumeSequence > ImageOrientationVolume (0020,9302)",
-}
-"""Field names of an Enhanced US Volume's planes in its volume frame of reference."""
-
 _PROJECTION_SOURCES = (
     ("PixelMeasuresSequence", "PixelSpacing", "PixelMeasuresSequence > PixelSpacing (0028,0030)"),
     (None, "PixelSpacing", "PixelSpacing (0028,0030)"),
@@ -99,48 +92,6 @@ _PROJECTION_SOURCES = (
     ),
     (None, "ImagerPixelSpacing", "ImagerPixelSpacing (0018,1164)"),
 )
-
-
-def functional_group(ds: Any, frame: int, sequence: str) -> Any:
-    """The item of functional group macro ``sequence`` that applies to ``frame`` (0-based), or ``None``.
-
-    A frame's own item in PerFrameFunctionalGroupsSequence wins over SharedFunctionalGroupsSequence
-    (PS3.3 C.7.6.16).
-
-    Args:
-        ds: a pydicom dataset of an enhanced multi-frame image.
-        frame: 0-based frame index.
-        sequence: keyword of the macro, e.g. ``"PixelMeasuresSequence"``.
-    """
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    shared = ds.get("SharedFunctionalGroupsSequence")
-    candidates = (per_frame[frame] if per_frame and frame < len(per_frame) else None, shared[0] if shared else None)
-    for groups in candidates:
-        if groups is not None and groups.get(sequence):
-            return groups[sequence][0]
-    return None
-
-
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _frame_geometry(ds: Any, frame: int, volume: bool = False) -> SliceGeometry:
-    """One frame's geometry; ``volume``: its plane in the volume frame of reference (Enhanced US Volume)."""
-
-    def value(sequence: str, keyword: str) -> Any:
-        item = functional_group(ds, frame, sequence)
-        return None if item is None else item.get(keyword)
-
-    suffix, patient = ("Volume", "Volume") if volume else ("", "Patient")
-    return SliceGeometry(
-        name=f"frame {frame + 1}",
-        position=value(f"PlanePosition{suffix}Sequence", f"ImagePosition{patient}"),
-        orientation=value(f"PlaneOrientation{suffix}Sequence", f"ImageOrientation{patient}"),
-        pixel_spacing=value("PixelMeasuresSequence", "PixelSpacing"),
-        slice_thickness=value("PixelMeasuresSequence", "SliceThickness"),
-        spacing_between_slices=value("PixelMeasuresSequence", "SpacingBetweenSlices"),
-    )
 
 
 def _sop_name(ds: Any) -> str:
@@ -169,7 +120,7 @@ def projection_pixel_spacing(ds: Any, source: str) -> tuple[tuple[float, float],
         else:
             items = [functional_group(ds, frame, sequence) for frame in range(frames)]
             values = [None if item is None else item.get(keyword) for item in items]
-        if all(_empty(v) for v in values):
+        if all(is_missing(v) for v in values):
             continue
         if all(repr(v) == repr(values[0]) for v in values):  # shared, or the same in every frame
             values = values[:1]
@@ -177,7 +128,7 @@ def projection_pixel_spacing(ds: Any, source: str) -> tuple[tuple[float, float],
         for frame, value in enumerate(values):
             where = f" in frame {frame + 1}" if len(values) > 1 else ""
             try:
-                size = check_spacing(value, source, field)
+                size = check_metadata_spacing(value, source, field)
             except ImageMetadataError as e:
                 raise ImageMetadataError(source, field, e.problem + where) from None
             if len(size) != 2:
@@ -218,7 +169,7 @@ def projection_pixel_spacing(ds: Any, source: str) -> tuple[tuple[float, float],
 
 
 @require_pkg(pkg_name="pydicom")
-class EnhancedDicomReader(PydicomDatasetReader):
+class EnhancedDicomReader(SliceStackMixin, PydicomDatasetReader):
     """Load an enhanced multi-frame DICOM file as a volume with the affine from its functional groups.
 
     Every enhanced SOP class (:data:`ENHANCED_MULTIFRAME_STORAGE`: Enhanced CT / MR / PET / US Volume,
@@ -250,6 +201,7 @@ class EnhancedDicomReader(PydicomDatasetReader):
     (``meta["patient_affine"]`` is ``False``).
 
     ``meta["spacing_units"]`` is ``("mm",) * spatial_dims`` (``("s", "mm", "mm")`` for a projection cine).
+    Several files are stacked as channels (a new first axis).
 
     Args:
         affine_lps_to_ras: convert the affine from DICOM's LPS to RAS (default), as MONAI's readers do.
@@ -257,28 +209,20 @@ class EnhancedDicomReader(PydicomDatasetReader):
         kwargs: passed to ``pydicom.dcmread``.
 
     Raises:
+        ValueError: ``tolerance`` is not a finite number >= 0.
         ImageMetadataError: from ``get_data``, naming the file and the functional group field.
     """
 
     def __init__(self, affine_lps_to_ras: bool = True, tolerance: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        if not np.isfinite(tolerance) or tolerance < 0:
-            raise ValueError(f"tolerance must be a finite number >= 0 (mm), got {tolerance!r}.")
+        super().__init__(tolerance=tolerance, **kwargs)
         self.affine_lps_to_ras = affine_lps_to_ras
-        self.tolerance = float(tolerance)
 
-    def get_data(self, img) -> tuple[np.ndarray, dict]:
-        """Array and metadata of the volume(s); several files are stacked as channels (a new first axis)."""
-        arrays: list[np.ndarray] = []
-        compatible_meta: dict = {}
-        for ds, source in zip(img if isinstance(img, list) else [img], self._sources):  # a Dataset is iterable
-            if str(ds.get("SOPClassUID") or "") in PROJECTION_XRAY_STORAGE:
-                array, meta = self._projection(ds, source)
-            else:
-                array, meta = self._volume(ds, source)
-            arrays.append(array)
-            _copy_compatible_dict(meta, compatible_meta)
-        return _stack_images(arrays, compatible_meta), compatible_meta
+    def get_one(self, img: Any, index: int) -> tuple[np.ndarray, dict]:
+        """Array and metadata of one file: a volume, or a projection X-ray cine or image."""
+        source = self._sources[index]
+        if str(img.get("SOPClassUID") or "") in PROJECTION_XRAY_STORAGE:
+            return self._projection(img, source)
+        return self._volume(img, source)
 
     def _volume(self, ds: Any, source: str) -> tuple[np.ndarray, dict]:
         if ds.get("NumberOfFrames") is None:
@@ -309,9 +253,9 @@ class EnhancedDicomReader(PydicomDatasetReader):
             for frame in range(frames)
             for sequence in ("PlanePositionSequence", "PlaneOrientationSequence")
         ) and any(functional_group(ds, frame, "PlanePositionVolumeSequence") is not None for frame in range(frames))
-        slices = [_frame_geometry(ds, frame, volume) for frame in range(frames)]
+        slices = [SliceGeometry.from_frame(ds, frame, volume) for frame in range(frames)]
         fields = VOLUME_FIELDS if volume else ENHANCED_DICOM_FIELDS
-        step = check_slice_geometry(slices, source, self.tolerance, fields=fields)
+        step = self.check_slices(slices, source, fields)
         if volume:
             warnings.warn(
                 f"{source}: {fields['position']}: no patient plane position or orientation (PlanePositionSequence, "

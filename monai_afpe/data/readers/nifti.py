@@ -28,9 +28,9 @@ from collections.abc import Sequence
 import numpy as np
 from monai.config import PathLike
 from monai.data import NibabelReader
-from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, optional_import
 
+from monai_afpe.data.readers.reader_base import ChannelStackReader
 from monai_afpe.data.readers.validation import ImageMetadataError, format_values
 
 nib, _ = optional_import("nibabel")
@@ -217,14 +217,15 @@ def nifti_to_millimetres(header, affine: np.ndarray, source: PathLike) -> np.nda
     return affine
 
 
-class NiftiReader(NibabelReader):
+class NiftiReader(ChannelStackReader, NibabelReader):
     """Load NIfTI images with nibabel, the affine chosen by the NIfTI-1 standard's rule and given in mm.
 
     A drop-in replacement for MONAI's :class:`~monai.data.NibabelReader` (same array layout, channel
     handling and metadata keys: ``affine``, ``original_affine``, ``spatial_shape``, ``space``,
     ``original_channel_dim``, the header fields), except that the header is never rewritten: the affine
     is :func:`nifti_affine` of the header as stored, converted to millimetres with
-    :func:`nifti_to_millimetres`. ``meta["spacing_units"]`` is ``"mm"`` per spatial axis.
+    :func:`nifti_to_millimetres`. ``meta["spacing_units"]`` is ``"mm"`` per spatial axis. Several images
+    are stacked as channels (a new first axis).
 
     Geometry is validated in :meth:`get_data`, so that MONAI's ``LoadImage`` reports the error rather
     than falling back to another reader (it does that when ``read`` fails).
@@ -282,41 +283,36 @@ class NiftiReader(NibabelReader):
                 raise ImageMetadataError(name, "file", f"not a NIfTI file nibabel can open ({error})") from error
         return images if len(images) > 1 else images[0]
 
-    def get_data(self, img) -> tuple[np.ndarray, dict]:
-        """Array and metadata of the image(s); several images are stacked as channels (a new first axis).
+    def get_one(self, img, index: int) -> tuple[np.ndarray, dict]:
+        """Array and metadata of one image (``index`` is not used: the image knows its file).
 
         Raises:
             ImageMetadataError: see :func:`nifti_affine` and :func:`nifti_to_millimetres`.
         """
-        arrays = []
-        compatible_meta: dict = {}
-        for image in ensure_tuple(img):
-            name = image.get_filename()
-            stored = stored_nifti_header(name, type(image.header))
-            affine, _ = nifti_affine(stored, name, self.rtol)
-            affine = nifti_to_millimetres(stored, affine, name)
-            meta = self._get_meta_dict(image)
-            if MetaKeys.PIXDIM in meta:
-                meta[MetaKeys.ORIGINAL_PIXDIM] = np.array(meta[MetaKeys.PIXDIM], copy=True)
-            meta[MetaKeys.ORIGINAL_AFFINE] = affine
-            meta[MetaKeys.AFFINE] = affine.copy()
-            meta["as_closest_canonical"] = self.as_closest_canonical
-            if self.as_closest_canonical:
-                image = nib.as_closest_canonical(type(image)(image.dataobj, affine, image.header))
-                meta[MetaKeys.AFFINE] = np.array(image.affine, dtype=np.float64)
-            meta[MetaKeys.SPATIAL_SHAPE] = self._get_spatial_shape(image)
-            meta[MetaKeys.SPACE] = SpaceKeys.RAS
-            meta["spacing_units"] = ("mm",) * len(meta[MetaKeys.SPATIAL_SHAPE])
-            array = self._get_array_data(image, name)
-            if self.squeeze_non_spatial_dims:
-                for d in range(array.ndim, len(meta[MetaKeys.SPATIAL_SHAPE]), -1):
-                    if array.shape[d - 1] == 1:
-                        array = array.squeeze(axis=d - 1)
-            arrays.append(array)
-            if self.channel_dim is None:
-                no_channel = array.ndim == len(meta[MetaKeys.SPATIAL_SHAPE])
-                meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = float("nan") if no_channel else -1
-            else:
-                meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = self.channel_dim
-            _copy_compatible_dict(meta, compatible_meta)
-        return _stack_images(arrays, compatible_meta), compatible_meta
+        name = img.get_filename()
+        stored = stored_nifti_header(name, type(img.header))
+        affine, _ = nifti_affine(stored, name, self.rtol)
+        affine = nifti_to_millimetres(stored, affine, name)
+        meta = self._get_meta_dict(img)
+        if MetaKeys.PIXDIM in meta:
+            meta[MetaKeys.ORIGINAL_PIXDIM] = np.array(meta[MetaKeys.PIXDIM], copy=True)
+        meta[MetaKeys.ORIGINAL_AFFINE] = affine
+        meta[MetaKeys.AFFINE] = affine.copy()
+        meta["as_closest_canonical"] = self.as_closest_canonical
+        if self.as_closest_canonical:
+            img = nib.as_closest_canonical(type(img)(img.dataobj, affine, img.header))
+            meta[MetaKeys.AFFINE] = np.array(img.affine, dtype=np.float64)
+        meta[MetaKeys.SPATIAL_SHAPE] = self._get_spatial_shape(img)
+        meta[MetaKeys.SPACE] = SpaceKeys.RAS
+        meta["spacing_units"] = ("mm",) * len(meta[MetaKeys.SPATIAL_SHAPE])
+        array = self._get_array_data(img, name)
+        if self.squeeze_non_spatial_dims:
+            for d in range(array.ndim, len(meta[MetaKeys.SPATIAL_SHAPE]), -1):
+                if array.shape[d - 1] == 1:
+                    array = array.squeeze(axis=d - 1)
+        if self.channel_dim is None:
+            no_channel = array.ndim == len(meta[MetaKeys.SPATIAL_SHAPE])
+            meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = float("nan") if no_channel else -1
+        else:
+            meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = self.channel_dim
+        return array, meta

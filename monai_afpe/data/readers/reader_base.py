@@ -1,20 +1,54 @@
-"""Shared parts of this package's readers: pydicom reading and decoding, the metadata of a (C, T, H, W) cine and of
-a (C, H, W) image without patient axes."""
+"""Shared parts of this package's readers: the loop that stacks several images as channels, pydicom reading and
+decoding, the metadata of a (C, T, H, W) cine and of a (C, H, W) image without patient axes."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from monai.config import PathLike
 from monai.data import ImageReader
+from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.utils import MetaKeys, ensure_tuple, optional_import
 
 from monai_afpe.data.readers.validation import ImageMetadataError
 
 pydicom, has_pydicom = optional_import("pydicom")
 
-__all__ = ["PydicomDatasetReader", "cine_metadata", "image_metadata", "pixel_array"]
+__all__ = ["ChannelStackReader", "PydicomDatasetReader", "cine_metadata", "image_metadata", "pixel_array"]
+
+
+class ChannelStackReader(ImageReader):
+    """An ``ImageReader`` whose ``get_data`` reads each image with :meth:`get_one` and joins several along the
+    channel axis as MONAI's own readers do: concatenated along their channel axis, or stacked on a new first axis
+    when they have none (``original_channel_dim`` not set), with the first image's metadata.
+
+    The one place where this package uses MONAI's private stacking helpers (``_stack_images``,
+    ``_copy_compatible_dict`` of ``monai.data.image_reader``). A subclass of another MONAI reader lists this
+    class first, e.g. ``class NiftiReader(ChannelStackReader, NibabelReader)``.
+    """
+
+    def get_data(self, img) -> tuple[np.ndarray, dict]:
+        """Array and metadata of what ``read`` returned: one image, or a list of them joined along the channel axis."""
+        arrays: list[np.ndarray] = []
+        compatible_meta: dict = {}
+        images = img if isinstance(img, list) else [img]  # not ensure_tuple: Datasets and SimpleITK images are iterable
+        for index, image in enumerate(images):
+            array, meta = self.get_one(image, index)
+            arrays.append(array)
+            _copy_compatible_dict(meta, compatible_meta)
+        return _stack_images(arrays, compatible_meta), compatible_meta
+
+    @abstractmethod
+    def get_one(self, img: Any, index: int) -> tuple[np.ndarray, dict]:
+        """Array and metadata of one image.
+
+        Args:
+            img: the image, as ``read`` returned it.
+            index: its position among the images ``read`` was given (for readers that remember their names).
+        """
 
 
 def pixel_array(ds, source: PathLike) -> np.ndarray:
@@ -29,10 +63,11 @@ def pixel_array(ds, source: PathLike) -> np.ndarray:
         raise ImageMetadataError(source, "PixelData (7FE0,0010)", f"cannot be decoded: {error}") from error
 
 
-class PydicomDatasetReader(ImageReader):
-    """An ``ImageReader`` whose ``read`` returns pydicom datasets (one per file) and remembers the file names.
+class PydicomDatasetReader(ChannelStackReader):
+    """A :class:`ChannelStackReader` whose ``read`` returns pydicom datasets (one per file) and remembers the file names.
 
-    Subclasses turn the datasets into arrays in ``get_data`` and name ``self._sources[i]`` in their errors.
+    Subclasses turn a dataset into an array in :meth:`~ChannelStackReader.get_one` and name the file,
+    ``self._sources[index]``, in their errors.
 
     Args:
         kwargs: passed to ``pydicom.dcmread``.

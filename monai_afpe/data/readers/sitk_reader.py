@@ -10,7 +10,10 @@ interchangeable in a pipeline:
 - affine ``direction @ diag(spacing)`` with the origin as translation, for at most 3 spatial axes,
   converted from ITK's LPS to MONAI's RAS world unless ``affine_lps_to_ras=False``;
 - DICOM series: the folder's files in SimpleITK's (GDCM's) order, sorted by position along the slice
-  normal.
+  normal, ascending; :class:`~monai_afpe.data.readers.DicomSeriesReader` keeps ``PydicomReader``'s
+  InstanceNumber order, so the two arrays are flipped along the slice axis where InstanceNumber rises
+  against the normal, with the affine following the array in each (why two orders: see
+  ``DicomSeriesReader``).
 
 Unlike ``ITKReader``, the slice geometry of a DICOM series is validated with
 :func:`~monai_afpe.data.readers.check_slice_geometry`: ITK only prints a note on uneven slices and
@@ -40,14 +43,13 @@ from pathlib import Path
 
 import numpy as np
 from monai.config import PathLike
-from monai.data import ImageReader
-from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.data.utils import is_supported_format, orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, optional_import, require_pkg
 
-from monai_afpe.data.readers.dicom_series import SliceGeometry, check_slice_geometry
-from monai_afpe.data.readers.enhanced_dicom import ENHANCED_DICOM_FIELDS, PROJECTION_XRAY_STORAGE, _frame_geometry
+from monai_afpe.data.readers.enhanced_dicom import PROJECTION_XRAY_STORAGE
 from monai_afpe.data.readers.nifti import nifti_affine, nifti_to_millimetres, stored_nifti_header
+from monai_afpe.data.readers.reader_base import ChannelStackReader
+from monai_afpe.data.readers.slice_geometry import ENHANCED_DICOM_FIELDS, SliceGeometry, SliceStackMixin
 from monai_afpe.data.readers.validation import ImageMetadataError
 
 sitk, has_sitk = optional_import("SimpleITK")
@@ -95,7 +97,7 @@ def _check_nifti_data(source: str) -> None:
 
 
 def _dicom_file_geometry(name: str) -> tuple[list[SliceGeometry], dict | None] | None:
-    """The slices of a DICOM file and their message fields, for :func:`check_slice_geometry`; None for other files.
+    """The slices of a DICOM file and their message fields, for ``check_slices``; None for other files.
 
     Raises:
         ImageMetadataError: a multi-frame file without functional groups (an ultrasound cine, say), a
@@ -114,7 +116,7 @@ def _dicom_file_geometry(name: str) -> tuple[list[SliceGeometry], dict | None] |
             "time points, not slices; read it with EnhancedDicomReader (load_image picks it)",
         )
     if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
-        return [_frame_geometry(ds, frame) for frame in range(frames)], ENHANCED_DICOM_FIELDS
+        return [SliceGeometry.from_frame(ds, frame) for frame in range(frames)], ENHANCED_DICOM_FIELDS
     if frames > 1:
         raise ImageMetadataError(
             name,
@@ -156,7 +158,7 @@ def _slice_geometry(reader, index: int, name: str) -> SliceGeometry:
 
 
 @require_pkg(pkg_name="SimpleITK")
-class SimpleITKReader(ImageReader):
+class SimpleITKReader(SliceStackMixin, ChannelStackReader):
     """Load medical images with SimpleITK, with the conventions of MONAI's :class:`~monai.data.ITKReader`.
 
     Args:
@@ -174,7 +176,11 @@ class SimpleITKReader(ImageReader):
 
     ``meta`` holds the image's metadata dictionary (keys starting with ``ITK_`` excluded), ``spacing``
     (SimpleITK's, as ``ITKReader`` does; it goes stale under spatial transforms, read the affine
-    instead) and ``spacing_units`` (``"mm"`` per spatial axis).
+    instead) and ``spacing_units`` (``"mm"`` per spatial axis). Several images are stacked as channels
+    (a new first axis), with the first image's metadata, as MONAI's readers do.
+
+    Raises:
+        ValueError: ``tolerance`` is not a finite number >= 0.
     """
 
     def __init__(
@@ -185,14 +191,11 @@ class SimpleITKReader(ImageReader):
         affine_lps_to_ras: bool = True,
         tolerance: float = 0.0,
     ):
-        super().__init__()
-        if not np.isfinite(tolerance) or tolerance < 0:
-            raise ValueError(f"tolerance must be a finite number >= 0 (mm), got {tolerance!r}.")
+        super().__init__(tolerance=tolerance)
         self.channel_dim = float("nan") if channel_dim == "no_channel" else channel_dim
         self.series_name = series_name
         self.reverse_indexing = reverse_indexing
         self.affine_lps_to_ras = affine_lps_to_ras
-        self.tolerance = float(tolerance)
         self._sources: list[str] = []
         self._slices: list[tuple[list[SliceGeometry], dict | None] | None] = []
 
@@ -254,56 +257,49 @@ class SimpleITKReader(ImageReader):
             return _Unread(error), ((slices, None) if slices else None)
         return image, ([_slice_geometry(reader, i, os.path.basename(f)) for i, f in enumerate(files)], None)
 
-    def get_data(self, img) -> tuple[np.ndarray, dict]:
-        """Array and metadata (``affine``, ``original_affine``, ``spatial_shape``, ...) of the image(s).
+    def get_one(self, img, index: int) -> tuple[np.ndarray, dict]:
+        """Array and metadata (``affine``, ``original_affine``, ``spatial_shape``, ...) of one image.
 
         Raises ``ImageMetadataError`` when a DICOM series' or file's slice geometry is invalid (see
         :func:`~monai_afpe.data.readers.check_slice_geometry`), when a NIfTI file's geometry is (see
         :func:`~monai_afpe.data.readers.nifti_affine`) or its voxel data is cut short, and, naming the file
         (field ``file``), when SimpleITK could not read it. A single DICOM slice warns that its slice
         spacing is SimpleITK's placeholder.
-        Several images are stacked as channels (a new first axis), with the first image's metadata, as
-        MONAI's readers do.
         """
-        arrays: list[np.ndarray] = []
-        compatible_meta: dict = {}
-        images = img if isinstance(img, list) else [img]  # not ensure_tuple: a SimpleITK image is iterable
-        for image, source, slices in zip(images, self._sources, self._slices):
-            if slices is not None:
-                check_slice_geometry(slices[0], source, self.tolerance, fields=slices[1])
-            if isinstance(image, _Unread):
-                self._raise_unread(image.error, source)
-            is_nifti = is_supported_format(source, ("nii", "nii.gz"))
-            if is_nifti:
-                _check_nifti_data(source)
-            if slices is not None and len(slices[0]) == 1 and image.GetDimension() == 3 and image.GetSize()[2] == 1:
-                warnings.warn(
-                    f"{source}: slice spacing: a single slice states none; the third axis has SimpleITK's "
-                    f"{image.GetSpacing()[2]:.6g} mm (DicomSeriesReader reads the slice as a 2D image)",
-                    stacklevel=2,
-                )
-            array = sitk.GetArrayFromImage(image)
-            if not self.reverse_indexing:
-                array = array.T if image.GetNumberOfComponentsPerPixel() == 1 else np.moveaxis(array.T, 0, -1)
-            arrays.append(array)
-            meta = {key: image.GetMetaData(key) for key in image.GetMetaDataKeys() if not key.startswith("ITK_")}
-            meta["spacing"] = np.asarray(image.GetSpacing())
-            affine = self._get_affine(image)
-            if is_nifti:
-                affine = self._nifti_affine(source, rank=len(affine) - 1)
-                meta["spacing"][: len(affine) - 1] = np.linalg.norm(affine[:-1, :-1], axis=0)
-            meta[MetaKeys.ORIGINAL_AFFINE] = affine
-            meta[MetaKeys.AFFINE] = meta[MetaKeys.ORIGINAL_AFFINE].copy()
-            meta[MetaKeys.SPACE] = SpaceKeys.RAS if self.affine_lps_to_ras else SpaceKeys.LPS
-            meta[MetaKeys.SPATIAL_SHAPE] = self._get_spatial_shape(image)
-            if self.channel_dim is None:
-                no_channel = array.ndim == len(meta[MetaKeys.SPATIAL_SHAPE])
-                meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = float("nan") if no_channel else -1
-            else:
-                meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = self.channel_dim
-            meta["spacing_units"] = ("mm",) * len(meta[MetaKeys.SPATIAL_SHAPE])
-            _copy_compatible_dict(meta, compatible_meta)
-        return _stack_images(arrays, compatible_meta), compatible_meta
+        source, slices = self._sources[index], self._slices[index]
+        if slices is not None:
+            self.check_slices(slices[0], source, slices[1])
+        if isinstance(img, _Unread):
+            self._raise_unread(img.error, source)
+        is_nifti = is_supported_format(source, ("nii", "nii.gz"))
+        if is_nifti:
+            _check_nifti_data(source)
+        if slices is not None and len(slices[0]) == 1 and img.GetDimension() == 3 and img.GetSize()[2] == 1:
+            warnings.warn(
+                f"{source}: slice spacing: a single slice states none; the third axis has SimpleITK's "
+                f"{img.GetSpacing()[2]:.6g} mm (DicomSeriesReader reads the slice as a 2D image)",
+                stacklevel=3,
+            )
+        array = sitk.GetArrayFromImage(img)
+        if not self.reverse_indexing:
+            array = array.T if img.GetNumberOfComponentsPerPixel() == 1 else np.moveaxis(array.T, 0, -1)
+        meta = {key: img.GetMetaData(key) for key in img.GetMetaDataKeys() if not key.startswith("ITK_")}
+        meta["spacing"] = np.asarray(img.GetSpacing())
+        affine = self._get_affine(img)
+        if is_nifti:
+            affine = self._nifti_affine(source, rank=len(affine) - 1)
+            meta["spacing"][: len(affine) - 1] = np.linalg.norm(affine[:-1, :-1], axis=0)
+        meta[MetaKeys.ORIGINAL_AFFINE] = affine
+        meta[MetaKeys.AFFINE] = meta[MetaKeys.ORIGINAL_AFFINE].copy()
+        meta[MetaKeys.SPACE] = SpaceKeys.RAS if self.affine_lps_to_ras else SpaceKeys.LPS
+        meta[MetaKeys.SPATIAL_SHAPE] = self._get_spatial_shape(img)
+        if self.channel_dim is None:
+            no_channel = array.ndim == len(meta[MetaKeys.SPATIAL_SHAPE])
+            meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = float("nan") if no_channel else -1
+        else:
+            meta[MetaKeys.ORIGINAL_CHANNEL_DIM] = self.channel_dim
+        meta["spacing_units"] = ("mm",) * len(meta[MetaKeys.SPATIAL_SHAPE])
+        return array, meta
 
     @staticmethod
     def _raise_unread(error: Exception, source: str) -> None:

@@ -16,15 +16,15 @@ from typing import Any
 
 import numpy as np
 from monai.config import PathLike
-from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.utils import optional_import, require_pkg
 
 from monai_afpe.data.readers.reader_base import PydicomDatasetReader, cine_metadata, image_metadata, pixel_array
 from monai_afpe.data.readers.validation import (
     ImageMetadataError,
-    check_spacing,
+    check_metadata_spacing,
     check_spacing_argument,
     format_values,
+    is_missing,
 )
 
 pydicom, has_pydicom = optional_import("pydicom")
@@ -63,11 +63,6 @@ _TIME_FIELDS = (
 _REGIONS = "SequenceOfUltrasoundRegions (0018,6011)"
 
 
-def _present(ds: Any, keyword: str) -> bool:
-    value = ds.get(keyword)
-    return value is not None and not (isinstance(value, str) and not value.strip())
-
-
 def frame_interval(ds: Any, source: PathLike) -> tuple[float, str]:
     """Time between frames in seconds, and the field it was read from.
 
@@ -79,12 +74,14 @@ def frame_interval(ds: Any, source: PathLike) -> tuple[float, str]:
     Raises:
         ImageMetadataError: none of the fields is present, or the first present one is invalid.
     """
-    if _present(ds, "FrameTime"):
-        return check_spacing(ds.FrameTime, source, _TIME_FIELDS[0], "ms")[0] / 1000.0, "FrameTime"
-    if _present(ds, "FrameTimeVector"):
+    if not is_missing(ds.get("FrameTime")):
+        return check_metadata_spacing(ds.FrameTime, source, _TIME_FIELDS[0], "ms")[0] / 1000.0, "FrameTime"
+    if not is_missing(ds.get("FrameTimeVector")):
         # the first value is the time before the first frame (0); the others are frame-to-frame intervals
         values = np.asarray(ds.FrameTimeVector, dtype=np.float64).reshape(-1)
-        intervals = np.asarray(check_spacing(values[1:] if values.size > 1 else values, source, _TIME_FIELDS[1], "ms"))
+        intervals = np.asarray(
+            check_metadata_spacing(values[1:] if values.size > 1 else values, source, _TIME_FIELDS[1], "ms")
+        )
         mean = float(intervals.mean())
         if np.abs(intervals - mean).max() > 0.01 * mean:
             warnings.warn(
@@ -94,8 +91,8 @@ def frame_interval(ds: Any, source: PathLike) -> tuple[float, str]:
             )
         return mean / 1000.0, "FrameTimeVector"
     for field, keyword in zip(_TIME_FIELDS[2:], ("CineRate", "RecommendedDisplayFrameRate")):
-        if _present(ds, keyword):
-            return 1.0 / check_spacing(ds.get(keyword), source, field, "frames/s")[0], keyword
+        if not is_missing(ds.get(keyword)):
+            return 1.0 / check_metadata_spacing(ds.get(keyword), source, field, "frames/s")[0], keyword
     raise ImageMetadataError(source, " / ".join(_TIME_FIELDS), "missing: the time between frames is unknown")
 
 
@@ -127,7 +124,9 @@ def _region_size(region: Any, source: PathLike, where: str) -> tuple[float, floa
             )
     try:
         dy, dx = (
-            check_spacing(region.get(f"PhysicalDelta{axis}"), source, f"{_REGIONS} > PhysicalDelta{axis}", "cm")[0]
+            check_metadata_spacing(
+                region.get(f"PhysicalDelta{axis}"), source, f"{_REGIONS} > PhysicalDelta{axis}", "cm"
+            )[0]
             for axis in "YX"
         )
     except ImageMetadataError as e:
@@ -217,28 +216,13 @@ def ultrasound_pixel_spacing(ds: Any, source: PathLike) -> tuple[float, float]:
 
 
 class _UltrasoundRegionReader(PydicomDatasetReader):
-    """Shared by the ultrasound readers: ``pixel_spacing`` instead of the regions, and the loop over files that
-    concatenates them along the channel axis; :meth:`read_one` reads one dataset."""
+    """Shared by the ultrasound readers: ``pixel_spacing`` instead of the regions."""
 
     def __init__(self, pixel_spacing: Sequence[float] | float | None = None, **kwargs):
         super().__init__(**kwargs)
         if pixel_spacing is not None:
             pixel_spacing = check_spacing_argument(pixel_spacing, "pixel_spacing", 2)
         self.pixel_spacing = pixel_spacing
-
-    def read_one(self, ds: Any, source: PathLike) -> tuple[np.ndarray, dict]:
-        """``(C, ...)`` array and metadata of one dataset."""
-        raise NotImplementedError
-
-    def get_data(self, img) -> tuple[np.ndarray, dict]:
-        """The array and metadata; several files are concatenated along the channel axis."""
-        arrays: list[np.ndarray] = []
-        compatible_meta: dict = {}
-        for ds, source in zip(img if isinstance(img, list) else [img], self._sources):  # a Dataset is iterable
-            array, meta = self.read_one(ds, source)
-            arrays.append(array)
-            _copy_compatible_dict(meta, compatible_meta)
-        return _stack_images(arrays, compatible_meta), compatible_meta
 
 
 @require_pkg(pkg_name="pydicom")
@@ -252,7 +236,8 @@ class UltrasoundCineReader(_UltrasoundRegionReader):
     ``C = 1``. The image plane has no patient orientation, so the affine is not a RAS affine: do not
     apply orientation transforms to it.
 
-    Usable with MONAI's loader: ``LoadImaged(keys="image", reader=UltrasoundCineReader())``.
+    Usable with MONAI's loader: ``LoadImaged(keys="image", reader=UltrasoundCineReader())``. Several files
+    are concatenated along the channel axis.
 
     Args:
         pixel_spacing: ``(dy, dx)`` or one value, in mm, to use instead of the ultrasound regions (for
@@ -264,8 +249,9 @@ class UltrasoundCineReader(_UltrasoundRegionReader):
             frame timing, no usable region.
     """
 
-    def read_one(self, ds: Any, source: PathLike) -> tuple[np.ndarray, dict]:
+    def get_one(self, img: Any, index: int) -> tuple[np.ndarray, dict]:
         """``(C, T, H, W)`` array and metadata of one file."""
+        ds, source = img, self._sources[index]
         frames = int(ds.get("NumberOfFrames") or 1)
         if frames < 2:
             raise ImageMetadataError(
@@ -293,7 +279,8 @@ class UltrasoundImageReader(_UltrasoundRegionReader):
     ``meta["spacing_units"]`` is ``("mm", "mm")``. Colour data (pydicom converts YBR to RGB) gives
     ``C = 3``, grey data ``C = 1``.
 
-    Usable with MONAI's loader: ``LoadImaged(keys="image", reader=UltrasoundImageReader())``.
+    Usable with MONAI's loader: ``LoadImaged(keys="image", reader=UltrasoundImageReader())``. Several files
+    are concatenated along the channel axis.
 
     Args:
         pixel_spacing: ``(dy, dx)`` or one value, in mm, to use instead of the ultrasound regions.
@@ -304,8 +291,9 @@ class UltrasoundImageReader(_UltrasoundRegionReader):
             for :class:`UltrasoundCineReader`), no usable region.
     """
 
-    def read_one(self, ds: Any, source: PathLike) -> tuple[np.ndarray, dict]:
+    def get_one(self, img: Any, index: int) -> tuple[np.ndarray, dict]:
         """``(C, H, W)`` array and metadata of one file."""
+        ds, source = img, self._sources[index]
         frames = int(ds.get("NumberOfFrames") or 1)
         if frames != 1:
             raise ImageMetadataError(

@@ -1,4 +1,4 @@
-"""The error raised on bad geometry metadata, and the check every reader applies to a spacing value.
+"""The error raised on bad geometry metadata, the check every reader applies to a spacing value, and message helpers.
 
 AFPE scales (arXiv 2509.02488) follow the data's physical spacing, so a reader must never hand a
 missing, zero, negative or non-finite spacing to the rest of the pipeline, nor guess one silently.
@@ -11,7 +11,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["SourceFieldError", "ImageMetadataError", "check_spacing", "check_spacing_argument", "format_values"]
+__all__ = [
+    "SourceFieldError",
+    "ImageMetadataError",
+    "check_metadata_spacing",
+    "check_spacing_argument",
+    "format_list",
+    "format_values",
+    "is_missing",
+]
+
+_MAX_LISTED = 5  # items named in one message
 
 
 class SourceFieldError(ValueError):
@@ -47,8 +57,22 @@ def format_values(values: Sequence[float] | np.ndarray | float, unit: str = "") 
     return f"{text} {unit}" if unit else text
 
 
-def check_spacing(spacing: object, source: object, field: str, unit: str = "mm") -> tuple[float, ...]:
-    """Return ``spacing`` as a tuple of floats, or raise if it is missing, zero, negative, NaN or infinite.
+def format_list(items: Sequence[str]) -> str:
+    """``"a, b, c, d, e and 2 more"``: the first five items for messages, and how many more there are."""
+    shown = ", ".join(items[:_MAX_LISTED])
+    return shown if len(items) <= _MAX_LISTED else f"{shown} and {len(items) - _MAX_LISTED} more"
+
+
+def is_missing(value: object) -> bool:
+    """Whether a metadata value is absent: ``None`` or a blank string (an empty DICOM element)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def check_metadata_spacing(spacing: object, source: object, field: str, unit: str = "mm") -> tuple[float, ...]:
+    """Return a spacing read from a file's metadata as a tuple of floats, or raise if it is missing, zero, negative,
+    NaN or infinite.
+
+    For values given as arguments by a user, see :func:`check_spacing_argument`.
 
     Args:
         spacing: one number or a sequence of numbers (a DICOM multi-value, a tuple, an array); ``None``
@@ -60,7 +84,7 @@ def check_spacing(spacing: object, source: object, field: str, unit: str = "mm")
     Raises:
         ImageMetadataError: naming ``source`` and ``field``.
     """
-    if spacing is None or (isinstance(spacing, str) and not spacing.strip()):
+    if is_missing(spacing):
         raise ImageMetadataError(source, field, "missing")
     try:
         values = tuple(np.asarray(spacing, dtype=np.float64).reshape(-1).tolist())
@@ -75,6 +99,8 @@ def check_spacing(spacing: object, source: object, field: str, unit: str = "mm")
 
 def check_spacing_argument(value: Sequence[float] | float, name: str, length: int) -> tuple[float, ...]:
     """Validate a user-given spacing argument: one or ``length`` finite numbers > 0, returned as a tuple.
+
+    For values read from a file's metadata, see :func:`check_metadata_spacing`.
 
     Raises:
         ValueError: naming the argument, the value and what is allowed.

@@ -21,12 +21,10 @@ from fractions import Fraction
 
 import numpy as np
 from monai.config import PathLike
-from monai.data import ImageReader
-from monai.data.image_reader import _copy_compatible_dict, _stack_images
 from monai.data.utils import is_supported_format
 from monai.utils import ensure_tuple, look_up_option, optional_import, require_pkg
 
-from monai_afpe.data.readers.reader_base import cine_metadata
+from monai_afpe.data.readers.reader_base import ChannelStackReader, cine_metadata
 from monai_afpe.data.readers.validation import ImageMetadataError, check_spacing_argument
 
 av, has_av = optional_import("av")
@@ -63,7 +61,7 @@ class DecodedVideo:
 
 
 @require_pkg(pkg_name="av")
-class VideoReader(ImageReader):
+class VideoReader(ChannelStackReader):
     """Load a video as a channel-first ``(C, T, H, W)`` array with affine ``diag(dt, dy, dx, 1)``.
 
     ``dt = 1 / average frame rate`` of the container, in seconds (an error when the container does not
@@ -74,7 +72,7 @@ class VideoReader(ImageReader):
     apply orientation transforms to videos.
 
     Usable with MONAI's loader: ``LoadImaged(keys="image", reader=VideoReader(pixel_spacing=0.5))``.
-    All frames are decoded into memory (uint8).
+    All frames are decoded into memory (uint8). Several files are concatenated along the channel axis.
 
     A truncated or damaged file decodes to fewer frames than its container declares (FFmpeg drops what
     it cannot decode without an error): that difference raises :class:`ImageMetadataError` naming the
@@ -147,25 +145,19 @@ class VideoReader(ImageReader):
             declared = int(stream.frames or 0) or None
             return DecodedVideo(filename, stacked, stream.average_rate, tuple(times), stream.time_base, declared)
 
-    def get_data(self, img) -> tuple[np.ndarray, dict]:
-        """``(C, T, H, W)`` array and metadata; several files are concatenated along the channel axis."""
-        arrays: list[np.ndarray] = []
-        compatible_meta: dict = {}
-        for video in img if isinstance(img, list) else [img]:
-            dt = self._frame_interval(video)
-            self._check_frame_count(video)
-            if self.pixel_spacing is None:
-                warnings.warn(
-                    f"{video.filename}: pixel spacing: unknown in a video file; using 1.0 mm "
-                    "(give VideoReader(pixel_spacing=...) the true size)",
-                    stacklevel=2,
-                )
-            dy, dx = self.pixel_spacing or (1.0, 1.0)
-            array = np.moveaxis(video.frames, -1, 0)  # (C, T, H, W)
-            arrays.append(array)
-            meta = cine_metadata(dt, dy, dx, array.shape[1:], frame_rate=str(video.average_rate))
-            _copy_compatible_dict(meta, compatible_meta)
-        return _stack_images(arrays, compatible_meta), compatible_meta
+    def get_one(self, img: DecodedVideo, index: int) -> tuple[np.ndarray, dict]:
+        """``(C, T, H, W)`` array and metadata of one video (``index`` is not used: the video knows its file)."""
+        dt = self._frame_interval(img)
+        self._check_frame_count(img)
+        if self.pixel_spacing is None:
+            warnings.warn(
+                f"{img.filename}: pixel spacing: unknown in a video file; using 1.0 mm "
+                "(give VideoReader(pixel_spacing=...) the true size)",
+                stacklevel=3,
+            )
+        dy, dx = self.pixel_spacing or (1.0, 1.0)
+        array = np.moveaxis(img.frames, -1, 0)  # (C, T, H, W)
+        return array, cine_metadata(dt, dy, dx, array.shape[1:], frame_rate=str(img.average_rate))
 
     def _check_frame_count(self, video: DecodedVideo) -> None:
         """Raise (or warn) when the decoded frames are not as many as the container declares."""
@@ -174,7 +166,7 @@ class VideoReader(ImageReader):
             return
         field, problem = "frames", f"declared {declared} (container header), decoded {decoded}"
         if self.frame_count_mismatch == "warn":
-            warnings.warn(f"{video.filename}: {field}: {problem}; using the {decoded} decoded frames", stacklevel=3)
+            warnings.warn(f"{video.filename}: {field}: {problem}; using the {decoded} decoded frames", stacklevel=4)
             return
         raise ImageMetadataError(video.filename, field, f"{problem}: the file is truncated or damaged")
 
@@ -205,6 +197,6 @@ class VideoReader(ImageReader):
                     f"{video.filename}: frame timestamps: variable frame rate (intervals from {intervals.min():.6g} "
                     f"to {intervals.max():.6g} s); using dt = 1 / average rate "
                     f"= {dt:.6g} s",
-                    stacklevel=3,
+                    stacklevel=4,
                 )
         return dt
