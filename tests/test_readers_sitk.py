@@ -15,7 +15,13 @@ from monai.transforms import LoadImage, LoadImaged, Orientation
 from pydicom.uid import EnhancedUSVolumeStorage
 from readers_testdata import CT2N, CT5N, FUNCTIONAL, STANDARD, write_enhanced, write_series
 
-from monai_afpe.data.readers import ImageMetadataError, NiftiGeometryWarning, NiftiReader, SimpleITKReader
+from monai_afpe.data.readers import (
+    EnhancedDicomReader,
+    ImageMetadataError,
+    NiftiGeometryWarning,
+    NiftiReader,
+    SimpleITKReader,
+)
 from monai_afpe.transforms import image_spacing
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(nvImageCodec|NvImgCodec).*")
@@ -160,20 +166,19 @@ def test_folder_with_several_series(tmp_path):
         load(tmp_path, SimpleITKReader(series_name="9.9"))  # from get_data: LoadImage tries no other reader
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="still open (docs/reliability.md): SimpleITK reads these files at 1 x 1 x 1 mm, and SimpleITKReader "
-    "validates their functional groups but returns SimpleITK's geometry",
-)
 @pytest.mark.parametrize(
     "offsets, options",
     [((0.0, 2.0, 4.0), {"sop_class": EnhancedUSVolumeStorage, "modality": "US"}), ((0.0, 2.0, 4.2, 6.0), {})],
     ids=["enhanced-us-volume", "uneven-frames-within-tolerance"],
 )
-def test_enhanced_file_keeps_its_functional_group_spacing(tmp_path, offsets, options):
+def test_enhanced_file_that_simpleitk_reads_at_1_mm_is_refused_not_returned(tmp_path, offsets, options):
     path = write_enhanced(tmp_path / "enhanced.dcm", [(0.0, 0.0, z) for z in offsets], rescale=None, **options)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the uneven steps, accepted by the tolerance
-        img = load(path, SimpleITKReader(tolerance=0.5))
-    np.testing.assert_allclose(image_spacing(img), [0.8, 0.7, 2.0])
+        with pytest.raises(ImageMetadataError) as error:
+            load(path, SimpleITKReader(tolerance=0.5))
+        message = str(error.value)
+        assert str(path) in message and "spacing" in message
+        assert "SimpleITK reads (1, 1, 1) mm, the functional groups state (0.8, 0.7, 2) mm" in message
+        assert "read it with EnhancedDicomReader" in message
+        np.testing.assert_allclose(image_spacing(load(path, EnhancedDicomReader(tolerance=0.5))), [0.8, 0.7, 2.0])
