@@ -56,6 +56,8 @@ class AFPEUNETR(nn.Module):
         spacing_embedding_kwargs: its options (``mlp_dim``, ``reference_spacing``, ``spacing``).
         rotary_embedding: None, ``"axial"`` or ``"mixed"``: rotary positions in every encoder block.
         rotary_embedding_kwargs: its options (``mode``, ``reference_extent``, ``spacing``, ``theta``, ``seed``).
+        gradient_checkpointing: recompute the encoder blocks' activations in the backward pass instead of
+            storing them (see :class:`~monai_afpe.networks.nets.AFPEViT`).
 
     Raises:
         ValueError: ``num_layers`` not a positive multiple of 4, a ``cls_position`` other than ``"none"``, an
@@ -91,6 +93,7 @@ class AFPEUNETR(nn.Module):
         spacing_embedding_kwargs: dict | None = None,
         rotary_embedding: str | None = None,
         rotary_embedding_kwargs: dict | None = None,
+        gradient_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         if num_layers < 4 or num_layers % 4 != 0:
@@ -124,6 +127,7 @@ class AFPEUNETR(nn.Module):
             spacing_embedding_kwargs=spacing_embedding_kwargs,
             rotary_embedding=rotary_embedding,
             rotary_embedding_kwargs=rotary_embedding_kwargs,
+            gradient_checkpointing=gradient_checkpointing,
         )
         common = {"spatial_dims": spatial_dims, "kernel_size": 3, "norm_name": norm_name, "res_block": res_block}
         self.encoder1 = UnetrBasicBlock(in_channels=in_channels, out_channels=feature_size, stride=1, **common)

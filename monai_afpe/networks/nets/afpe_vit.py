@@ -8,6 +8,7 @@ from typing import List, Optional, Tuple
 import torch
 import torch.nn as nn
 from monai.utils import ensure_tuple_rep, look_up_option
+from torch.utils.checkpoint import checkpoint
 
 from monai_afpe.networks.blocks.head_start import start_head
 from monai_afpe.networks.blocks.patch_embedding import PatchEmbedding, check_patch_grid
@@ -105,6 +106,10 @@ class AFPEViT(nn.Module):
         rotary_embedding_kwargs: ``mode`` (``"grid"`` or ``"physical"``), ``reference_extent`` (mm or s
             per position unit, physical mode), ``spacing`` (default spacing), ``theta`` (frequency ladder
             base) and ``seed`` (frames of ``"mixed"``). The network passes its ``patch_size``.
+        gradient_checkpointing: in training with gradients, recompute each transformer block's activations
+            in the backward pass instead of storing them (``torch.utils.checkpoint``): activation memory
+            of one block instead of all, for about one more forward pass of compute. For long token
+            sequences; results are unchanged.
 
     Raises:
         ValueError: invalid sizes, rates, task, pooling or head options, a ``cls_position`` other than
@@ -147,8 +152,10 @@ class AFPEViT(nn.Module):
         spacing_embedding_kwargs: dict | None = None,
         rotary_embedding: str | None = None,
         rotary_embedding_kwargs: dict | None = None,
+        gradient_checkpointing: bool = False,
     ) -> None:
         super().__init__()
+        self.gradient_checkpointing = bool(gradient_checkpointing)
         if not 0.0 <= dropout_rate <= 1.0:
             raise ValueError(f"dropout_rate must be in [0, 1], got {dropout_rate}.")
         if num_heads < 1 or hidden_size % num_heads != 0:
@@ -277,8 +284,12 @@ class AFPEViT(nn.Module):
             positions = self.rotary_positions(grid, spacing)
         num_prefix_tokens = 0 if self.cls_token is None else 1
         hidden_states: List[torch.Tensor] = []
+        checkpointing = self.gradient_checkpointing and self.training and torch.is_grad_enabled()
         for block in self.blocks:
-            tokens = block(tokens, positions, num_prefix_tokens)
+            if checkpointing and not torch.jit.is_scripting():
+                tokens = checkpoint(block, tokens, positions, num_prefix_tokens, use_reentrant=False)
+            else:
+                tokens = block(tokens, positions, num_prefix_tokens)
             if return_hidden_states:
                 hidden_states.append(tokens)
         return self.norm(tokens), hidden_states
