@@ -131,7 +131,8 @@ def test_config_presets_parse_and_compare_physical_with_index_time():
         assert config.data["echo"]["clip_frame_interval"] == 0.08 and "clip_period" not in config.data["echo"]
         assert {t.options.get("fps") for t in config.test_sets} == {None, 45, 20, 90}
     assert load_experiment_config(CONFIGS / "echo_frame_rate.yaml").seeds == tuple(range(6))
-    assert config.primary_comparison == {"arm": ("afpe-physical-time",), "reference": ("afpe-grid-time", "sincos")}
+    assert config.primary_comparison.arm == ("afpe-physical-time",)
+    assert config.primary_comparison.reference == ("afpe-grid-time", "sincos")
 
 
 def test_echo_frame_rate_tiny_runs_end_to_end(tmp_path):

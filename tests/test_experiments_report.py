@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from monai_afpe.experiments.config import PrimaryComparison
 from monai_afpe.experiments.report import (
     CASE_RESAMPLES,
     case_rows,
@@ -205,7 +206,7 @@ def test_primary_comparison_chooses_by_validation_and_resamples_cases(tmp_path):
     rows, cases = _case_data(6)
     write_cases_csv(cases, tmp_path / "cases.csv")
     test_cases = read_cases(tmp_path / "cases.csv")
-    primary = {"arm": ("afpe-a", "afpe-b"), "reference": ("sincos",)}
+    primary = PrimaryComparison(arm=("afpe-a", "afpe-b"), reference=("sincos",))
     section = primary_comparison_section(rows, primary, cases=test_cases)
     assert "the best of afpe-a, afpe-b against the best of sincos" in section and "`val_auroc`" in section
     line = next(row for row in section.splitlines() if row.startswith("| default · test"))
@@ -243,12 +244,12 @@ def test_primary_comparison_chooses_by_validation_and_resamples_cases(tmp_path):
 
 def test_primary_comparison_without_cases_and_with_few_seeds():
     rows, _ = _case_data(3)
-    section = primary_comparison_section(rows, {"arm": ("afpe-a", "afpe-b"), "reference": ("sincos",)})
+    section = primary_comparison_section(rows, PrimaryComparison(arm=("afpe-a", "afpe-b"), reference=("sincos",)))
     line = next(row for row in section.splitlines() if row.startswith("| default · test"))
     assert "| seeds |" in line and "*" not in line and line.endswith("| 0.250 | 0.250 | 3/3 |")
     assert "resamples seeds only (the seed-only bootstrap)" in section
     assert "With 3 seeds nothing is marked significant: that needs at least 6 seeds" in section
-    missing = primary_comparison_section(rows, {"arm": ("afpe-c",), "reference": ("sincos",)})
+    missing = primary_comparison_section(rows, PrimaryComparison(arm="afpe-c", reference="sincos"))
     assert "No arm of the arm side is in these results." in missing
 
 

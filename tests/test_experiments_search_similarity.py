@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from monai_afpe.experiments.config import ConfigError, parse_experiment_config
-from monai_afpe.experiments.search import check_search_options
+from monai_afpe.experiments.config import ConfigError, SimilarityConfig, parse_experiment_config
+from monai_afpe.experiments.search import run_scale_search
 from monai_afpe.experiments.similarity import HALF_SIMILARITY, analytic_kernel, empirical_kernel, run_similarity
 
 
@@ -18,23 +18,42 @@ def _config(search):
             "data": {"source": "organ_shapes"},
             "arms": [{"name": "afpe", "pos_embed": "afpe"}, {"name": "sincos", "pos_embed": "sincos"}],
             "search": search,
-        }
+        },
+        source="s.yaml",
     )
 
 
-def test_search_options_defaults_and_errors():
-    options = check_search_options(_config({"arm": "afpe", "groups": [[0, 1], [2]]}))
-    assert options["trials"] == 16 and options["seed"] == 1000 and options["low"] == 0.02 and options["high"] == 4.0
+def test_search_options_defaults_and_errors(tmp_path):
+    options = _config({"arm": "afpe", "groups": [[0, 1], [2]]}).search
+    assert options.trials == 16 and options.seed == 1000 and options.low == 0.02 and options.high == 4.0
+    assert options.startup_trials == 4 and options.warmup_epochs == 2 and options.groups == [[0, 1], [2]]
     for search, message in (
-        ({"arm": "ifpe", "groups": [[0]]}, r"search.arm: 'ifpe' must name the searched arm"),
-        ({"arm": "sincos", "groups": [[0]]}, r"must be a fixed-scale Fourier encoding"),
-        ({"arm": "afpe", "groups": [[0, 1], [1]]}, r"every axis 0..m-1 must appear exactly once"),
-        ({"arm": "afpe", "groups": [[0]], "low": 2.0, "high": 1.0}, r"need 0 < low < high"),
+        ({"arm": "ifpe", "groups": [[0]]}, r"^s.yaml: search.arm: 'ifpe' must name the searched arm"),
+        ({"arm": "sincos", "groups": [[0]]}, r"must be a fixed-scale Fourier encoding \(afpe or ifpe\), got 'sincos'"),
+        ({"arm": "afpe", "groups": [[0, 1], [1]]}, r"search.groups: every axis 0..m-1 must appear exactly once"),
+        ({"arm": "afpe", "groups": [[0]], "low": 2.0, "high": 1.0}, r"^s.yaml: search: need 0 < low < high"),
         ({"arm": "afpe", "groups": [[0]], "trials": 0}, r"search.trials: expected an integer >= 1"),
-        ({"arm": "afpe", "groups": [[0]], "pruner": "median"}, r"unknown keys \['pruner'\]"),
+        ({"arm": "afpe"}, r"^s.yaml: search: missing required key 'groups'"),
+        (
+            {"arm": "afpe", "groups": [[0]], "pruner": "median"},
+            r"^s.yaml: search: unknown key 'pruner'; allowed keys: arm, groups, low, high, trials, seed, "
+            r"startup_trials, warmup_epochs\.$",
+        ),
     ):
         with pytest.raises(ConfigError, match=message):
-            check_search_options(_config(search))
+            _config(search)
+    with pytest.raises(ConfigError, match=r"^s.yaml: search: a scale_search experiment needs this section"):
+        _config(None)
+    benchmark = parse_experiment_config(
+        {
+            "name": "b",
+            "kind": "benchmark",
+            "data": {"source": "organ_shapes"},
+            "arms": [{"name": "a", "pos_embed": "afpe"}],
+        }
+    )
+    with pytest.raises(ConfigError, match=r"^<config>: search: 'b' has no search section"):
+        run_scale_search(benchmark, tmp_path)
 
 
 def test_mean_empirical_kernel_approaches_the_gaussian_kernel():
@@ -53,10 +72,14 @@ def test_mean_empirical_kernel_approaches_the_gaussian_kernel():
 
 
 def test_run_similarity_writes_the_figure_and_the_table(tmp_path):
-    path = run_similarity({"grid": [6, 6, 4], "patch_size": [4, 4, 2], "hidden_size": 48, "draws": 4}, tmp_path, "demo")
+    options = SimilarityConfig(grid=[6, 6, 4], patch_size=[4, 4, 2], hidden_size=48, draws=4)
+    path = run_similarity(options, tmp_path, "demo")
     text = path.read_text()
     assert (tmp_path / "similarity_maps.png").is_file() and (tmp_path / "kernel.png").is_file()
     # physical policy on extents (5*4*0.7, 5*4*0.7, 3*2*5) mm = (14, 14, 30): scales 14/30, 14/30, 1
     assert "| afpe | 0 | 0.467 |" in text and "| ifpe | 2 | 1.000 |" in text
-    with pytest.raises(ValueError, match=r"similarity options \['size'\] are unknown"):
-        run_similarity({"size": 3}, tmp_path)
+    # the options are checked when they are made, from a file or in code
+    with pytest.raises(ConfigError, match=r"^grid, spacing and patch_size need 2 or 3 values each, got \[6, 6\]"):
+        SimilarityConfig(grid=[6, 6], patch_size=[4, 4, 2])
+    with pytest.raises(ConfigError, match=r"^encodings\[1\]: 'fpe' is not one of none, learnable"):
+        SimilarityConfig(encodings=["sincos", "fpe"])

@@ -10,7 +10,7 @@ import torch
 from monai_afpe.cli import main
 from monai_afpe.experiments.arms import build_network, nominal_spacing
 from monai_afpe.experiments.augmentation import spacing_augmentation
-from monai_afpe.experiments.config import ConfigError, parse_experiment_config
+from monai_afpe.experiments.config import AugmentConfig, ConfigError, parse_experiment_config
 from monai_afpe.experiments.data import ExperimentData, Split, load_experiment_data
 from monai_afpe.experiments.training import train_and_evaluate
 from monai_afpe.networks.nets import AFPEViT, MonaiViTClassifier
@@ -117,7 +117,7 @@ def test_invalid_arms_name_the_key(arm, message):
 def test_spacing_augmentation_draws_spacing_in_range_each_epoch():
     data = _data()
     augment = spacing_augmentation(
-        {"spacing_range": [[0.6, 1.2], [0.6, 1.2], [3.0, 5.0]], "tie_axes": [[0, 1]]}, (16, 16, 16)
+        AugmentConfig(spacing_range=[[0.6, 1.2], [0.6, 1.2], [3.0, 5.0]], tie_axes=[[0, 1]]), (16, 16, 16)
     )
     first, again, other = augment(data.train, 0), augment(data.train, 0), augment(data.train, 1)
     assert first.images.shape == data.train.images.shape
@@ -125,7 +125,9 @@ def test_spacing_augmentation_draws_spacing_in_range_each_epoch():
     assert torch.equal(first.spacing[:, 0], first.spacing[:, 1])
     assert bool(((first.spacing[:, 2] >= 3.0) & (first.spacing[:, 2] <= 5.0)).all())
     assert bool(((first.spacing[:, 0] >= 0.6) & (first.spacing[:, 0] <= 1.2)).all())
-    kept = spacing_augmentation({"spacing_range": [[0.6, 1.2], [0.6, 1.2], [3.0, 5.0]], "prob": 0.0}, (16, 16, 16))
+    kept = spacing_augmentation(
+        AugmentConfig(spacing_range=[[0.6, 1.2], [0.6, 1.2], [3.0, 5.0]], prob=0.0), (16, 16, 16)
+    )
     unchanged = kept(data.train, 0)
     torch.testing.assert_close(unchanged.images, data.train.images)
     torch.testing.assert_close(unchanged.spacing, data.train.spacing)

@@ -5,7 +5,12 @@ import math
 import pytest
 import torch
 
-from monai_afpe.networks.blocks import POSITIONAL_EMBEDDING_KINDS, build_positional_embedding, default_afpe_scales
+from monai_afpe.networks.blocks import (
+    POSITIONAL_EMBEDDING_KINDS,
+    build_positional_embedding,
+    default_afpe_scales,
+    positional_embedding_options,
+)
 
 GRIDS = [(6,), (4, 5), (3, 4, 2), (2, 3, 2, 2)]
 
@@ -45,6 +50,19 @@ def test_physical_mode_is_scriptable_with_spacing():
     scripted = torch.jit.script(embedding)
     tokens, spacing = torch.randn(2, 24, 24), torch.tensor([[1.0, 1.0, 3.0], [0.5, 0.5, 5.0]])
     torch.testing.assert_close(scripted(tokens, spacing), embedding(tokens, spacing))
+
+
+def test_options_of_each_kind_are_those_the_factory_passes_on():
+    assert positional_embedding_options("sincos") == ("cls_position", "seed", "temperature")
+    fourier = positional_embedding_options("afpe")
+    assert {"scales", "mode", "reference_extent", "patch_size", "spacing", "cls_coordinate"} <= set(fourier)
+    assert "learnable_scales" not in fourier and positional_embedding_options("lfpe") == fourier
+    given = {"seed": 3, "mode": "physical", "patch_size": (2, 2), "reference_extent": 4.0, "spacing": (1.0, 2.0)}
+    assert build_positional_embedding("afpe", (4, 4), 16, **given).mode == "physical"
+    with pytest.raises(TypeError, match="reference_extnt"):
+        build_positional_embedding("afpe", (4, 4), 16, reference_extnt=4.0)
+    with pytest.raises(ValueError, match="fpe"):
+        positional_embedding_options("fpe")
 
 
 def test_default_scales():

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from monai_afpe.experiments.config import ConfigError, load_experiment_config
     from monai_afpe.experiments.report import read_cases, read_results_csv, write_benchmark_report
     from monai_afpe.experiments.runner import count_runs, finished_runs, run_benchmark
-    from monai_afpe.experiments.search import check_search_options, run_scale_search
+    from monai_afpe.experiments.search import run_scale_search
     from monai_afpe.experiments.similarity import run_similarity
 
     overrides: dict = {}
@@ -139,14 +139,14 @@ def run(args: argparse.Namespace) -> int:
     extra = []
     references = config.reference_arms
     if config.kind == "scale_search":
-        references = references or (check_search_options(config)["arm"],)
+        references = references or (config.search.arm,)
         trials, rows = run_scale_search(config, output, args.cache_dir, device, progress)
         complete = sum(t["state"] == "complete" for t in trials)
         extra = [
             "## Scale search",
             "",
             f"{len(trials)} Optuna TPE trials ({complete} complete, {len(trials) - complete} pruned by the median rule), "
-            f"all on seed {check_search_options(config)['seed']}; every trial in `trials.csv`.",
+            f"all on seed {config.search.seed}; every trial in `trials.csv`.",
             "",
             "![search](search.png)",
             "",

@@ -15,18 +15,24 @@ overall bandwidth — the confound of the paper's comparison (IFPE at 1.0 vs AFP
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
-from monai_afpe.experiments.config import ArmConfig, ExperimentConfig
+from monai_afpe.experiments.config import (
+    NETWORK_MODEL_CONFIGS,
+    NETWORK_TASKS,
+    ArmConfig,
+    ExperimentConfig,
+    UNETRModelConfig,
+)
 from monai_afpe.experiments.data import ExperimentData
+from monai_afpe.networks.nets import UNETR_PATCH_SIZE
 
 __all__ = [
-    "MODEL_DEFAULTS",
-    "UNETR_MODEL_DEFAULTS",
     "nominal_spacing",
     "resolve_scales",
     "build_network",
@@ -34,48 +40,36 @@ __all__ = [
     "tokens_per_sample",
 ]
 
-#: AFPEViT options used when neither the config's ``model`` nor the condition sets them
-MODEL_DEFAULTS = {
-    "patch_size": 8,
-    "hidden_size": 96,
-    "mlp_dim": 192,
-    "num_layers": 2,
-    "num_heads": 4,
-    "dropout_rate": 0.0,
-    "qkv_bias": True,
-    "pooling": "cls",
-}
-#: UNETR options (``afpe_unetr``, ``monai_unetr``) used when nothing else sets them: MONAI's depth of 12 blocks;
-#: ``patch_size`` is UNETR's fixed 16 voxels (not an option)
-UNETR_MODEL_DEFAULTS = {
-    "patch_size": 16,
-    "feature_size": 16,
-    "hidden_size": 96,
-    "mlp_dim": 192,
-    "num_layers": 12,
-    "num_heads": 4,
-    "dropout_rate": 0.0,
-    "qkv_bias": True,
-}
-
 
 def nominal_spacing(data: ExperimentData) -> torch.Tensor:
     """The training set's median spacing per axis, the spacing that scale policies use."""
     return data.train.spacing.median(dim=0).values.double()
 
 
+def _set_options(section: Any, *exclude: str) -> dict:
+    """The options of a config section that are set (not ``None``), without ``exclude``."""
+    return {
+        f.name: getattr(section, f.name)
+        for f in dataclasses.fields(section)
+        if f.name not in exclude and getattr(section, f.name) is not None
+    }
+
+
 def model_options(
     config: ExperimentConfig, condition_model: Mapping, arm_model: Mapping | None = None, network: str = "afpe_vit"
 ) -> dict:
-    """Network options: defaults, then the config's ``model``, the condition's and the arm's overrides.
+    """Network options: the config's ``model``, then the condition's and the arm's overrides, over the defaults of
+    the network's model options (:data:`~monai_afpe.experiments.config.NETWORK_MODEL_CONFIGS`).
 
-    For the UNETR networks the defaults are :data:`UNETR_MODEL_DEFAULTS` and an option set to ``None`` falls
-    back to its default (the config checks that only UNETR options are set).
+    An option set to ``None`` keeps its default (the config checks that only the network's options are set); the
+    UNETR networks get their fixed ``patch_size`` too.
     """
     merged = {**config.model, **condition_model, **(arm_model or {})}
-    if network in ("afpe_unetr", "monai_unetr"):
-        return {**UNETR_MODEL_DEFAULTS, **{k: v for k, v in merged.items() if v is not None}}
-    return {**MODEL_DEFAULTS, **merged}
+    model = NETWORK_MODEL_CONFIGS[network](**{k: v for k, v in merged.items() if v is not None})
+    options = _set_options(model)
+    if isinstance(model, UNETRModelConfig):
+        options["patch_size"] = UNETR_PATCH_SIZE
+    return options
 
 
 def tokens_per_sample(input_size: Sequence[int], patch_size: Sequence[int] | int, pooling: str = "cls") -> int:
@@ -146,7 +140,6 @@ def build_network(
         ValueError: the arm's network does not learn the data's task (naming the arm), or options the
             network rejects.
     """
-    from monai_afpe.experiments.config import NETWORK_TASKS
     from monai_afpe.networks.nets import AFPEUNETR, AFPEViT, MonaiUNETR, MonaiViTClassifier
 
     if data.task not in NETWORK_TASKS[arm.network]:
@@ -186,14 +179,13 @@ def build_network(
     if data.task == "regression":
         extra = {"output_bias": data.target_mean, "output_scale": data.target_std}
     if arm.spacing_embedding is not None:
-        spacing_options = dict(arm.spacing_embedding)
+        spacing_options = _set_options(arm.spacing_embedding, "target")
         spacing_options.setdefault("reference_spacing", tuple(float(s) for s in nominal_spacing(data)))
-        extra["spacing_embedding"] = spacing_options.pop("target")
+        extra["spacing_embedding"] = arm.spacing_embedding.target
         extra["spacing_embedding_kwargs"] = spacing_options
     if arm.rotary is not None:
-        rotary_options = {**arm.rotary, "seed": int(seed)}
-        extra["rotary_embedding"] = rotary_options.pop("kind")
-        extra["rotary_embedding_kwargs"] = rotary_options
+        extra["rotary_embedding"] = arm.rotary.kind
+        extra["rotary_embedding_kwargs"] = {**_set_options(arm.rotary, "kind"), "seed": int(seed)}
     torch.manual_seed(seed)
     if arm.network == "afpe_unetr":
         return AFPEUNETR(

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
+from monai_afpe.experiments.config import AugmentConfig
 from monai_afpe.experiments.data import Split
 
 __all__ = ["spacing_augmentation"]
 
 
-def spacing_augmentation(options: Mapping, input_size: Sequence[int]) -> Callable[[Split, int], Split]:
+def spacing_augmentation(options: AugmentConfig, input_size: Sequence[int]) -> Callable[[Split, int], Split]:
     """A function ``(split, seed) -> split`` that resamples every training volume to a random spacing.
 
     Each volume becomes a MetaTensor with the affine ``diag(spacing)`` and passes through
@@ -22,9 +23,7 @@ def spacing_augmentation(options: Mapping, input_size: Sequence[int]) -> Callabl
     voxels.
 
     Args:
-        options: the arm's ``augment`` mapping: ``spacing_range`` (one ``[low, high]`` for every axis, or
-            one entry per axis, ``null`` to keep an axis), and optionally ``tie_axes``, ``prob`` (default
-            1) and ``log_uniform``.
+        options: the arm's ``augment`` section: ``spacing_range``, ``tie_axes``, ``prob``, ``log_uniform``.
         input_size: spatial size of the network input.
     """
     from monai.data import MetaTensor
@@ -32,10 +31,10 @@ def spacing_augmentation(options: Mapping, input_size: Sequence[int]) -> Callabl
     from monai_afpe.transforms import RandSpacing, image_spacing
 
     transform = RandSpacing(
-        options["spacing_range"],
-        tie_axes=options.get("tie_axes"),
-        log_uniform=bool(options.get("log_uniform", False)),
-        prob=float(options.get("prob", 1.0)),
+        options.spacing_range,
+        tie_axes=options.tie_axes,
+        log_uniform=options.log_uniform,
+        prob=options.prob,
         spatial_size=tuple(int(s) for s in input_size),
         mode="bilinear",
         padding_mode="border",

@@ -26,7 +26,12 @@ A config (``configs/experiments/*.yaml``) describes one comparison of positional
       quick: {training: {epochs: 12}}   # deep-merged over the base (dicts merge, lists replace)
       full: {...}
 
-Every key is checked; an error names the file, the key path, the bad value and what is allowed.
+The dataclasses of this module are the schema, and its only statement: the keys of a section are the fields
+of its dataclass (:func:`dataclasses.fields`; ``scales`` mappings take the fields of
+:class:`~monai_afpe.transforms.ScalePolicy`), a key left out or set to null keeps the field's default, and each
+field's check (``metadata["check"]``) validates and normalises the value whenever the dataclass is constructed,
+from a file or in code. An unknown key anywhere is an error naming the file, the key path, the key, the closest
+allowed key and all of them; a bad value names the file, the key path, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -35,10 +40,10 @@ import copy
 import difflib
 import math
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -49,7 +54,14 @@ from monai_afpe.experiments.data import (
     check_test_set_options,
     source_options,
 )
-from monai_afpe.networks.blocks import POSITIONAL_EMBEDDING_KINDS
+from monai_afpe.networks.blocks import (
+    POSITION_MODES,
+    POSITIONAL_EMBEDDING_KINDS,
+    ROTARY_KINDS,
+    SPACING_EMBEDDING_TARGETS,
+    positional_embedding_options,
+)
+from monai_afpe.networks.nets import VIT_POOLING
 from monai_afpe.transforms import ScalePolicy
 
 __all__ = [
@@ -57,11 +69,22 @@ __all__ = [
     "DATA_SOURCES",
     "ARM_NETWORKS",
     "NETWORK_TASKS",
+    "NETWORK_MODEL_CONFIGS",
     "ConfigError",
+    "TrainingConfig",
+    "ViTModelConfig",
+    "UNETRModelConfig",
+    "SpacingEmbeddingConfig",
+    "RotaryConfig",
+    "AugmentConfig",
+    "ResampleConfig",
     "ArmConfig",
     "ConditionConfig",
     "TestSetConfig",
-    "TrainingConfig",
+    "FinetuneConfig",
+    "SearchConfig",
+    "SimilarityConfig",
+    "PrimaryComparison",
     "ExperimentConfig",
     "deep_merge",
     "load_experiment_config",
@@ -70,53 +93,18 @@ __all__ = [
 
 #: what an experiment does: train and compare arms, search scales, or draw encodings (no training)
 EXPERIMENT_KINDS = ("benchmark", "scale_search", "similarity")
-#: where the data comes from (see :mod:`monai_afpe.experiments.data`)
-DATA_SOURCES = ("organ_shapes", "organmnist3d", "echo", "ct_segmentation")
-
-_TOP_KEYS = (
-    "name",
-    "kind",
-    "description",
-    "seeds",
-    "reference_arms",
-    "data",
-    "conditions",
-    "model",
-    "training",
-    "test_sets",
-    "arms",
-    "search",
-    "similarity",
-    "presets",
-    "expected_time",
-    "primary_comparison",
-    "finetune",
-)
-_FINETUNE_KEYS = ("data", "num_samples", "epochs", "learning_rate", "warmup_epochs", "from_scratch")
-_ARM_KEYS = (
-    "name",
-    "network",
-    "pos_embed",
-    "scales",
-    "pos_embed_kwargs",
-    "spacing_embedding",
-    "rotary",
-    "model",
-    "resample",
-    "augment",
-    "tune",
-    "description",
-)
-#: networks an arm can train: the project's AFPEViT and AFPEUNETR, or MONAI's own ViT and UNETR (fused attention)
-ARM_NETWORKS = ("afpe_vit", "monai_vit", "afpe_unetr", "monai_unetr")
-#: the tasks each network learns (a data source's task is :data:`~monai_afpe.experiments.data.SOURCE_TASKS`)
+#: where the data comes from (the sources of :data:`~monai_afpe.experiments.data.SOURCE_TASKS`)
+DATA_SOURCES = tuple(SOURCE_TASKS)
+#: the tasks each network learns (a data source's task is :data:`~monai_afpe.experiments.data.SOURCE_TASKS`):
+#: the project's AFPEViT and AFPEUNETR, or MONAI's own ViT and UNETR (fused attention)
 NETWORK_TASKS = {
     "afpe_vit": ("classification", "regression"),
     "monai_vit": ("classification",),
     "afpe_unetr": ("segmentation",),
     "monai_unetr": ("segmentation",),
 }
-_UNETR_NETWORKS = ("afpe_unetr", "monai_unetr")
+#: networks an arm can train
+ARM_NETWORKS = tuple(NETWORK_TASKS)
 #: positional embeddings MONAI's ViT offers (its ``pos_embed_type``)
 _MONAI_VIT_POS_EMBED = ("none", "learnable", "sincos")
 #: MONAI's UNETR builds its ViT with the default ``pos_embed_type="learnable"`` and 12 blocks; neither can be set
@@ -124,58 +112,47 @@ _MONAI_UNETR_POS_EMBED = "learnable"
 _MONAI_UNETR_NUM_LAYERS = 12
 #: spacing-embedding targets of AFPEUNETR (it has no class token)
 _UNETR_SPACING_TARGETS = ("tokens", "film")
-_SPACING_EMBEDDING_KEYS = ("target", "mlp_dim", "reference_spacing")
-_ROTARY_KEYS = ("kind", "mode", "reference_extent", "theta")
-_AUGMENT_KEYS = ("spacing_range", "tie_axes", "prob", "log_uniform")
-_SCALE_SPEC_KEYS = (
-    "policy",
-    "base_scale",
-    "temporal_base_scale",
-    "temporal_axes",
-    "multipliers",
-    "values",
-    "match_bandwidth",
-)
-_TUNABLE_SCALE_KEYS = ("base_scale", "temporal_base_scale", "multipliers", "values")
-#: model options of the ViT networks (``afpe_vit``, ``monai_vit``)
-_VIT_MODEL_KEYS = (
-    "patch_size",
-    "hidden_size",
-    "mlp_dim",
-    "num_layers",
-    "num_heads",
-    "dropout_rate",
-    "qkv_bias",
-    "pooling",
-    "stem_channels",
-)
-#: model options of the UNETR networks (``afpe_unetr``, ``monai_unetr``; patches are 16 voxels, no class token)
-_UNETR_MODEL_KEYS = ("feature_size", "hidden_size", "mlp_dim", "num_layers", "num_heads", "dropout_rate", "qkv_bias")
-_MODEL_KEYS = tuple(dict.fromkeys(_VIT_MODEL_KEYS + _UNETR_MODEL_KEYS))
-_TRAINING_KEYS = (
-    "epochs",
-    "batch_size",
-    "eval_batch_size",
-    "learning_rate",
-    "weight_decay",
-    "warmup_epochs",
-    "bf16",
-    "grad_clip",
-    "threads",
-)
-_RESAMPLE_KEYS = ("spacing", "spatial_size")
+#: positional kinds without scales
 _UNSCALED_KINDS = ("none", "learnable", "sincos")
+#: the keys of a ``scales`` mapping: the options of ScalePolicy (whose ``scales`` the config calls ``values``),
+#: or ``match_bandwidth`` alone
+_SCALE_KEYS = tuple("values" if f.name == "scales" else f.name for f in fields(ScalePolicy)) + ("match_bandwidth",)
+#: the numeric keys of a ``scales`` mapping, which an arm's ``tune`` can vary
+_TUNABLE_SCALE_KEYS = ("base_scale", "temporal_base_scale", "multipliers", "values")
+#: options of the positional embedding that the harness sets (not ``pos_embed_kwargs``)
+_HARNESS_EMBEDDING_OPTIONS = ("scales", "seed", "patch_size")
+#: positional kinds a scale search can vary: Fourier features with fixed scales
+_SEARCHABLE_KINDS = ("afpe", "ifpe")
 
 
 class ConfigError(ValueError):
-    """An invalid experiment config; the message names the file, the key path and what is allowed."""
+    """An invalid experiment config; the message names the file, the key path and what is allowed.
+
+    Args:
+        reason: what is wrong and what is allowed.
+        path: where: the file and key path (``"demo.yaml: arms[0].scales"``), a key path relative to the section
+            being built (``"scales"``), or empty.
+    """
+
+    def __init__(self, reason: str, path: str = "") -> None:
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.reason = reason
+        self.path = path
 
 
-def _fail(where: str, message: str) -> None:
-    raise ConfigError(f"{where}: {message}")
+def _fail(where: str, reason: str) -> NoReturn:
+    raise ConfigError(reason, where)
+
+
+def _inside(where: str, error: ConfigError) -> ConfigError:
+    """``error`` of a value inside ``where``, its key path prefixed with ``where``."""
+    if not error.path:
+        return ConfigError(error.reason, where)
+    return ConfigError(error.reason, where + error.path if error.path.startswith("[") else f"{where}.{error.path}")
 
 
 def _check_keys(where: str, mapping: Any, allowed: Sequence[str], required: Sequence[str] = ()) -> dict:
+    """``mapping`` as a dict, after checking that it holds only ``allowed`` keys and every ``required`` one."""
     if not isinstance(mapping, Mapping):
         _fail(where, f"expected a mapping with keys from {list(allowed)}, got {type(mapping).__name__} {mapping!r}.")
     for key in mapping:
@@ -189,25 +166,6 @@ def _check_keys(where: str, mapping: Any, allowed: Sequence[str], required: Sequ
     return dict(mapping)
 
 
-def _positive_int(where: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        _fail(where, f"expected an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _positive_float(where: str, value: Any, allow_zero: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        _fail(where, f"expected a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}.")
-    return float(value)
-
-
-def _name(where: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        _fail(where, f"expected a non-empty string, got {value!r}.")
-    return value
-
-
 def deep_merge(base: Mapping, override: Mapping) -> dict:
     """``base`` with ``override`` merged in: nested mappings merge key by key, anything else is replaced."""
     merged = copy.deepcopy(dict(base))
@@ -219,9 +177,301 @@ def deep_merge(base: Mapping, override: Mapping) -> dict:
     return merged
 
 
+# Checks: ``check(key path, value)`` returns the value (normalised) or raises ConfigError naming the key path.
+_Check = Callable[[str, Any], Any]
+
+
+def _integer(minimum: int) -> _Check:
+    def check(where: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            _fail(where, f"expected an integer >= {minimum}, got {value!r}.")
+        return int(value)
+
+    return check
+
+
+def _number(allow_zero: bool) -> _Check:
+    def check(where: str, value: Any) -> float:
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+        if not ok or value < 0 or (value == 0 and not allow_zero):
+            _fail(where, f"expected a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}.")
+        return float(value)
+
+    return check
+
+
+_positive_int, _non_negative_int = _integer(1), _integer(0)
+_positive, _non_negative = _number(allow_zero=False), _number(allow_zero=True)
+
+
+def _fraction(what: str) -> _Check:
+    def check(where: str, value: Any) -> float:
+        if _non_negative(where, value) > 1:
+            _fail(where, f"expected {what} in [0, 1], got {value!r}.")
+        return float(value)
+
+    return check
+
+
+def _flag(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        _fail(where, f"expected true or false, got {value!r}.")
+    return value
+
+
+def _text(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        _fail(where, f"expected a non-empty string, got {value!r}.")
+    return value
+
+
+def _label(where: str, value: Any) -> str:
+    """A name in tables (of a condition or a test set); a number is taken as its text."""
+    return _text(where, str(value))
+
+
+def _free_text(where: str, value: Any) -> str:
+    return str(value).strip()
+
+
+def _choice(options: Sequence[str]) -> _Check:
+    def check(where: str, value: Any) -> str:
+        if value not in options:
+            _fail(where, f"{value!r} is not one of {', '.join(options)}.")
+        return value
+
+    return check
+
+
+def _mapping(where: str, value: Any) -> dict:
+    if not isinstance(value, Mapping):
+        _fail(where, f"expected a mapping, got {value!r}.")
+    return dict(value)
+
+
+def _optional(check: _Check) -> _Check:
+    def optional(where: str, value: Any) -> Any:
+        return None if value is None else check(where, value)
+
+    return optional
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str)
+
+
+def _list_of(check: _Check, what: str) -> _Check:
+    """A non-empty list whose items pass ``check`` (the list is kept as given)."""
+
+    def checked(where: str, value: Any) -> Sequence:
+        if not _is_list(value) or not value:
+            _fail(where, f"expected a non-empty list of {what}, got {value!r}.")
+        for i, item in enumerate(value):
+            check(f"{where}[{i}]", item)
+        return value
+
+    return checked
+
+
+def _one_or_list(check: _Check, what: str) -> _Check:
+    """One value or a non-empty list of values (one per axis) that pass ``check``, kept as given."""
+    checked_list = _list_of(check, what)
+
+    def checked(where: str, value: Any) -> Any:
+        if _is_list(value):
+            return checked_list(where, value)
+        check(where, value)
+        return value
+
+    return checked
+
+
+_sizes = _one_or_list(_positive_int, "positive integers")
+_lengths = _one_or_list(_positive, "positive numbers")
+
+
+def _any_list(where: str, value: Any) -> Sequence:
+    if not _is_list(value) or not value:
+        _fail(where, f"expected a non-empty list, got {value!r}.")
+    return value
+
+
+def _seeds(where: str, value: Any) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return tuple(range(_positive_int(where, value)))
+    if not _is_list(value) or not value:
+        _fail(where, f"expected a number of seeds (>= 1) or a non-empty list of seeds, got {value!r}.")
+    seeds = tuple(_non_negative_int(f"{where}[{i}]", s) for i, s in enumerate(value))
+    if len(set(seeds)) != len(seeds):
+        _fail(where, f"seeds must be distinct, got {list(seeds)}.")
+    return seeds
+
+
+def _arm_names(allow_empty: bool) -> _Check:
+    """An arm name or a list of distinct arm names, as a tuple."""
+
+    def check(where: str, value: Any) -> tuple[str, ...]:
+        names = (value,) if isinstance(value, str) else value
+        if not _is_list(names) or not (names or allow_empty):
+            _fail(
+                where,
+                f"expected an arm name or a{'' if allow_empty else ' non-empty'} list of arm names, got {value!r}.",
+            )
+        names = tuple(_text(f"{where}[{i}]", name) for i, name in enumerate(names))
+        if len(set(names)) != len(names):
+            _fail(where, f"arm names must be distinct, got {list(names)}.")
+        return names
+
+    return check
+
+
+def _counts(where: str, value: Any) -> tuple[int, ...]:
+    """One or more positive integers, as a tuple."""
+    sizes = value if _is_list(value) else [value]
+    if not sizes:
+        _fail(where, "expected one or more numbers of labelled target volumes, got none.")
+    return tuple(_positive_int(f"{where}[{i}]", n) for i, n in enumerate(sizes))
+
+
+def _data_options(where: str, value: Any) -> dict:
+    """A config's ``data``: ``source`` and the options of :func:`~monai_afpe.experiments.data.source_options`."""
+    data = _check_keys(where, value, DATA_OPTION_KEYS, required=("source",))
+    _choice(DATA_SOURCES)(f"{where}.source", data["source"])
+    return data
+
+
+def _data_overrides(where: str, value: Any) -> dict:
+    """Data options merged over a config's ``data`` (a condition's, fine-tuning's)."""
+    return _check_keys(where, value, DATA_OPTION_KEYS)
+
+
+def _axis_groups(where: str, value: Any) -> Sequence:
+    if not _is_list(value) or not value or not all(_is_list(g) and g for g in value):
+        _fail(where, f"expected a list of axis lists, e.g. [[0, 1], [2]], got {value!r}.")
+    axes = [a for g in value for a in g]
+    if any(isinstance(a, bool) or not isinstance(a, int) for a in axes) or sorted(axes) != list(range(len(axes))):
+        _fail(where, f"every axis 0..m-1 must appear exactly once, got {value!r}.")
+    return value
+
+
+def _scales(where: str, value: Any) -> Any:
+    """An arm's ``scales``: a number or per-axis list, ``{match_bandwidth: arm}``, or the options of ScalePolicy."""
+    if not isinstance(value, Mapping):
+        return _lengths(where, value)
+    spec = _check_keys(where, value, _SCALE_KEYS)
+    if "match_bandwidth" in spec:
+        if len(spec) != 1:
+            _fail(
+                where,
+                f"match_bandwidth stands alone (one isotropic scale), got also {sorted(set(spec) - {'match_bandwidth'})}.",
+            )
+        _text(f"{where}.match_bandwidth", spec["match_bandwidth"])
+        return spec
+    try:
+        policy = ScalePolicy(**{("scales" if key == "values" else key): v for key, v in spec.items()})
+    except (TypeError, ValueError) as error:
+        _fail(where, str(error).replace("scales", "values"))  # the config calls ScalePolicy's scales "values"
+    return {**spec, "policy": policy.policy}
+
+
+def _tune(where: str, value: Any) -> dict:
+    """``{key: [candidates]}`` over one numeric key of the arm's ``scales``."""
+    if not isinstance(value, Mapping) or len(value) != 1:
+        _fail(where, f"expected one key of {list(_TUNABLE_SCALE_KEYS)} with a list of candidates, got {value!r}.")
+    ((key, candidates),) = value.items()
+    if key not in _TUNABLE_SCALE_KEYS:
+        _fail(where, f"{key!r} cannot be tuned; tunable keys: {', '.join(_TUNABLE_SCALE_KEYS)}.")
+    if not _is_list(candidates) or len(candidates) < 2:
+        _fail(f"{where}.{key}", f"expected a list of at least 2 candidates, got {candidates!r}.")
+    for i, candidate in enumerate(candidates):
+        _lengths(f"{where}.{key}[{i}]", candidate)
+    return {key: list(candidates)}
+
+
+def _pos_embed_kwargs(where: str, value: Any) -> dict:
+    kwargs = _mapping(where, value)
+    for key in _HARNESS_EMBEDDING_OPTIONS:
+        if key in kwargs:
+            _fail(
+                f"{where}.{key}",
+                "is set by the harness (scales from the arm's 'scales', seed from the run, patch_size from the model).",
+            )
+    return kwargs
+
+
+# The schema: dataclasses whose fields are the keys of a section (but fields with this metadata).
+_NOT_A_KEY = {"key": False}
+
+
+def _checked(check: _Check, default: Any = MISSING, default_factory: Any = MISSING) -> Any:
+    """A field of the schema whose value ``check`` validates and normalises at construction."""
+    return field(default=default, default_factory=default_factory, metadata={"check": check})
+
+
+def _has_default(f: Any) -> bool:
+    return f.default is not MISSING or f.default_factory is not MISSING
+
+
+def _keys(section: type) -> tuple[str, ...]:
+    """The keys of a section: the fields of its dataclass."""
+    return tuple(f.name for f in fields(section) if f.metadata.get("key", True))
+
+
+def _required(section: type) -> tuple[str, ...]:
+    """The keys of a section without a default."""
+    return tuple(f.name for f in fields(section) if f.metadata.get("key", True) and not _has_default(f))
+
+
+def _given(section: type, spec: Mapping) -> dict:
+    """``spec`` without the keys set to null that have a default (they keep it)."""
+    defaults = {f.name for f in fields(section) if _has_default(f)}
+    return {key: value for key, value in spec.items() if value is not None or key not in defaults}
+
+
+def _parse_section(section: type, where: str, value: Any) -> Any:
+    """An instance of the dataclass ``section`` from a mapping of its keys (an instance is returned as is)."""
+    if isinstance(value, section):
+        return value
+    spec = _check_keys(where, value, _keys(section), _required(section))
+    try:
+        return section(**_given(section, spec))
+    except ConfigError as error:
+        raise _inside(where, error) from None
+
+
+def _section(section: type) -> _Check:
+    def check(where: str, value: Any) -> Any:
+        return _parse_section(section, where, value)
+
+    return check
+
+
+def _sections(section: type, what: str, allow_empty: bool = False) -> _Check:
+    def check(where: str, value: Any) -> tuple:
+        if not _is_list(value) or not (value or allow_empty):
+            _fail(where, f"expected a{'' if allow_empty else ' non-empty'} list of {what}, got {value!r}.")
+        return tuple(_parse_section(section, f"{where}[{i}]", item) for i, item in enumerate(value))
+
+    return check
+
+
+class _Section:
+    """Base of the schema's dataclasses: construction runs each field's check, then :meth:`_check_section`."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            check = f.metadata.get("check")
+            if check is not None:
+                object.__setattr__(self, f.name, check(f.name, getattr(self, f.name)))
+        self._check_section()
+
+    def _check_section(self) -> None:
+        """Check how the fields go together (sections with such rules override this)."""
+
+
 @dataclass(frozen=True)
-class TrainingConfig:
-    """Optimisation of every run: AdamW, linear warm-up then cosine decay, optional bf16 autocast.
+class TrainingConfig(_Section):
+    """Optimisation of every run (``training``): AdamW, linear warm-up then cosine decay, optional bf16 autocast.
 
     Attributes:
         epochs: passes over the training set.
@@ -233,20 +483,155 @@ class TrainingConfig:
         threads: ``torch.set_num_threads`` for the run (0 leaves PyTorch's default).
     """
 
-    epochs: int = 10
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.05
-    warmup_epochs: float = 1.0
-    bf16: bool = True
-    grad_clip: float = 1.0
-    threads: int = 0
+    epochs: int = _checked(_positive_int, 10)
+    batch_size: int = _checked(_positive_int, 32)
+    eval_batch_size: int = _checked(_positive_int, 64)
+    learning_rate: float = _checked(_positive, 1e-3)
+    weight_decay: float = _checked(_non_negative, 0.05)
+    warmup_epochs: float = _checked(_non_negative, 1.0)
+    bf16: bool = _checked(_flag, True)
+    grad_clip: float = _checked(_non_negative, 1.0)
+    threads: int = _checked(_non_negative_int, 0)
 
 
 @dataclass(frozen=True)
-class ArmConfig:
-    """One positional-encoding arm.
+class ViTModelConfig(_Section):
+    """The model options of the ViT networks (``afpe_vit``, ``monai_vit``) and the harness's defaults for them.
+
+    A config's ``model``, a condition's and an arm's are overrides of these, merged in that order; an option set
+    to null there keeps the default.
+
+    Attributes:
+        patch_size: voxels per token, one or per axis.
+        hidden_size, mlp_dim, num_layers, num_heads, dropout_rate, qkv_bias: the transformer.
+        pooling: ``"cls"`` (class token) or ``"mean"``; MONAI's ViT needs ``"cls"``.
+        stem_channels: channels of a convolutional stem before the patches, or ``None`` (linear patches; MONAI's
+            ViT has no stem).
+    """
+
+    patch_size: int | Sequence[int] = _checked(_sizes, 8)
+    hidden_size: int = _checked(_positive_int, 96)
+    mlp_dim: int = _checked(_positive_int, 192)
+    num_layers: int = _checked(_positive_int, 2)
+    num_heads: int = _checked(_positive_int, 4)
+    dropout_rate: float = _checked(_fraction("a rate"), 0.0)
+    qkv_bias: bool = _checked(_flag, True)
+    pooling: str = _checked(_choice(VIT_POOLING), "cls")
+    stem_channels: int | Sequence[int] | None = _checked(_optional(_sizes), None)
+
+
+@dataclass(frozen=True)
+class UNETRModelConfig(_Section):
+    """The model options of the UNETR networks (``afpe_unetr``, ``monai_unetr``) and the harness's defaults.
+
+    UNETR's patches are 16 voxels (not an option) and it has no class token. Overrides merge as for
+    :class:`ViTModelConfig`.
+
+    Attributes:
+        feature_size: channels of the decoder's first stage.
+        hidden_size, mlp_dim, num_layers, num_heads, dropout_rate, qkv_bias: the transformer encoder; MONAI's
+            UNETR has 12 blocks (fixed), AFPEUNETR a multiple of 4.
+    """
+
+    feature_size: int = _checked(_positive_int, 16)
+    hidden_size: int = _checked(_positive_int, 96)
+    mlp_dim: int = _checked(_positive_int, 192)
+    num_layers: int = _checked(_positive_int, _MONAI_UNETR_NUM_LAYERS)
+    num_heads: int = _checked(_positive_int, 4)
+    dropout_rate: float = _checked(_fraction("a rate"), 0.0)
+    qkv_bias: bool = _checked(_flag, True)
+
+
+#: the model options of each network and their defaults
+NETWORK_MODEL_CONFIGS = {
+    "afpe_vit": ViTModelConfig,
+    "monai_vit": ViTModelConfig,
+    "afpe_unetr": UNETRModelConfig,
+    "monai_unetr": UNETRModelConfig,
+}
+#: every model option of any network, with its check
+_MODEL_CHECKS = {f.name: f.metadata["check"] for model in (ViTModelConfig, UNETRModelConfig) for f in fields(model)}
+
+
+def _model_overrides(where: str, value: Any) -> dict:
+    """A ``model`` mapping: overrides of any network's model options; null keeps an option's default."""
+    model = _check_keys(where, value, tuple(_MODEL_CHECKS))
+    return {key: None if v is None else _MODEL_CHECKS[key](f"{where}.{key}", v) for key, v in model.items()}
+
+
+@dataclass(frozen=True)
+class SpacingEmbeddingConfig(_Section):
+    """An arm's ``spacing_embedding`` (a bare target string is accepted): the network is told each sample's spacing.
+
+    Attributes:
+        target: where :class:`~monai_afpe.networks.blocks.SpacingEmbedding` acts: ``cls``, ``tokens`` or ``film``.
+        mlp_dim: its hidden size, or ``None`` for SpacingEmbedding's default.
+        reference_spacing: the spacing its log input is centred on, or ``None`` for the training set's median
+            spacing.
+    """
+
+    target: str = _checked(_choice(SPACING_EMBEDDING_TARGETS))
+    mlp_dim: int | None = _checked(_optional(_positive_int), None)
+    reference_spacing: float | Sequence[float] | None = _checked(_optional(_lengths), None)
+
+
+@dataclass(frozen=True)
+class RotaryConfig(_Section):
+    """An arm's ``rotary``: a rotary embedding in every block (:class:`~monai_afpe.networks.blocks.RotaryEmbedding`).
+
+    Attributes:
+        kind: ``axial`` or ``mixed``.
+        mode: positions of ``grid`` or ``physical`` offsets, or ``None`` for RotaryPositions' default.
+        reference_extent: the length (mm, s) of one position unit; needed by ``physical``.
+        theta: base of the frequency ladder, or ``None`` for the kind's default.
+    """
+
+    kind: str = _checked(_choice(ROTARY_KINDS))
+    mode: str | None = _checked(_optional(_choice(POSITION_MODES)), None)
+    reference_extent: float | Sequence[float] | None = _checked(_optional(_lengths), None)
+    theta: float | None = _checked(_optional(_positive), None)
+
+    def _check_section(self) -> None:
+        if self.mode == "physical" and self.reference_extent is None:
+            raise ConfigError("mode 'physical' needs reference_extent (mm per position unit, e.g. one token length).")
+
+
+@dataclass(frozen=True)
+class AugmentConfig(_Section):
+    """An arm's ``augment``: random spacing augmentation of the training volumes each epoch.
+
+    Every volume is resampled to a spacing drawn per axis (:class:`~monai_afpe.transforms.RandSpacing`), then
+    cropped or padded back to the input size.
+
+    Attributes:
+        spacing_range: one ``[low, high]`` for every axis, or one entry per axis (``null`` keeps an axis).
+        tie_axes: groups of axes that get the same draw, or ``None``.
+        prob: probability that a volume is resampled.
+        log_uniform: draw the spacing log-uniformly.
+    """
+
+    spacing_range: Sequence = _checked(_any_list)
+    tie_axes: Sequence[Sequence[int]] | None = _checked(_optional(_any_list), None)
+    prob: float = _checked(_fraction("a probability"), 1.0)
+    log_uniform: bool = _checked(_flag, False)
+
+
+@dataclass(frozen=True)
+class ResampleConfig(_Section):
+    """An arm's ``resample``: every image resampled to ``spacing`` (MONAI ``Spacingd``), then cropped or padded to
+    ``spatial_size``, before training (the standard isotropic pipeline)."""
+
+    spacing: float | Sequence[float] = _checked(_lengths)
+    spatial_size: int | Sequence[int] = _checked(_sizes)
+
+
+def _spacing_embedding(where: str, value: Any) -> SpacingEmbeddingConfig:
+    return _parse_section(SpacingEmbeddingConfig, where, {"target": value} if isinstance(value, str) else value)
+
+
+@dataclass(frozen=True)
+class ArmConfig(_Section):
+    """One positional-encoding arm (an item of ``arms``).
 
     Attributes:
         name: label in tables and plots.
@@ -260,110 +645,255 @@ class ArmConfig:
         pos_embed: a kind of ``POSITIONAL_EMBEDDING_KINDS``.
         scales: for Fourier kinds: ``None`` (the kind's default), a number or per-axis list, or a
             mapping with ``policy`` (``physical``, ``resolution``, ``fixed`` with ``values``) and the
-            options of :func:`~monai_afpe.transforms.compute_afpe_scales`, or ``match_bandwidth: <arm>``
-            (one isotropic scale with the Euclidean norm of that arm's scales: equal overall bandwidth).
-        pos_embed_kwargs: further options of the embedding (``mode``, ``reference_extent``, ``cls_position``).
-        spacing_embedding: ``None`` or ``{target, mlp_dim, reference_spacing}`` (a bare target string is
-            accepted): the network is told each sample's spacing
-            (:class:`~monai_afpe.networks.blocks.SpacingEmbedding`; ``target`` ``cls``, ``tokens`` or ``film``).
-        rotary: ``None`` or ``{kind, mode, reference_extent, theta}``: a rotary embedding in every block
-            (:class:`~monai_afpe.networks.blocks.RotaryEmbedding`; ``kind`` ``axial`` or ``mixed``, ``mode``
-            ``grid`` or ``physical``).
-        model: overrides of the model options for this arm (e.g. ``stem_channels: null`` for MONAI's ViT).
-            ViTs take ``patch_size, hidden_size, mlp_dim, num_layers, num_heads, dropout_rate, qkv_bias, pooling,
-            stem_channels``; UNETRs ``feature_size, hidden_size, mlp_dim, num_layers, num_heads, dropout_rate,
-            qkv_bias``.
-        resample: ``{spacing, spatial_size}``: resample every image to this spacing (MONAI ``Spacingd``)
-            and crop or pad it to this size before training (the standard isotropic pipeline).
-        augment: ``None`` or ``{spacing_range, tie_axes, prob, log_uniform}``: random spacing augmentation of
-            the training volumes each epoch (:class:`~monai_afpe.transforms.RandSpacing`; resampled to a
-            spacing drawn per axis, then cropped or padded back to the input size).
+            options of :class:`~monai_afpe.transforms.ScalePolicy` (the policy filled in), or
+            ``match_bandwidth: <arm>`` (one isotropic scale with the Euclidean norm of that arm's scales: equal
+            overall bandwidth).
+        pos_embed_kwargs: further options of the embedding (``mode``, ``reference_extent``, ``cls_position``; its
+            options are :func:`~monai_afpe.networks.blocks.positional_embedding_options`, less those the harness
+            sets: ``scales``, ``seed``, ``patch_size``).
+        spacing_embedding: ``None`` or a :class:`SpacingEmbeddingConfig`.
+        rotary: ``None`` or a :class:`RotaryConfig`.
+        model: overrides of the model options for this arm (e.g. ``stem_channels: null`` for MONAI's ViT): keys of
+            :class:`ViTModelConfig` or :class:`UNETRModelConfig`, by network.
+        resample: ``None`` or a :class:`ResampleConfig`.
+        augment: ``None`` or an :class:`AugmentConfig`.
         tune: ``{key: [candidates]}`` over one key of ``scales`` (``base_scale``, ``temporal_base_scale``,
             ``multipliers``, ``values``): every candidate is trained and the one with the best
             validation score is kept, per seed.
         description: free text for the report.
     """
 
-    name: str
-    pos_embed: str
-    scales: Any = None
-    pos_embed_kwargs: dict = field(default_factory=dict)
-    resample: dict | None = None
-    tune: dict | None = None
-    description: str = ""
-    network: str = "afpe_vit"
-    spacing_embedding: dict | None = None
-    rotary: dict | None = None
-    model: dict = field(default_factory=dict)
-    augment: dict | None = None
+    name: str = _checked(_text)
+    pos_embed: str = _checked(_choice(POSITIONAL_EMBEDDING_KINDS))
+    network: str = _checked(_choice(ARM_NETWORKS), "afpe_vit")
+    scales: Any = _checked(_optional(_scales), None)
+    pos_embed_kwargs: dict = _checked(_pos_embed_kwargs, default_factory=dict)
+    spacing_embedding: SpacingEmbeddingConfig | None = _checked(_optional(_spacing_embedding), None)
+    rotary: RotaryConfig | None = _checked(_optional(_section(RotaryConfig)), None)
+    model: dict = _checked(_model_overrides, default_factory=dict)
+    resample: ResampleConfig | None = _checked(_optional(_section(ResampleConfig)), None)
+    augment: AugmentConfig | None = _checked(_optional(_section(AugmentConfig)), None)
+    tune: dict | None = _checked(_optional(_tune), None)
+    description: str = _checked(_free_text, "")
+
+    def _check_section(self) -> None:
+        name, kind = self.name, self.pos_embed
+        if self.scales is not None and kind in _UNSCALED_KINDS:
+            scaled = ", ".join(k for k in POSITIONAL_EMBEDDING_KINDS if k not in _UNSCALED_KINDS)
+            _fail("scales", f"pos_embed {kind!r} has no scales; scales apply to {scaled}.")
+        extras = (("spacing_embedding", self.spacing_embedding), ("rotary", self.rotary))
+        extras += (("pos_embed_kwargs", self.pos_embed_kwargs),)
+        if self.network == "monai_vit":
+            if kind not in _MONAI_VIT_POS_EMBED:
+                _fail("pos_embed", f"MONAI's ViT offers {', '.join(_MONAI_VIT_POS_EMBED)}, got {kind!r}.")
+            for key, value in extras:
+                if value:
+                    _fail(key, "MONAI's ViT (network: monai_vit) takes no spacing, rotary or embedding options.")
+        if self.network == "monai_unetr":
+            if kind != _MONAI_UNETR_POS_EMBED:
+                _fail(
+                    "pos_embed",
+                    f"arm {name!r}: MONAI's UNETR fixes its ViT's positional embedding to a learnable table; "
+                    f"set pos_embed: {_MONAI_UNETR_POS_EMBED}, got {kind!r}.",
+                )
+            for key, value in extras:
+                if value:
+                    _fail(
+                        key,
+                        f"arm {name!r}: MONAI's UNETR (network: monai_unetr) takes no spacing, rotary or embedding "
+                        "options.",
+                    )
+        if self.network == "afpe_unetr":
+            if self.spacing_embedding is not None and self.spacing_embedding.target not in _UNETR_SPACING_TARGETS:
+                _fail(
+                    "spacing_embedding.target",
+                    f"arm {name!r}: AFPEUNETR has no class token; targets are {', '.join(_UNETR_SPACING_TARGETS)}, "
+                    f"got {self.spacing_embedding.target!r}.",
+                )
+            if self.pos_embed_kwargs.get("cls_position", "none") != "none":
+                _fail(
+                    "pos_embed_kwargs.cls_position",
+                    f"arm {name!r}: AFPEUNETR has no class token; cls_position must be 'none', got "
+                    f"{self.pos_embed_kwargs['cls_position']!r}.",
+                )
+        options = positional_embedding_options(kind)
+        _check_keys(
+            "pos_embed_kwargs", self.pos_embed_kwargs, [k for k in options if k not in _HARNESS_EMBEDDING_OPTIONS]
+        )
+        if self.tune is not None and (not isinstance(self.scales, Mapping) or "match_bandwidth" in self.scales):
+            _fail("tune", "needs a 'scales' mapping (policy and options) whose key it varies.")
 
 
 @dataclass(frozen=True)
-class ConditionConfig:
-    """One setting of a sweep: overrides of the data options and of the model options."""
+class ConditionConfig(_Section):
+    """One setting of a sweep (an item of ``conditions``): overrides of the data options and of the model options."""
 
-    name: str
-    data: dict = field(default_factory=dict)
-    model: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TestSetConfig:
-    """One evaluation of every trained model: the test split, optionally changed (``options``, per data source)."""
-
-    name: str
-    options: dict = field(default_factory=dict)
+    name: str = _checked(_label)
+    data: dict = _checked(_data_overrides, default_factory=dict)
+    model: dict = _checked(_model_overrides, default_factory=dict)
 
 
 @dataclass(frozen=True)
-class ExperimentConfig:
-    """A validated experiment (a config file with one preset applied).
+class TestSetConfig(_Section):
+    """One evaluation of every trained model (an item of ``test_sets``): the test split, optionally changed
+    (``options``, per data source: :data:`~monai_afpe.experiments.data.TEST_SET_OPTION_KEYS`)."""
+
+    name: str = _checked(_label)
+    options: dict = _checked(_mapping, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig(_Section):
+    """``finetune``: after training, every kept model is fine-tuned on few labelled volumes of a target data set.
+
+    For each ``n`` of ``num_samples``, on the first ``n`` training volumes of the target (``data`` deep-merged
+    over the condition's data; its seed defaults to the data seed + ``SHIFTED_TEST_SEED_OFFSET``, so no organ
+    repeats a training one), evaluated on the target's test split (test sets ``finetune-n``); with
+    ``from_scratch``, a fresh network of the arm is trained on the same volumes (``scratch-n``).
+
+    Attributes:
+        data: data options of the target (the source stays the config's).
+        num_samples: the numbers ``n`` of labelled target volumes.
+        epochs, learning_rate, warmup_epochs: the fine-tuning schedule (replacing the training section's).
+        from_scratch: also train each arm from scratch on the same volumes.
+    """
+
+    data: dict = _checked(_data_overrides)
+    num_samples: tuple[int, ...] = _checked(_counts)
+    epochs: int = _checked(_positive_int, 20)
+    learning_rate: float = _checked(_positive, 3e-4)
+    warmup_epochs: float = _checked(_non_negative, 1.0)
+    from_scratch: bool = _checked(_flag, True)
+
+
+@dataclass(frozen=True)
+class SearchConfig(_Section):
+    """``search`` of a ``scale_search`` experiment (:mod:`monai_afpe.experiments.search`).
+
+    Attributes:
+        arm: the arm whose scales are searched (afpe or ifpe); it is also the default compared with.
+        groups: axes sharing one searched scale, e.g. ``[[0, 1], [2]]`` (in-plane x = y, and z); every axis once.
+        low, high: the log-uniform range of every searched scale.
+        trials: Optuna trials.
+        seed: the TPE sampler's seed and the training seed of every trial.
+        startup_trials: trials before pruning starts.
+        warmup_epochs: epochs before a trial may be pruned.
+    """
+
+    arm: str = _checked(_text)
+    groups: Sequence[Sequence[int]] = _checked(_axis_groups)
+    low: float = _checked(_positive, 0.02)
+    high: float = _checked(_positive, 4.0)
+    trials: int = _checked(_positive_int, 16)
+    seed: int = _checked(_non_negative_int, 1000)
+    startup_trials: int = _checked(_non_negative_int, 4)
+    warmup_epochs: int = _checked(_non_negative_int, 2)
+
+    def _check_section(self) -> None:
+        if not self.low < self.high:
+            raise ConfigError(f"need 0 < low < high, got low={self.low!r}, high={self.high!r}.")
+
+
+@dataclass(frozen=True)
+class SimilarityConfig(_Section):
+    """``similarity`` of a ``similarity`` experiment (:mod:`monai_afpe.experiments.similarity`; no training).
+
+    Attributes:
+        grid: tokens per axis (2 or 3 axes).
+        spacing: mm per voxel, per axis.
+        patch_size: voxels per token, per axis.
+        hidden_size: ``D`` (divisible by ``2 m`` for sincos).
+        draws: draws of ``G`` for the empirical mean kernel.
+        base_scale: ``s0``: IFPE's scale and AFPE's largest scale (physical policy).
+        encodings: the kinds drawn in the similarity maps.
+        token: the reference token per axis, or ``None`` for the centre token.
+        plane_axis: for 3D grids, the axis normal to the plane drawn.
+    """
+
+    grid: Sequence[int] = _checked(_list_of(_positive_int, "positive integers"), (16, 16, 16))
+    spacing: Sequence[float] = _checked(_list_of(_positive, "positive numbers"), (0.7, 0.7, 5.0))
+    patch_size: Sequence[int] = _checked(_list_of(_positive_int, "positive integers"), (8, 8, 2))
+    hidden_size: int = _checked(_positive_int, 384)
+    draws: int = _checked(_positive_int, 32)
+    base_scale: float = _checked(_positive, 1.0)
+    encodings: Sequence[str] = _checked(
+        _list_of(_choice(POSITIONAL_EMBEDDING_KINDS), "positional kinds"), ("sincos", "ifpe", "afpe")
+    )
+    token: Sequence[int] | None = _checked(_optional(_list_of(_non_negative_int, "token indices")), None)
+    plane_axis: int = _checked(_non_negative_int, 1)
+
+    def _check_section(self) -> None:
+        if not len(self.grid) == len(self.spacing) == len(self.patch_size) or len(self.grid) not in (2, 3):
+            raise ConfigError(
+                f"grid, spacing and patch_size need 2 or 3 values each, got {list(self.grid)}, {list(self.spacing)}, "
+                f"{list(self.patch_size)}."
+            )
+
+
+@dataclass(frozen=True)
+class PrimaryComparison(_Section):
+    """``primary_comparison``: the comparison declared before the run.
+
+    The best of the ``arm`` names against the best of the ``reference`` names, each chosen by the mean validation
+    score over seeds; an arm name or a list of them on each side.
+    """
+
+    arm: tuple[str, ...] = _checked(_arm_names(allow_empty=False))
+    reference: tuple[str, ...] = _checked(_arm_names(allow_empty=False))
+
+    def _check_section(self) -> None:
+        shared = sorted(set(self.arm) & set(self.reference))
+        if shared:
+            raise ConfigError(f"an arm cannot be compared with itself: {shared} on both sides.")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig(_Section):
+    """A validated experiment (a config file with one preset applied); its fields but ``preset`` and ``path`` are
+    the file's keys.
 
     Attributes:
         name, kind, description: what the experiment is.
-        seeds: seeds of the runs; each seeds the network initialisation and the Fourier draw ``G``.
+        data: data source options (``source`` plus source-specific keys).
+        seeds: seeds of the runs (a number ``n`` in the file is seeds ``0..n-1``); each seeds the network
+            initialisation and the Fourier draw ``G``.
         reference_arms: the arms that paired differences are computed against (the first also for
             generalisation tables).
-        data: data source options (``source`` plus source-specific keys).
+        primary_comparison: the :class:`PrimaryComparison` declared before the run, or ``None``.
         conditions: the sweep (one ``default`` condition when the file has none).
-        model: options of :class:`~monai_afpe.networks.nets.AFPEViT`.
+        model: overrides of the model options (:class:`ViTModelConfig` or :class:`UNETRModelConfig`, by network).
         training: optimisation settings.
         test_sets: evaluation variants of the test split.
         arms: the encodings compared.
-        search: options of a ``scale_search`` experiment.
-        similarity: options of a ``similarity`` experiment.
+        search: the :class:`SearchConfig` of a ``scale_search`` experiment (required there).
+        similarity: the :class:`SimilarityConfig` of a ``similarity`` experiment (its defaults when the file has
+            none).
         expected_time: free text: how long the preset takes (measured or estimated).
-        finetune: ``{data, num_samples, epochs, learning_rate, warmup_epochs, from_scratch}`` or ``None``:
-            after training, every kept model is fine-tuned on the first ``n`` training volumes of a target
-            data set (``data`` deep-merged over the condition's data; its seed defaults to the data seed
-            + ``SHIFTED_TEST_SEED_OFFSET``, so no organ repeats a training one) for each ``n`` of
-            ``num_samples``, and evaluated on the target's test split (test sets ``finetune-n``); with
-            ``from_scratch``, a fresh network of the arm is trained on the same volumes (``scratch-n``).
-        primary_comparison: ``{"arm": (...), "reference": (...)}``: the comparison declared before the
-            run, the best of the ``arm`` names against the best of the ``reference`` names (each chosen by
-            the mean validation score over seeds), or ``None``.
+        finetune: a :class:`FinetuneConfig`, or ``None``.
         preset: the preset applied, or ``None``.
         path: the file it was read from, or ``None``.
     """
 
-    name: str
-    kind: str
-    description: str
-    seeds: tuple[int, ...]
-    reference_arms: tuple[str, ...]
-    data: dict
-    conditions: tuple[ConditionConfig, ...]
-    model: dict
-    training: TrainingConfig
-    test_sets: tuple[TestSetConfig, ...]
-    arms: tuple[ArmConfig, ...]
-    search: dict = field(default_factory=dict)
-    similarity: dict = field(default_factory=dict)
-    expected_time: str = ""
-    preset: str | None = None
-    path: str | None = None
-    primary_comparison: dict | None = None
-    finetune: dict | None = None
+    name: str = _checked(_text)
+    kind: str = _checked(_choice(EXPERIMENT_KINDS))
+    data: dict = _checked(_data_options)
+    description: str = _checked(_free_text, "")
+    seeds: tuple[int, ...] = _checked(_seeds, (0, 1, 2))
+    reference_arms: tuple[str, ...] = _checked(_arm_names(allow_empty=True), ())
+    primary_comparison: PrimaryComparison | None = _checked(_optional(_section(PrimaryComparison)), None)
+    conditions: tuple[ConditionConfig, ...] = _checked(
+        _sections(ConditionConfig, "conditions"), (ConditionConfig("default"),)
+    )
+    model: dict = _checked(_model_overrides, default_factory=dict)
+    training: TrainingConfig = _checked(_section(TrainingConfig), default_factory=TrainingConfig)
+    test_sets: tuple[TestSetConfig, ...] = _checked(_sections(TestSetConfig, "test sets"), (TestSetConfig("test"),))
+    arms: tuple[ArmConfig, ...] = _checked(_sections(ArmConfig, "arms", allow_empty=True), ())
+    search: SearchConfig | None = _checked(_optional(_section(SearchConfig)), None)
+    similarity: SimilarityConfig | None = _checked(_optional(_section(SimilarityConfig)), None)
+    expected_time: str = _checked(_free_text, "")
+    finetune: FinetuneConfig | None = _checked(_optional(_section(FinetuneConfig)), None)
+    preset: str | None = field(default=None, metadata=_NOT_A_KEY)
+    path: str | None = field(default=None, metadata=_NOT_A_KEY)
 
     def arm(self, name: str) -> ArmConfig:
         """The arm called ``name``."""
@@ -372,193 +902,77 @@ class ExperimentConfig:
                 return arm
         raise KeyError(f"no arm {name!r}; arms: {[a.name for a in self.arms]}")
 
-
-def _parse_seeds(where: str, value: Any) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return tuple(range(_positive_int(where, value)))
-    if not isinstance(value, Sequence) or isinstance(value, str) or not value:
-        _fail(where, f"expected a number of seeds (>= 1) or a non-empty list of seeds, got {value!r}.")
-    seeds = tuple(_positive_int(f"{where}[{i}]", s, minimum=0) for i, s in enumerate(value))
-    if len(set(seeds)) != len(seeds):
-        _fail(where, f"seeds must be distinct, got {list(seeds)}.")
-    return seeds
+    def _check_section(self) -> None:
+        _check_arm_names(self)
+        _check_data(self)
+        _check_networks(self)
+        if self.kind == "scale_search":
+            _check_search(self)
+        if self.kind == "similarity" and self.similarity is None:
+            object.__setattr__(self, "similarity", SimilarityConfig())
 
 
-def _parse_scales(where: str, value: Any, kind: str) -> Any:
-    if value is None:
-        return None
-    if kind in _UNSCALED_KINDS:
-        _fail(
-            where,
-            f"pos_embed {kind!r} has no scales; scales apply to {', '.join(k for k in POSITIONAL_EMBEDDING_KINDS if k not in _UNSCALED_KINDS)}.",
-        )
-    if isinstance(value, Mapping):
-        spec = _check_keys(where, value, _SCALE_SPEC_KEYS)
-        if "match_bandwidth" in spec:
-            if len(spec) != 1:
+def _check_arm_names(config: ExperimentConfig) -> None:
+    """Arm names are unique, and every name that refers to an arm finds one."""
+    if config.kind != "similarity" and not config.arms:
+        _fail("arms", "expected a non-empty list of arms.")
+    names = [a.name for a in config.arms]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        _fail("arms", f"arm names must be unique, repeated: {duplicates}.")
+    for i, arm in enumerate(config.arms):
+        if isinstance(arm.scales, Mapping) and "match_bandwidth" in arm.scales:
+            target = arm.scales["match_bandwidth"]
+            if target not in names[:i]:
+                _fail(f"arms[{i}].scales.match_bandwidth", f"{target!r} must name an earlier arm, one of {names[:i]}.")
+            if config.arm(target).pos_embed in _UNSCALED_KINDS:
                 _fail(
-                    where,
-                    f"match_bandwidth stands alone (one isotropic scale), got also {sorted(set(spec) - {'match_bandwidth'})}.",
+                    f"arms[{i}].scales.match_bandwidth",
+                    f"arm {target!r} ({config.arm(target).pos_embed}) has no scales to match.",
                 )
-            _name(f"{where}.match_bandwidth", spec["match_bandwidth"])
-            return spec
-        policy = spec.get("policy", "physical")
-        options = {k: v for k, v in spec.items() if k not in ("policy", "values")}
+    for i, reference in enumerate(config.reference_arms):
+        if reference not in names:
+            _fail(f"reference_arms[{i}]", f"{reference!r} is not an arm; arms: {names}.")
+    if config.primary_comparison is not None:
+        for side in _keys(PrimaryComparison):
+            for i, name in enumerate(getattr(config.primary_comparison, side)):
+                if name not in names:
+                    _fail(f"primary_comparison.{side}[{i}]", f"{name!r} is not an arm; arms: {names}.")
+
+
+def _check_data(config: ExperimentConfig) -> None:
+    """The data of every condition, test set and fine-tuning target is valid for the config's source."""
+    source = config.data["source"]
+    names = [c.name for c in config.conditions]
+    if len(set(names)) != len(names):
+        _fail("conditions", f"condition names must be unique, got {names}.")
+    for i, condition in enumerate(config.conditions):
         try:
-            ScalePolicy(policy, scales=spec.get("values"), **options)
-        except (TypeError, ValueError) as error:
-            _fail(where, str(error).replace("scales", "values"))  # the config calls ScalePolicy's scales "values"
-        return {**spec, "policy": policy}
-    _check_number_or_list(where, value)
-    return value
+            source_options(deep_merge(config.data, condition.data))
+        except ValueError as error:
+            _fail(f"conditions[{i}] ({condition.name})", str(error))
+    for i, test_set in enumerate(config.test_sets):
+        _check_keys(f"test_sets[{i}].options", test_set.options, TEST_SET_OPTION_KEYS[source])
+        try:
+            check_test_set_options(source, test_set.name, test_set.options)
+        except ValueError as error:
+            _fail(f"test_sets[{i}].options", str(error))
+    finetune = config.finetune
+    if finetune is not None:
+        if finetune.data.get("source", source) != source:
+            _fail("finetune.data.source", f"fine-tuning keeps the source {source!r}, got {finetune.data['source']!r}.")
+        try:
+            source_options(deep_merge(config.data, finetune.data))
+        except ValueError as error:
+            _fail("finetune.data", str(error))
 
 
-def _check_number_or_list(where: str, value: Any) -> None:
-    values = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
-    if not values:
-        _fail(where, "expected a positive number or a non-empty list of them, got an empty list.")
-    for i, v in enumerate(values):
-        _positive_float(f"{where}[{i}]" if values is value else where, v)
-
-
-def _parse_arm(where: str, raw: Any) -> ArmConfig:
-    arm = _check_keys(where, raw, _ARM_KEYS, required=("name", "pos_embed"))
-    name = _name(f"{where}.name", arm["name"])
-    kind = arm["pos_embed"]
-    if kind not in POSITIONAL_EMBEDDING_KINDS:
-        _fail(f"{where}.pos_embed", f"{kind!r} is not one of {', '.join(POSITIONAL_EMBEDDING_KINDS)}.")
-    scales = _parse_scales(f"{where}.scales", arm.get("scales"), kind)
-    kwargs = arm.get("pos_embed_kwargs") or {}
-    if not isinstance(kwargs, Mapping):
-        _fail(f"{where}.pos_embed_kwargs", f"expected a mapping, got {kwargs!r}.")
-    for key in ("scales", "seed", "patch_size"):
-        if key in kwargs:
-            _fail(
-                f"{where}.pos_embed_kwargs.{key}",
-                "is set by the harness (scales from the arm's 'scales', seed from the run, patch_size from the model).",
-            )
-    network = arm.get("network", "afpe_vit")
-    if network not in ARM_NETWORKS:
-        _fail(f"{where}.network", f"{network!r} is not one of {', '.join(ARM_NETWORKS)}.")
-    spacing_embedding = arm.get("spacing_embedding")
-    if isinstance(spacing_embedding, str):
-        spacing_embedding = {"target": spacing_embedding}
-    if spacing_embedding is not None:
-        spacing_embedding = _check_keys(
-            f"{where}.spacing_embedding", spacing_embedding, _SPACING_EMBEDDING_KEYS, required=("target",)
-        )
-    rotary = arm.get("rotary")
-    if rotary is not None:
-        rotary = _check_keys(f"{where}.rotary", rotary, _ROTARY_KEYS, required=("kind",))
-        if rotary.get("mode") == "physical" and "reference_extent" not in rotary:
-            _fail(
-                f"{where}.rotary",
-                "mode 'physical' needs reference_extent (mm per position unit, e.g. one token length).",
-            )
-    arm_model = _parse_model(f"{where}.model", arm.get("model"))
-    if network == "monai_vit":
-        if kind not in _MONAI_VIT_POS_EMBED:
-            _fail(f"{where}.pos_embed", f"MONAI's ViT offers {', '.join(_MONAI_VIT_POS_EMBED)}, got {kind!r}.")
-        for key, value in (("spacing_embedding", spacing_embedding), ("rotary", rotary), ("pos_embed_kwargs", kwargs)):
-            if value:
-                _fail(
-                    f"{where}.{key}", "MONAI's ViT (network: monai_vit) takes no spacing, rotary or embedding options."
-                )
-    if network == "monai_unetr":
-        if kind != _MONAI_UNETR_POS_EMBED:
-            _fail(
-                f"{where}.pos_embed",
-                f"arm {name!r}: MONAI's UNETR fixes its ViT's positional embedding to a learnable table; "
-                f"set pos_embed: {_MONAI_UNETR_POS_EMBED}, got {kind!r}.",
-            )
-        for key, value in (("spacing_embedding", spacing_embedding), ("rotary", rotary), ("pos_embed_kwargs", kwargs)):
-            if value:
-                _fail(
-                    f"{where}.{key}",
-                    f"arm {name!r}: MONAI's UNETR (network: monai_unetr) takes no spacing, rotary or embedding options.",
-                )
-    if network == "afpe_unetr":
-        if spacing_embedding is not None and spacing_embedding["target"] not in _UNETR_SPACING_TARGETS:
-            _fail(
-                f"{where}.spacing_embedding.target",
-                f"arm {name!r}: AFPEUNETR has no class token; targets are {', '.join(_UNETR_SPACING_TARGETS)}, "
-                f"got {spacing_embedding['target']!r}.",
-            )
-        if kwargs.get("cls_position", "none") != "none":
-            _fail(
-                f"{where}.pos_embed_kwargs.cls_position",
-                f"arm {name!r}: AFPEUNETR has no class token; cls_position must be 'none', got {kwargs['cls_position']!r}.",
-            )
-    augment = arm.get("augment")
-    if augment is not None:
-        augment = _check_keys(f"{where}.augment", augment, _AUGMENT_KEYS, required=("spacing_range",))
-        if "prob" in augment and not 0 <= _positive_float(f"{where}.augment.prob", augment["prob"], True) <= 1:
-            _fail(f"{where}.augment.prob", f"expected a probability in [0, 1], got {augment['prob']!r}.")
-    resample = arm.get("resample")
-    if resample is not None:
-        resample = _check_keys(f"{where}.resample", resample, _RESAMPLE_KEYS, required=_RESAMPLE_KEYS)
-        _check_number_or_list(f"{where}.resample.spacing", resample["spacing"])
-        size = resample["spatial_size"]
-        for i, s in enumerate(size if isinstance(size, Sequence) else [size]):
-            _positive_int(f"{where}.resample.spatial_size[{i}]", s)
-    tune = arm.get("tune")
-    if tune is not None:
-        if not isinstance(tune, Mapping) or len(tune) != 1:
-            _fail(
-                f"{where}.tune",
-                f"expected one key of {list(_TUNABLE_SCALE_KEYS)} with a list of candidates, got {tune!r}.",
-            )
-        ((key, candidates),) = tune.items()
-        if key not in _TUNABLE_SCALE_KEYS:
-            _fail(f"{where}.tune", f"{key!r} cannot be tuned; tunable keys: {', '.join(_TUNABLE_SCALE_KEYS)}.")
-        if not isinstance(scales, Mapping) or "match_bandwidth" in scales:
-            _fail(f"{where}.tune", "needs a 'scales' mapping (policy and options) whose key it varies.")
-        if not isinstance(candidates, Sequence) or isinstance(candidates, str) or len(candidates) < 2:
-            _fail(f"{where}.tune.{key}", f"expected a list of at least 2 candidates, got {candidates!r}.")
-        for i, c in enumerate(candidates):
-            _check_number_or_list(f"{where}.tune.{key}[{i}]", c)
-        tune = {key: list(candidates)}
-    return ArmConfig(
-        name=name,
-        pos_embed=kind,
-        scales=scales,
-        pos_embed_kwargs=dict(kwargs),
-        resample=resample,
-        tune=tune,
-        description=str(arm.get("description", "")),
-        network=network,
-        spacing_embedding=spacing_embedding,
-        rotary=rotary,
-        model=arm_model,
-        augment=augment,
-    )
-
-
-def _parse_model(where: str, raw: Any) -> dict:
-    model = _check_keys(where, raw or {}, _MODEL_KEYS)
-    for key in ("hidden_size", "mlp_dim", "num_layers", "num_heads", "feature_size"):
-        if key in model:
-            _positive_int(f"{where}.{key}", model[key])
-    if "patch_size" in model:
-        size = model["patch_size"]
-        for i, s in enumerate(size if isinstance(size, Sequence) else [size]):
-            _positive_int(f"{where}.patch_size[{i}]", s)
-    channels = model.get("stem_channels")
-    if channels is not None:
-        for i, c in enumerate(channels if isinstance(channels, Sequence) else [channels]):
-            _positive_int(f"{where}.stem_channels[{i}]", c)
-    if "dropout_rate" in model and not 0 <= _positive_float(f"{where}.dropout_rate", model["dropout_rate"], True) <= 1:
-        _fail(f"{where}.dropout_rate", f"expected a rate in [0, 1], got {model['dropout_rate']!r}.")
-    return model
-
-
-def _check_networks(
-    where: str, arms: Sequence[ArmConfig], model: Mapping, conditions: Sequence[ConditionConfig], source: str
-) -> None:
-    """Each arm's network learns the task of the data ``source`` and takes the model options it gets (per condition)."""
+def _check_networks(config: ExperimentConfig) -> None:
+    """Each arm's network learns the task of the data source and takes the model options it gets (per condition)."""
+    source = config.data["source"]
     task = SOURCE_TASKS[source]
-    for i, arm in enumerate(arms):
-        at = f"{where}: arms[{i}]"
+    for i, arm in enumerate(config.arms):
+        at = f"arms[{i}]"
         if task not in NETWORK_TASKS[arm.network]:
             fitting = [n for n, tasks in NETWORK_TASKS.items() if task in tasks]
             _fail(
@@ -572,9 +986,9 @@ def _check_networks(
                 f"arm {arm.name!r}: spacing augmentation resamples the images only; the label maps of a segmentation "
                 "task would not follow.",
             )
-        allowed = _UNETR_MODEL_KEYS if arm.network in _UNETR_NETWORKS else _VIT_MODEL_KEYS
-        for condition in conditions:
-            merged = {k: v for k, v in {**model, **condition.model, **arm.model}.items() if v is not None}
+        allowed = _keys(NETWORK_MODEL_CONFIGS[arm.network])
+        for condition in config.conditions:
+            merged = {k: v for k, v in {**config.model, **condition.model, **arm.model}.items() if v is not None}
             extra = sorted(set(merged) - set(allowed))
             if extra:
                 _fail(
@@ -596,78 +1010,20 @@ def _check_networks(
                 )
 
 
-def _parse_training(where: str, raw: Any) -> TrainingConfig:
-    training = _check_keys(where, raw or {}, _TRAINING_KEYS)
-    defaults = TrainingConfig()
-    values = {}
-    for key in _TRAINING_KEYS:
-        value = training.get(key, getattr(defaults, key))
-        if key in ("epochs", "batch_size", "eval_batch_size"):
-            value = _positive_int(f"{where}.{key}", value)
-        elif key == "threads":
-            value = _positive_int(f"{where}.{key}", value, minimum=0)
-        elif key == "bf16":
-            if not isinstance(value, bool):
-                _fail(f"{where}.bf16", f"expected true or false, got {value!r}.")
-        elif key == "learning_rate":
-            value = _positive_float(f"{where}.{key}", value)
-        else:
-            value = _positive_float(f"{where}.{key}", value, allow_zero=True)
-        values[key] = value
-    return TrainingConfig(**values)
-
-
-def _parse_finetune(where: str, value: Any, data: Mapping) -> dict | None:
-    """``finetune: {data, num_samples, epochs, learning_rate, warmup_epochs, from_scratch}``, checked."""
-    if value is None:
-        return None
-    spec = _check_keys(where, value, _FINETUNE_KEYS, required=("data", "num_samples"))
-    _check_keys(f"{where}.data", spec["data"] or {}, DATA_OPTION_KEYS)
-    if "source" in (spec["data"] or {}) and spec["data"]["source"] != data["source"]:
+def _check_search(config: ExperimentConfig) -> None:
+    """A scale search names the arm it searches, a Fourier encoding with fixed scales."""
+    search = config.search
+    if search is None:
+        _fail("search", "a scale_search experiment needs this section (arm and groups at least).")
+    names = [a.name for a in config.arms]
+    if search.arm not in names:
+        _fail("search.arm", f"{search.arm!r} must name the searched arm, one of {names}.")
+    kind = config.arm(search.arm).pos_embed
+    if kind not in _SEARCHABLE_KINDS:
         _fail(
-            f"{where}.data.source", f"fine-tuning keeps the source {data['source']!r}, got {spec['data']['source']!r}."
+            "search.arm",
+            f"the searched arm must be a fixed-scale Fourier encoding ({' or '.join(_SEARCHABLE_KINDS)}), got {kind!r}.",
         )
-    try:
-        source_options(deep_merge(data, spec["data"] or {}))
-    except ValueError as error:
-        _fail(f"{where}.data", str(error))
-    sizes = spec["num_samples"] if isinstance(spec["num_samples"], Sequence) else [spec["num_samples"]]
-    if not sizes:
-        _fail(f"{where}.num_samples", "expected one or more numbers of labelled target volumes, got none.")
-    parsed = {
-        "data": dict(spec["data"] or {}),
-        "num_samples": tuple(_positive_int(f"{where}.num_samples[{i}]", n) for i, n in enumerate(sizes)),
-        "epochs": _positive_int(f"{where}.epochs", spec.get("epochs", 20)),
-        "learning_rate": _positive_float(f"{where}.learning_rate", spec.get("learning_rate", 3e-4)),
-        "warmup_epochs": _positive_float(f"{where}.warmup_epochs", spec.get("warmup_epochs", 1.0), allow_zero=True),
-        "from_scratch": spec.get("from_scratch", True),
-    }
-    if not isinstance(parsed["from_scratch"], bool):
-        _fail(f"{where}.from_scratch", f"expected true or false, got {parsed['from_scratch']!r}.")
-    return parsed
-
-
-def _parse_primary_comparison(where: str, value: Any, arms: Sequence[str]) -> dict | None:
-    """``{arm: A | [A1, ...], reference: B | [B1, ...]}`` -> ``{"arm": (...), "reference": (...)}``, names checked."""
-    if value is None:
-        return None
-    spec = _check_keys(where, value, ("arm", "reference"), required=("arm", "reference"))
-    parsed = {}
-    for key in ("arm", "reference"):
-        names = spec[key]
-        names = [names] if isinstance(names, str) else names
-        if not isinstance(names, Sequence) or not names:
-            _fail(f"{where}.{key}", f"expected an arm name or a non-empty list of arm names, got {spec[key]!r}.")
-        for i, name in enumerate(names):
-            if name not in arms:
-                _fail(f"{where}.{key}[{i}]", f"{name!r} is not an arm; arms: {list(arms)}.")
-        if len(set(names)) != len(names):
-            _fail(f"{where}.{key}", f"arm names must be distinct, got {list(names)}.")
-        parsed[key] = tuple(names)
-    shared = sorted(set(parsed["arm"]) & set(parsed["reference"]))
-    if shared:
-        _fail(where, f"an arm cannot be compared with itself: {shared} on both sides.")
-    return parsed
 
 
 def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str = "<config>") -> ExperimentConfig:
@@ -679,131 +1035,25 @@ def parse_experiment_config(raw: Mapping, preset: str | None = None, source: str
         source: name used in error messages (the file path).
 
     Raises:
-        ConfigError: naming ``source``, the key path, the bad value and what is allowed.
+        ConfigError: naming ``source``, the key path, the bad value or key and what is allowed.
     """
-    top = _check_keys(source, raw, _TOP_KEYS, required=("name", "kind", "data"))
+    keys = _keys(ExperimentConfig)
+    top = _check_keys(source, raw, (*keys, "presets"), _required(ExperimentConfig))
     presets = top.pop("presets", None) or {}
     if not isinstance(presets, Mapping):
         _fail(f"{source}: presets", f"expected a mapping of preset name -> overrides, got {presets!r}.")
     if preset is not None:
         if preset not in presets:
             _fail(f"{source}: presets", f"no preset {preset!r}; this config has {sorted(presets) or 'none'}.")
-        overrides = _check_keys(
-            f"{source}: presets.{preset}",
-            presets[preset] or {},
-            [k for k in _TOP_KEYS if k not in ("name", "kind", "presets")],
-        )
-        top = deep_merge(top, overrides)
+        overridable = [k for k in keys if k not in ("name", "kind")]
+        top = deep_merge(top, _check_keys(f"{source}: presets.{preset}", presets[preset] or {}, overridable))
     where = f"{source}" + (f" (preset {preset!r})" if preset else "")
-
-    kind = top["kind"]
-    if kind not in EXPERIMENT_KINDS:
-        _fail(f"{where}: kind", f"{kind!r} is not one of {', '.join(EXPERIMENT_KINDS)}.")
-    data = _check_keys(f"{where}: data", top["data"], DATA_OPTION_KEYS, required=("source",))
-    if data["source"] not in DATA_SOURCES:
-        _fail(f"{where}: data.source", f"{data['source']!r} is not one of {', '.join(DATA_SOURCES)}.")
-
-    raw_arms = top.get("arms") or []
-    if kind != "similarity" and (not isinstance(raw_arms, Sequence) or not raw_arms):
-        _fail(f"{where}: arms", "expected a non-empty list of arms.")
-    arms = tuple(_parse_arm(f"{where}: arms[{i}]", a) for i, a in enumerate(raw_arms))
-    names = [a.name for a in arms]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        _fail(f"{where}: arms", f"arm names must be unique, repeated: {duplicates}.")
-    for i, arm in enumerate(arms):
-        if isinstance(arm.scales, Mapping) and "match_bandwidth" in arm.scales:
-            target = arm.scales["match_bandwidth"]
-            if target not in names[:i]:
-                _fail(
-                    f"{where}: arms[{i}].scales.match_bandwidth",
-                    f"{target!r} must name an earlier arm, one of {names[:i]}.",
-                )
-            if arms[names.index(target)].pos_embed in _UNSCALED_KINDS:
-                _fail(
-                    f"{where}: arms[{i}].scales.match_bandwidth",
-                    f"arm {target!r} ({arms[names.index(target)].pos_embed}) has no scales to match.",
-                )
-    references = top.get("reference_arms") or ()
-    references = (references,) if isinstance(references, str) else tuple(references)
-    for i, reference in enumerate(references):
-        if reference not in names:
-            _fail(f"{where}: reference_arms[{i}]", f"{reference!r} is not an arm; arms: {names}.")
-    primary = _parse_primary_comparison(f"{where}: primary_comparison", top.get("primary_comparison"), names)
-
-    raw_conditions = top.get("conditions") or [{"name": "default"}]
-    if not isinstance(raw_conditions, Sequence):
-        _fail(f"{where}: conditions", f"expected a list of conditions, got {raw_conditions!r}.")
-    conditions = []
-    for i, c in enumerate(raw_conditions):
-        c = _check_keys(f"{where}: conditions[{i}]", c, ("name", "data", "model"), required=("name",))
-        _check_keys(f"{where}: conditions[{i}].data", c.get("data") or {}, DATA_OPTION_KEYS)
-        try:
-            source_options(deep_merge(data, c.get("data") or {}))
-        except ValueError as error:
-            _fail(f"{where}: conditions[{i}] ({c['name']})", str(error))
-        conditions.append(
-            ConditionConfig(
-                name=_name(f"{where}: conditions[{i}].name", str(c["name"])),
-                data=dict(c.get("data") or {}),
-                model=_parse_model(f"{where}: conditions[{i}].model", c.get("model")),
-            )
+    try:
+        return ExperimentConfig(
+            **_given(ExperimentConfig, top), preset=preset, path=None if source == "<config>" else source
         )
-    if len({c.name for c in conditions}) != len(conditions):
-        _fail(f"{where}: conditions", f"condition names must be unique, got {[c.name for c in conditions]}.")
-
-    model = _parse_model(f"{where}: model", top.get("model"))
-    _check_networks(where, arms, model, conditions, data["source"])
-
-    raw_tests = top.get("test_sets") or [{"name": "test"}]
-    test_sets = []
-    for i, t in enumerate(raw_tests):
-        t = _check_keys(f"{where}: test_sets[{i}]", t, ("name", "options"), required=("name",))
-        _check_keys(f"{where}: test_sets[{i}].options", t.get("options") or {}, TEST_SET_OPTION_KEYS[data["source"]])
-        try:
-            check_test_set_options(data["source"], str(t["name"]), t.get("options") or {})
-        except ValueError as error:
-            _fail(f"{where}: test_sets[{i}].options", str(error))
-        test_sets.append(
-            TestSetConfig(_name(f"{where}: test_sets[{i}].name", str(t["name"])), dict(t.get("options") or {}))
-        )
-
-    config = ExperimentConfig(
-        name=_name(f"{where}: name", top["name"]),
-        kind=kind,
-        description=str(top.get("description", "")).strip(),
-        seeds=_parse_seeds(f"{where}: seeds", top.get("seeds", 3)),
-        reference_arms=references,
-        primary_comparison=primary,
-        data=data,
-        conditions=tuple(conditions),
-        model=model,
-        training=_parse_training(f"{where}: training", top.get("training")),
-        test_sets=tuple(test_sets),
-        arms=arms,
-        search=dict(top.get("search") or {}),
-        similarity=dict(top.get("similarity") or {}),
-        expected_time=str(top.get("expected_time", "")).strip(),
-        finetune=_parse_finetune(f"{where}: finetune", top.get("finetune"), data),
-        preset=preset,
-        path=None if source == "<config>" else source,
-    )
-    _check_kind_options(config, where)
-    return config
-
-
-def _check_kind_options(config: ExperimentConfig, where: str) -> None:
-    """Validate the ``search`` / ``similarity`` section at load time, so a bad key fails before any run."""
-    if config.kind == "scale_search":
-        from monai_afpe.experiments.search import check_search_options
-
-        check_search_options(config)
-    elif config.kind == "similarity":
-        from monai_afpe.experiments.similarity import SIMILARITY_KEYS
-
-        unknown = sorted(set(config.similarity) - set(SIMILARITY_KEYS))
-        if unknown:
-            _fail(f"{where}: similarity", f"unknown keys {unknown}; allowed: {', '.join(SIMILARITY_KEYS)}.")
+    except ConfigError as error:
+        raise ConfigError(error.reason, f"{where}: {error.path}" if error.path else where) from None
 
 
 def load_experiment_config(

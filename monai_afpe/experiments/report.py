@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from monai_afpe.experiments.config import PrimaryComparison
 from monai_afpe.experiments.finetune_curve import finetune_section
 from monai_afpe.experiments.statistics import (
     MIN_SEEDS_FOR_SIGNIFICANCE,
@@ -624,7 +625,7 @@ def _mean_score(rows: Sequence[dict], column: str, arm: str, condition: str) -> 
 
 def primary_comparison_section(
     rows: Sequence[dict],
-    primary_comparison: Mapping[str, Sequence[str]],
+    primary_comparison: PrimaryComparison,
     confidence: float = 0.95,
     cases: Mapping[tuple[str, str], CasePredictions] | None = None,
 ) -> str:
@@ -639,12 +640,11 @@ def primary_comparison_section(
 
     Args:
         rows: the runs of ``results.csv``.
-        primary_comparison: ``{"arm": (names...), "reference": (names...)}`` (see
-            :class:`~monai_afpe.experiments.config.ExperimentConfig`).
+        primary_comparison: the comparison declared in the config (its ``arm`` and ``reference`` names).
         confidence: nominal level of the interval.
         cases: per-case predictions by ``(condition, test_set)`` (see :func:`read_cases`), or ``None``.
     """
-    declared = {side: tuple(primary_comparison[side]) for side in ("arm", "reference")}
+    declared = {"arm": tuple(primary_comparison.arm), "reference": tuple(primary_comparison.reference)}
     lines = ["## Primary comparison", ""]
     text = (
         f"Declared in the config before the run (`primary_comparison`): the best of {', '.join(declared['arm'])} "
@@ -898,7 +898,7 @@ def write_benchmark_report(
     elapsed_seconds: float | None = None,
     extra_sections: Sequence[str] = (),
     confidence: float = 0.95,
-    primary_comparison: Mapping[str, Sequence[str]] | None = None,
+    primary_comparison: PrimaryComparison | None = None,
     cases: Mapping[tuple[str, str], CasePredictions] | None = None,
 ) -> Path:
     """Write ``results.md`` and one PNG per metric (plus paired-difference PNGs) into ``output_dir``.
@@ -912,7 +912,7 @@ def write_benchmark_report(
         elapsed_seconds: wall-clock time of the whole benchmark.
         extra_sections: Markdown appended at the end.
         confidence: nominal level of the intervals.
-        primary_comparison: ``{"arm": (...), "reference": (...)}`` declared in the config, reported first
+        primary_comparison: the comparison declared in the config, reported first
             (see :func:`primary_comparison_section`), or ``None``.
         cases: per-case predictions by ``(condition, test_set)`` (see :func:`read_cases`): intervals then
             resample test cases as well as seeds; ``None`` falls back to seed-only intervals, said so.
@@ -934,7 +934,7 @@ def write_benchmark_report(
     if elapsed_seconds is not None:
         facts += f"; wall-clock {elapsed_seconds / 60:.1f} min"
     lines += [facts + ".", ""]
-    if primary_comparison:
+    if primary_comparison is not None:
         lines += [primary_comparison_section(rows, primary_comparison, confidence, cases), ""]
 
     # every comparison outside the primary one, Holm-adjusted together

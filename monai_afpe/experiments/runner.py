@@ -27,7 +27,7 @@ import torch
 
 from monai_afpe.experiments.arms import build_network, model_options, resolve_scales
 from monai_afpe.experiments.augmentation import spacing_augmentation
-from monai_afpe.experiments.config import ArmConfig, ExperimentConfig, deep_merge
+from monai_afpe.experiments.config import ArmConfig, ExperimentConfig, ResampleConfig, deep_merge
 from monai_afpe.experiments.data import SHIFTED_TEST_SEED_OFFSET, ExperimentData, Split, load_experiment_data
 from monai_afpe.experiments.report import (
     case_rows,
@@ -75,7 +75,7 @@ def _finetune_runs_per_seed(config: ExperimentConfig) -> int:
     """Fine-tuning runs after each arm's training run (one per ``n``, twice with ``from_scratch``)."""
     if config.finetune is None:
         return 0
-    return len(config.finetune["num_samples"]) * (2 if config.finetune["from_scratch"] else 1)
+    return len(config.finetune.num_samples) * (2 if config.finetune.from_scratch else 1)
 
 
 def count_runs(config: ExperimentConfig) -> int:
@@ -85,7 +85,7 @@ def count_runs(config: ExperimentConfig) -> int:
 
 
 def finetune_target(
-    config: ExperimentConfig, cache: "DataCache", condition_data: Mapping, resample: Mapping | None
+    config: ExperimentConfig, cache: "DataCache", condition_data: Mapping, resample: ResampleConfig | None
 ) -> ExperimentData:
     """The target data of ``config.finetune`` for one condition and preprocessing, with its own test split only.
 
@@ -93,8 +93,8 @@ def finetune_target(
     :data:`~monai_afpe.experiments.data.SHIFTED_TEST_SEED_OFFSET`, so its volumes are not the training ones.
     """
     spec = config.finetune
-    target = deep_merge(condition_data, spec["data"])
-    if "seed" not in spec["data"]:
+    target = deep_merge(condition_data, spec.data)
+    if "seed" not in spec.data:
         target["seed"] = int(deep_merge(config.data, condition_data).get("seed", 0)) + SHIFTED_TEST_SEED_OFFSET
     return cache.get(target, resample, {"test": {}})
 
@@ -122,7 +122,7 @@ def finetune_runs(
     """
     spec = config.finetune
     runs = []
-    for n in spec["num_samples"]:
+    for n in spec.num_samples:
         if n > len(target.train):
             raise ValueError(
                 f"finetune.num_samples {n} exceeds the {len(target.train)} training volumes of the target data; "
@@ -134,13 +134,13 @@ def finetune_runs(
         )
         training = dataclasses.replace(
             config.training,
-            epochs=spec["epochs"],
-            learning_rate=spec["learning_rate"],
-            warmup_epochs=spec["warmup_epochs"],
+            epochs=spec.epochs,
+            learning_rate=spec.learning_rate,
+            warmup_epochs=spec.warmup_epochs,
             batch_size=min(config.training.batch_size, n),
         )
         starts = [(f"finetune-{n}", copy.deepcopy(network))]
-        if spec["from_scratch"]:
+        if spec.from_scratch:
             starts.append((f"scratch-{n}", build_network(config, arm, few, seed, condition_model, chosen)))
         for name, model in starts:
             run_data = dataclasses.replace(few, tests={name: target.tests["test"]})
@@ -184,10 +184,11 @@ class DataCache:
         self._data: dict[str, ExperimentData] = {}
 
     def get(
-        self, condition_data: Mapping, resample: Mapping | None, test_sets: Mapping | None = None
+        self, condition_data: Mapping, resample: ResampleConfig | None, test_sets: Mapping | None = None
     ) -> ExperimentData:
         """The data of a condition (with ``resample``); ``test_sets`` defaults to the config's test sets."""
         tests = {t.name: t.options for t in self.config.test_sets} if test_sets is None else dict(test_sets)
+        resample = None if resample is None else dataclasses.asdict(resample)
         key = json.dumps([dict(condition_data), resample, tests], sort_keys=True, default=str)
         if key not in self._data:
             options = deep_merge(self.config.data, condition_data)

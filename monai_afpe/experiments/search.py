@@ -7,17 +7,8 @@ scales), stops poor trials early (Optuna's ``MedianPruner`` on the per-epoch val
 then trains the best scales and the spacing-derived default on fresh seeds and compares them on the
 test set with paired statistics.
 
-Config (``search`` mapping of a ``scale_search`` experiment)::
-
-    search:
-      arm: afpe-default      # the arm whose scales are searched; it is also the default compared with
-      groups: [[0, 1], [2]]  # axes sharing one searched scale (here in-plane x = y, and z)
-      low: 0.02              # log-uniform range of every searched scale
-      high: 4.0
-      trials: 16
-      seed: 1000             # TPE sampler seed and the training seed of every trial
-      startup_trials: 4      # trials before pruning starts
-      warmup_epochs: 3       # epochs before a trial may be pruned
+Options: the ``search`` section of a ``scale_search`` experiment
+(:class:`~monai_afpe.experiments.config.SearchConfig`: keys, meanings and defaults).
 """
 
 from __future__ import annotations
@@ -36,50 +27,7 @@ from monai_afpe.experiments.config import ArmConfig, ConfigError, ExperimentConf
 from monai_afpe.experiments.runner import DataCache, run_benchmark
 from monai_afpe.experiments.training import METRIC_DIRECTIONS, PRIMARY_METRICS, train_and_evaluate
 
-__all__ = ["SEARCH_KEYS", "check_search_options", "run_scale_search", "plot_search"]
-
-SEARCH_KEYS = ("arm", "groups", "low", "high", "trials", "seed", "startup_trials", "warmup_epochs")
-
-
-def check_search_options(config: ExperimentConfig) -> dict:
-    """The ``search`` options with defaults, validated against the config's arms and axes.
-
-    Raises:
-        ConfigError: naming the config file and the bad key.
-    """
-    where = f"{config.path or '<config>'}: search"
-    options = dict(config.search)
-    unknown = sorted(set(options) - set(SEARCH_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {unknown}; allowed: {', '.join(SEARCH_KEYS)}.")
-    names = [a.name for a in config.arms]
-    if options.get("arm") not in names:
-        raise ConfigError(f"{where}.arm: {options.get('arm')!r} must name the searched arm, one of {names}.")
-    arm = config.arm(options["arm"])
-    if arm.pos_embed not in ("afpe", "ifpe"):
-        raise ConfigError(
-            f"{where}.arm: the searched arm must be a fixed-scale Fourier encoding (afpe), got {arm.pos_embed!r}."
-        )
-    groups = options.get("groups")
-    if not isinstance(groups, list) or not groups or not all(isinstance(g, list) and g for g in groups):
-        raise ConfigError(f"{where}.groups: expected a list of axis lists, e.g. [[0, 1], [2]], got {groups!r}.")
-    axes = [a for g in groups for a in g]
-    if sorted(axes) != list(range(len(axes))):
-        raise ConfigError(f"{where}.groups: every axis 0..m-1 must appear exactly once, got {groups!r}.")
-    options.setdefault("low", 0.02)
-    options.setdefault("high", 4.0)
-    if not 0 < float(options["low"]) < float(options["high"]):
-        raise ConfigError(f"{where}: need 0 < low < high, got low={options['low']!r}, high={options['high']!r}.")
-    for key, default, minimum in (
-        ("trials", 16, 1),
-        ("seed", 1000, 0),
-        ("startup_trials", 4, 0),
-        ("warmup_epochs", 2, 0),
-    ):
-        value = options.setdefault(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(f"{where}.{key}: expected an integer >= {minimum}, got {value!r}.")
-    return options
+__all__ = ["run_scale_search", "plot_search"]
 
 
 def _scales_from_groups(groups: list[list[int]], values: list[float]) -> tuple[float, ...]:
@@ -101,19 +49,24 @@ def run_scale_search(
 
     Returns:
         the trial rows and the benchmark rows (best scales, default and any other arm, over ``config.seeds``).
+
+    Raises:
+        ConfigError: the config has no ``search`` section, or its ``groups`` do not cover the data's axes.
     """
     import optuna
     from tqdm.auto import tqdm
 
-    options = check_search_options(config)
+    options = config.search
+    if options is None:
+        raise ConfigError(f"{config.path or '<config>'}: search: {config.name!r} has no search section.")
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    arm = config.arm(options["arm"])
+    arm = config.arm(options.arm)
     condition = config.conditions[0]
     data = DataCache(config, cache_dir).get(condition.data, arm.resample)
     primary = PRIMARY_METRICS[data.task]
     higher = METRIC_DIRECTIONS[primary]
-    groups = options["groups"]
+    groups = options.groups
     if len(groups) and sum(len(g) for g in groups) != len(data.input_size):
         raise ConfigError(
             f"{config.path or '<config>'}: search.groups covers {sum(len(g) for g in groups)} axes but the data has "
@@ -125,20 +78,20 @@ def run_scale_search(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         direction="maximize" if higher else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=options["seed"]),
+        sampler=optuna.samplers.TPESampler(seed=options.seed),
         pruner=optuna.pruners.MedianPruner(
-            n_startup_trials=options["startup_trials"], n_warmup_steps=options["warmup_epochs"]
+            n_startup_trials=options.startup_trials, n_warmup_steps=options.warmup_epochs
         ),
     )
     searched = dataclasses.replace(arm, scales=None, tune=None)
-    bar = tqdm(total=options["trials"], desc=f"{config.name} search", unit="trial", disable=not progress)
+    bar = tqdm(total=options.trials, desc=f"{config.name} search", unit="trial", disable=not progress)
     rows: list[dict] = []
 
     def objective(trial: "optuna.Trial") -> float:
-        values = [trial.suggest_float(f"s{i}", options["low"], options["high"], log=True) for i in range(len(groups))]
+        values = [trial.suggest_float(f"s{i}", options.low, options.high, log=True) for i in range(len(groups))]
         scales = _scales_from_groups(groups, values)
         network = build_network(
-            config, dataclasses.replace(searched, scales=list(scales)), data, options["seed"], condition.model
+            config, dataclasses.replace(searched, scales=list(scales)), data, options.seed, condition.model
         )
 
         def report(epoch: int, validation: Mapping) -> bool:
@@ -146,7 +99,7 @@ def run_scale_search(
             return trial.should_prune()
 
         result = train_and_evaluate(
-            network, data, config.training, options["seed"], device, on_epoch=report, augment=augment
+            network, data, config.training, options.seed, device, on_epoch=report, augment=augment
         )
         score = result.history[-1][f"val_{primary}"]
         rows.append(
@@ -168,7 +121,7 @@ def run_scale_search(
             raise optuna.TrialPruned()
         return score
 
-    study.optimize(objective, n_trials=options["trials"])
+    study.optimize(objective, n_trials=options.trials)
     bar.close()
     with open(output_dir / "trials.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -183,7 +136,7 @@ def run_scale_search(
         pos_embed=arm.pos_embed,
         scales=[round(s, 5) for s in best_scales],
         pos_embed_kwargs=dict(arm.pos_embed_kwargs),
-        description=f"best of {options['trials']} trials",
+        description=f"best of {options.trials} trials",
     )
     final = dataclasses.replace(
         config,

@@ -9,16 +9,8 @@ variance is ``(1 + k(2Δ))/2 - k(Δ)²``, so the standard deviation of one draw 
 half-similarity distance along axis ``i``, ``sqrt(ln 2 / (2π²)) / s_i`` position units, is the
 correlation length an encoding imposes; multiplied by the axis's extent it is a length in mm.
 
-Config (``similarity`` mapping of a ``similarity`` experiment)::
-
-    similarity:
-      grid: [16, 16, 16]           # tokens per axis
-      spacing: [0.7, 0.7, 5.0]     # mm per voxel
-      patch_size: [8, 8, 2]        # voxels per token
-      hidden_size: 384             # D (divisible by 2m for sincos)
-      draws: 32                    # draws of G for the empirical mean kernel
-      base_scale: 1.0              # s0: IFPE's scale and AFPE's largest scale (physical policy)
-      encodings: [sincos, ifpe, afpe]
+Options: the ``similarity`` section of a ``similarity`` experiment
+(:class:`~monai_afpe.experiments.config.SimilarityConfig`: keys, meanings and defaults).
 """
 
 from __future__ import annotations
@@ -28,19 +20,10 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["SIMILARITY_KEYS", "HALF_SIMILARITY", "analytic_kernel", "empirical_kernel", "run_similarity"]
+from monai_afpe.experiments.config import SimilarityConfig
 
-SIMILARITY_KEYS = (
-    "grid",
-    "spacing",
-    "patch_size",
-    "hidden_size",
-    "draws",
-    "base_scale",
-    "encodings",
-    "token",
-    "plane_axis",
-)
+__all__ = ["HALF_SIMILARITY", "analytic_kernel", "empirical_kernel", "run_similarity"]
+
 #: half-similarity distance times the scale: ``exp(-2π² s² Δ²) = 1/2`` at ``Δ = HALF_SIMILARITY / s``
 HALF_SIMILARITY = math.sqrt(math.log(2.0) / (2.0 * math.pi**2))
 
@@ -72,27 +55,17 @@ def empirical_kernel(
     return torch.stack(values)
 
 
-def run_similarity(options: dict, output_dir: Path | str, name: str = "similarity") -> Path:
-    """Write ``similarity_maps.png``, ``kernel.png`` and ``results.md`` (kernel fit and correlation lengths).
-
-    Raises:
-        ValueError: unknown option keys or inconsistent per-axis lengths.
-    """
+def run_similarity(options: SimilarityConfig, output_dir: Path | str, name: str = "similarity") -> Path:
+    """Write ``similarity_maps.png``, ``kernel.png`` and ``results.md`` (kernel fit and correlation lengths)."""
     import matplotlib.pyplot as plt
 
     from monai_afpe.visualize import similarity_map_figure
 
-    unknown = sorted(set(options) - set(SIMILARITY_KEYS))
-    if unknown:
-        raise ValueError(f"similarity options {unknown} are unknown; allowed: {', '.join(SIMILARITY_KEYS)}.")
-    grid = [int(n) for n in options.get("grid", [16, 16, 16])]
-    spacing = [float(s) for s in options.get("spacing", [0.7, 0.7, 5.0])]
-    patch = [int(p) for p in options.get("patch_size", [8, 8, 2])]
-    if not len(grid) == len(spacing) == len(patch) or len(grid) not in (2, 3):
-        raise ValueError(f"grid, spacing and patch_size need 2 or 3 values each, got {grid}, {spacing}, {patch}.")
-    hidden, draws = int(options.get("hidden_size", 384)), int(options.get("draws", 32))
-    base = float(options.get("base_scale", 1.0))
-    encodings = list(options.get("encodings", ["sincos", "ifpe", "afpe"]))
+    grid = [int(n) for n in options.grid]
+    spacing = [float(s) for s in options.spacing]
+    patch = [int(p) for p in options.patch_size]
+    hidden, draws, base = options.hidden_size, options.draws, options.base_scale
+    encodings = list(options.encodings)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     m = len(grid)
@@ -103,8 +76,8 @@ def run_similarity(options: dict, output_dir: Path | str, name: str = "similarit
         patch,
         encodings,
         hidden,
-        token=options.get("token"),
-        plane_axis=int(options.get("plane_axis", 1)),
+        token=options.token,
+        plane_axis=options.plane_axis,
         base_scale=base,
     )
     # grid positions run over [0, 1] per axis: one position unit is the distance between the outer token centres

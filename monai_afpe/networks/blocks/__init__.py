@@ -23,6 +23,7 @@ from monai_afpe.networks.blocks.positional_embedding_factory import (
     POSITIONAL_EMBEDDING_KINDS,
     build_positional_embedding,
     default_afpe_scales,
+    positional_embedding_options,
 )
 from monai_afpe.networks.blocks.rotary_embedding import (
     ROTARY_DEFAULT_THETA,
@@ -63,6 +64,7 @@ __all__ = [
     "POSITION_MODES",
     "POSITIONAL_EMBEDDING_KINDS",
     "PositionalEmbedding",
+    "positional_embedding_options",
     "SDPASelfAttention",
     "SDPATransformerBlock",
     "sincos_axis_order",

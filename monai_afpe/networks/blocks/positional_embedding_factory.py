@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 from monai.utils import ensure_tuple, look_up_option
@@ -14,10 +15,22 @@ from monai_afpe.networks.blocks.positional_embedding import (
     SinCosPositionalEmbedding,
 )
 
-__all__ = ["POSITIONAL_EMBEDDING_KINDS", "build_positional_embedding", "default_afpe_scales"]
+__all__ = [
+    "POSITIONAL_EMBEDDING_KINDS",
+    "build_positional_embedding",
+    "default_afpe_scales",
+    "positional_embedding_options",
+]
 
 POSITIONAL_EMBEDDING_KINDS = ("none", "learnable", "sincos", "ifpe", "afpe", "lfpe", "afpe_learnable_scales")
-_FOURIER_KINDS = ("ifpe", "afpe", "lfpe", "afpe_learnable_scales")
+#: the class of each kind that is not a Fourier kind (those are FourierPositionalEmbedding, set up by the kind)
+_PLAIN_CLASSES = {
+    "none": NoPositionalEmbedding,
+    "learnable": LearnablePositionalEmbedding,
+    "sincos": SinCosPositionalEmbedding,
+}
+#: FourierPositionalEmbedding arguments that the kind sets
+_FOURIER_KIND_ARGUMENTS = ("learnable_frequencies", "learnable_scales")
 
 
 def default_afpe_scales(grid_size: Sequence[int] | int, base_scale: float = 1.0) -> tuple[float, ...]:
@@ -52,12 +65,8 @@ def build_positional_embedding(
         ValueError: unknown ``kind``, or several different scales for ``ifpe``.
     """
     kind = look_up_option(kind, POSITIONAL_EMBEDDING_KINDS)
-    if kind == "none":
-        return NoPositionalEmbedding(grid_size, hidden_size, **kwargs)
-    if kind == "learnable":
-        return LearnablePositionalEmbedding(grid_size, hidden_size, **kwargs)
-    if kind == "sincos":
-        return SinCosPositionalEmbedding(grid_size, hidden_size, **kwargs)
+    if kind in _PLAIN_CLASSES:
+        return _PLAIN_CLASSES[kind](grid_size, hidden_size, **kwargs)
     scales = kwargs.pop("scales", None)
     if kind == "ifpe" and scales is not None and len(set(float(s) for s in ensure_tuple(scales))) > 1:
         raise ValueError(
@@ -73,3 +82,14 @@ def build_positional_embedding(
         learnable_scales=kind == "afpe_learnable_scales",
         **kwargs,
     )
+
+
+def positional_embedding_options(kind: str) -> tuple[str, ...]:
+    """The options (``kwargs``) that :func:`build_positional_embedding` takes for ``kind``, in signature order.
+
+    Raises:
+        ValueError: unknown ``kind``.
+    """
+    kind = look_up_option(kind, POSITIONAL_EMBEDDING_KINDS)
+    parameters = inspect.signature(_PLAIN_CLASSES.get(kind, FourierPositionalEmbedding)).parameters
+    return tuple(name for name in parameters if name not in ("grid_size", "hidden_size", *_FOURIER_KIND_ARGUMENTS))
