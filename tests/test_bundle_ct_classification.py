@@ -283,9 +283,13 @@ def test_unknown_dataset_format_is_refused(tmp_path):
     workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=tmp_path, dataset_format="npz")
     workflow.initialize()
     with pytest.raises(RuntimeError) as error:
-        workflow.parser.get_parsed_content("datalist_file")
+        workflow.parser.get_parsed_content("train#dataset#data")
     cause = str(error.value.__cause__)
-    assert "npz" in cause and "datalist" in cause and "hospital" in cause
+    assert (
+        cause
+        == "dataset_format (task 'ct-classification'): Unsupported option 'npz'; available options are ['datalist', 'hospital']."
+    )
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.mark.slow

@@ -230,16 +230,18 @@ def test_hospital_folder_and_unknown_format(trained, tmp_path):
         BUNDLE, ["train.json"], "train", tmp_path, dataset_format="hospital", dataset_dir=str(hospital)
     )
     workflow.initialize()
-    datalists = workflow.parser.get_parsed_content("datalists")
-    assert datalists("training") == [
+    data = workflow.parser.get_parsed_content("bundle_data")
+    assert data.load("training") == [
         {"image": str(hospital / f"image{i}.nii.gz"), "label": str(hospital / f"label{i}.nii.gz")} for i in (0, 1)
     ]
-    assert len(datalists("validation")) == 1
+    assert len(data.load("validation")) == 1
     workflow = bundle_workflow(BUNDLE, ["train.json"], "train", tmp_path, dataset_format="nifti")
     workflow.initialize()
     with pytest.raises(RuntimeError) as error:
-        workflow.parser.get_parsed_content("datalists")
-    assert "Unsupported option 'nifti'" in str(error.value.__cause__)
+        workflow.parser.get_parsed_content("train#dataset#data")
+    assert str(error.value.__cause__) == (
+        "dataset_format (task 'ct-segmentation'): Unsupported option 'nifti'; available options are ['decathlon', 'hospital']."
+    )
 
 
 def test_finetune_starts_from_the_checkpoint_on_data_with_other_spacing(trained, tmp_path):

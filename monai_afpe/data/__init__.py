@@ -2,9 +2,11 @@
 
 Before training or inference the bundles check their data with :func:`check_dataset` (every file
 readable, labels in the class set), read split names with :func:`split_name` (one vocabulary for all
-bundles) and list image folders with :func:`load_image_folder`.
+bundles) and list image folders with :func:`load_image_folder`. A bundle's configs get their data source from one
+component, :class:`BundleData` (the generated default, a data list, a public layout or a hospital folder).
 """
 
+from monai_afpe.data.bundle_data import BUNDLE_TASKS, BundleData
 from monai_afpe.data.dataset_checks import (
     DATA_POLICIES,
     LABEL_KINDS,
@@ -21,12 +23,14 @@ from monai_afpe.data.inference_inputs import inference_items, label_prediction_c
 from monai_afpe.data.splits import SPLIT_ALIASES, SPLIT_NAMES, allowed_split_names, split_name
 
 __all__ = [
+    "BUNDLE_TASKS",
     "DATA_POLICIES",
     "LABEL_KINDS",
     "REPORT_COLUMNS",
     "SPLIT_ALIASES",
     "SPLIT_NAMES",
     "SYNTHETIC_DATASETS",
+    "BundleData",
     "DatasetCheckError",
     "DatasetCheckWarning",
     "SkippedItem",

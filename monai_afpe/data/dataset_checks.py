@@ -20,11 +20,11 @@ Two kinds of problems are told apart:
 An empty list, or one whose items were all skipped, is an error: a run without training or validation
 data ends without a model, and an inference run without input writes nothing.
 
-Example (a bundle config)::
+Example (the bundles call it through :meth:`monai_afpe.data.BundleData.split`)::
 
-    "train#dataset#data": "$monai_afpe.data.check_dataset(@load_split('training'), 'training',
-        reader=@image_readers, label_key='label', label_type='class', classes=@num_classes,
-        policy=@data_policy, report_dir=@output_dir)"
+    items = check_dataset(load_hospital_folder("my_ct", split="training", classes=6), "training",
+        reader=NiftiReader, label_key="label", label_type="class", classes=6, policy="fail",
+        report_dir="eval", source="my_ct/labels.csv")
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The bundles' offline default: use the data set in ``dataset_dir``, or generate the synthetic one there.
 
-A bundle config calls ``$monai_afpe.data.ensure_dataset(@dataset_dir, 'organ-shapes')`` and gets the
-path of the index file (datalist / dataset.json / FileList.csv) to read. A folder that already holds
+A bundle (through :class:`~monai_afpe.data.BundleData`) calls ``ensure_dataset(dataset_dir, 'organ-shapes')``
+and gets the path of the index file (datalist / dataset.json / FileList.csv) to read. A folder that already holds
 that index file is used as it is (a user's converted data or an earlier generation); an empty or
 missing folder receives the seeded synthetic data set; a folder with other files is refused rather
 than written into. Under ``torch.distributed`` only rank 0 generates, the others wait for it.
