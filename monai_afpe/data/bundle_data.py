@@ -48,6 +48,7 @@ from monai_afpe.data.default_dataset import SYNTHETIC_DATASETS, ensure_dataset
 from monai_afpe.data.inference_inputs import inference_items
 from monai_afpe.data.readers import FRAME_COUNT_MISMATCH, UltrasoundCineReader, VideoReader
 from monai_afpe.data.splits import split_name
+from monai_afpe.validation import check_flag
 
 __all__ = ["BUNDLE_TASKS", "BundleData", "BundleTask"]
 
@@ -230,7 +231,7 @@ class BundleData:
         self.classes = classes
         self.report_dir = report_dir
         self.data_seed = data_seed
-        self.regenerate_data = bool(regenerate_data)
+        self.regenerate_data = check_flag(regenerate_data, "regenerate_data")
         self.dataset_json = dataset_json
         self.validation_fraction = validation_fraction
         self.hospital_csv = hospital_csv

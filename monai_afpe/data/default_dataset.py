@@ -26,6 +26,7 @@ import torch.distributed as dist
 from monai.utils import look_up_option
 
 from monai_afpe.data.synthetic import generate_ct_segmentation, generate_echo, generate_organ_shapes
+from monai_afpe.validation import check_flag
 
 __all__ = ["SYNTHETIC_DATASETS", "GENERATION_RECORD", "DatasetOptionsWarning", "generation_record", "ensure_dataset"]
 
@@ -82,6 +83,7 @@ def ensure_dataset(
         ValueError: ``dataset_dir`` holds files but not the index file of ``name``; ``regenerate`` on a folder
             that was not generated here (no ``generation.json``).
     """
+    regenerate = check_flag(regenerate, "regenerate")
     generator, index_name = look_up_option(name, SYNTHETIC_DATASETS)
     folder = Path(dataset_dir)
     index = folder / index_name

@@ -36,6 +36,7 @@ from monai_afpe.handlers.checkpoint_files import (
     list_checkpoints,
     read_checkpoint_keys,
 )
+from monai_afpe.validation import check_flag
 
 __all__ = ["RESERVED_KEYS", "ResumableCheckpoint"]
 
@@ -331,7 +332,7 @@ class ResumableCheckpoint:
             )
         self.save_dir = Path(save_dir).expanduser()
         self.save_dict = dict(save_dict)
-        self.resume = bool(resume)
+        self.resume = check_flag(resume, "resume")
         self.load_path = None if load_path is None or str(load_path) == "" else Path(load_path).expanduser()
         self.evaluator = evaluator
         self.key_metric_savers = savers

@@ -24,6 +24,7 @@ from monai.utils import ensure_tuple_rep
 from monai_afpe.handlers.atomic_disk_saver import atomic_write
 from monai_afpe.transforms.spacing import DEFAULT_SPACING_UNIT
 from monai_afpe.transforms.spacing_contract import SPACING_CONTRACT_FILENAME, load_spacing_contract
+from monai_afpe.validation import check_flag
 
 __all__ = ["SpacingRangeRecorder"]
 
@@ -103,7 +104,7 @@ class SpacingRangeRecorder:
         self.axes = None if axes is None else list(axes)
         self.units = units
         self.image_size = None if image_size is None else [int(s) for s in image_size]
-        self.merge = bool(merge)
+        self.merge = check_flag(merge, "merge")
         self.filename = filename
         self.save_on_rank = save_on_rank
         self.logger = logging.getLogger(name)

@@ -9,6 +9,8 @@ import torch
 from monai.inferers import Inferer, SimpleInferer
 from monai.utils import look_up_option
 
+from monai_afpe.validation import check_flag
+
 __all__ = ["AUTOCAST_DTYPES", "AutocastInferer"]
 
 AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -46,7 +48,7 @@ class AutocastInferer(Inferer):
             raise ValueError(f"inferer must be a callable MONAI inferer, got {type(inferer).__name__}.")
         self.inferer = SimpleInferer() if inferer is None else inferer
         self.dtype = look_up_option(dtype, AUTOCAST_DTYPES)
-        self.enabled = bool(enabled)
+        self.enabled = check_flag(enabled, "enabled")
 
     def __call__(self, inputs: torch.Tensor, network: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self.enabled:
