@@ -308,7 +308,7 @@ BUNDLE_CONFIGS = {
     # the configs inference runs with, and those evaluation runs with
     "afpe_ct_classification": (["inference.json"], ["train.json", "evaluate.json"]),
     "afpe_unetr_ct_segmentation": (["inference.json"], ["train.json", "evaluate.json"]),
-    "afpe_echo_regression": (["inference.json"], None),
+    "afpe_echo_regression": (["inference.json"], ["train.json", "evaluate.json"]),
 }
 
 
@@ -378,6 +378,17 @@ def test_inference_checks_the_spacing_right_after_it_is_known(bundle):
         else:
             assert transforms[-1] == "@spacing_check"
             assert transforms[-2]["_target_"] == "monai_afpe.transforms.ExtractSpacingd"
+
+
+def test_echo_evaluation_checks_the_clip_spacing_right_after_the_clip_period_scales_it():
+    parser = parsed("afpe_echo_regression", ["train.json", "evaluate.json"])
+    transforms = parser.get_parsed_content("validate#preprocessing").transforms
+    index = next(i for i, t in enumerate(transforms) if type(t).__name__ == "CheckSpacingRanged")
+    assert type(transforms[index - 1]).__name__ == "Lambdad" and list(transforms[index - 1].keys) == ["image_spacing"]
+    assert type(transforms[index + 1]).__name__ == "SampleClipd"
+    contract = transforms[index].checker.contract
+    assert contract["source"] == "bundle default"  # no models/spacing_contract.json in the source tree
+    assert contract["min"] == parser.get_parsed_content("trained_spacing_range")["min"]
 
 
 def write_ct(path: Path, spacing) -> str:
