@@ -382,6 +382,12 @@ def print_table(r: dict, args) -> None:
             print(f"   {label}: first step (compilation) {m['compile_s']:.0f} s{extra}")
         if "cuda_peak_bytes" in m:
             print(f"   {label}: CUDA peak {m['cuda_peak_bytes'] / gb:.2f} GiB")
+    if args.peak_tflops:
+        for label in (name for name in models if name.startswith(ours)):
+            achieved = r["train_flops"] / best[label]["train_s"]
+            print(
+                f"   {label}: {achieved / 1e12:.1f} TFLOP/s = {achieved / (args.peak_tflops * 1e12):.0%} of the stated peak"
+            )
     if "pe_static_s" in r:
         train_step = best[ours]["train_s"]
         for label, key in (("static AFPE", "static"), ("spacing-conditioned AFPE", "spacing")):
@@ -402,6 +408,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast (and the bf16 matmul rate)")
     parser.add_argument("--compile", action="store_true", help="also torch.compile ours and the fastest peer")
+    parser.add_argument(
+        "--peak-tflops", type=float, help="the device's dense peak at this precision (e.g. 989 for an H100 SXM in bf16)"
+    )
     parser.add_argument("--json", help="also write the measurements to this file")
     args = parser.parse_args()
     device = torch.device(args.device)

@@ -28,6 +28,8 @@ from bundle_helpers import (
     tensorboard_events,
 )
 
+from monai_afpe.commands.report import read_metrics
+
 BUNDLE = "afpe_ct_classification"
 CONFIGS = BUNDLES / BUNDLE / "configs"
 TINY = {
@@ -395,6 +397,24 @@ def test_multi_gpu_train_torchrun_gloo(trained, tmp_path):
     assert last["trainer"]["iteration"] == per_rank // TINY["batch_size"]
     assert not any(key.startswith("module.") for key in last["model"])
     assert (tmp_path / "models" / "model.pt").is_file()
+
+
+@pytest.mark.slow
+def test_multi_gpu_evaluate_torchrun_gloo_gives_the_single_process_metrics(trained, tmp_path):
+    root, _ = trained
+    for folder in ("data", "models"):
+        shutil.copytree(root / folder, tmp_path / folder)
+    run_torchrun(BUNDLE, ["train.json", "evaluate.json", "multi_gpu_evaluate.json"], tmp_path, TINY)
+    single, multi = (read_metrics(folder / "eval") for folder in (root, tmp_path))
+    assert single.keys() == multi.keys() and {"test_accuracy", "test_auroc"} <= set(multi)
+    for key in single:
+        assert multi[key] == pytest.approx(single[key], abs=1e-6), key
+    rows = (tmp_path / "eval" / "test_predictions.csv").read_text().splitlines()
+    assert len(rows) == 6  # every one of the 6 test volumes once, gathered from both ranks
+    assert sorted(rows) == sorted((root / "eval" / "test_predictions.csv").read_text().splitlines())
+    assert (tmp_path / "eval" / "confusion_matrix.csv").read_text() == (
+        root / "eval" / "confusion_matrix.csv"
+    ).read_text()
 
 
 @pytest.mark.parametrize(
