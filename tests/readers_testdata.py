@@ -1,5 +1,5 @@
-"""Writers of small test files for the reader tests: DICOM slices and series, enhanced (any SOP class), XA, ultrasound
-cine and still DICOM, videos.
+"""Writers of small test files for the reader tests: DICOM slices and series, enhanced (any SOP class), XA, projection
+radiographs (CR, DX, MG), ultrasound cine and still DICOM, videos.
 
 Files written with pydicom 3 (``Dataset``, ``FileMetaDataset``, ``save_as(enforce_file_format=True)``)
 and PyAV; paths of real files shipped inside installed packages are listed too.
@@ -235,6 +235,42 @@ def write_xa(
         _set(ds, "PixelSpacing", None if pixel_spacing is None else list(pixel_spacing))
     count = frames or 1
     ds.PixelData = (np.arange(count * rows * columns) % 1000).astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return Path(path)
+
+
+def write_radiograph(
+    path: Path,
+    sop_class: str = "1.2.840.10008.5.1.4.1.1.1",
+    modality: str = "CR",
+    rows: int = 6,
+    columns: int = 8,
+    imager_pixel_spacing=(0.2, 0.25),
+    pixel_spacing=None,
+    magnification=None,
+    calibration_type=None,
+    calibration_description=None,
+    rescale=None,
+    extra: dict | None = None,
+) -> Path:
+    """A projection radiograph (default Computed Radiography; DX, MG, ... by ``sop_class`` and ``modality``), one
+    frame, no NumberOfFrames, no plane position. ``None`` leaves a tag out; ``magnification`` is
+    EstimatedRadiographicMagnificationFactor, ``calibration_type`` PixelSpacingCalibrationType (GEOMETRY, FIDUCIAL);
+    ``extra`` maps more keywords to values. Pixels are ``index % 1000``."""
+    ds = _base(sop_class, rows, columns)
+    ds.Modality = modality
+    ds.SeriesInstanceUID = generate_uid()
+    ds.InstanceNumber = 1
+    _set(ds, "ImagerPixelSpacing", None if imager_pixel_spacing is None else list(imager_pixel_spacing))
+    _set(ds, "PixelSpacing", None if pixel_spacing is None else list(pixel_spacing))
+    _set(ds, "EstimatedRadiographicMagnificationFactor", magnification)
+    _set(ds, "PixelSpacingCalibrationType", calibration_type)
+    _set(ds, "PixelSpacingCalibrationDescription", calibration_description)
+    if rescale is not None:
+        ds.RescaleSlope, ds.RescaleIntercept = rescale
+    for keyword, value in (extra or {}).items():
+        setattr(ds, keyword, value)
+    ds.PixelData = (np.arange(rows * columns) % 1000).astype(np.uint16).tobytes()
     ds.save_as(path, enforce_file_format=True)
     return Path(path)
 

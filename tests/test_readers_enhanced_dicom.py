@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pydicom
 import pytest
@@ -166,24 +168,36 @@ def test_xa_cine_layout_and_values(tmp_path):
 
 
 def _spacing_of(ds):
-    with pytest.warns(UserWarning) as caught:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         spacing, field = projection_pixel_spacing(ds, "xa.dcm")
-    return spacing, field, str(caught[0].message)
+    return spacing, field, [str(w.message) for w in caught]
 
 
 def test_projection_pixel_spacing_sources_in_order_of_preference(tmp_path):
     ds = pydicom.dcmread(write_xa(tmp_path / "xa.dcm", pixel_spacing=(0.15, 0.16), imager_pixel_spacing=(0.2, 0.25)))
     ds.PixelSpacing, ds.ImagerPixelSpacing = [0.11, 0.12], [0.3, 0.3]
     ds.PixelSpacingCalibrationType = "GEOMETRY"
-    spacing, field, message = _spacing_of(ds)
-    assert spacing == (0.15, 0.16) and field == "PixelMeasuresSequence > PixelSpacing (0028,0030)"
-    assert "(PixelSpacingCalibrationType: GEOMETRY)" in message
+    spacing, source, messages = _spacing_of(ds)  # calibrated: no warning
+    assert spacing == (0.15, 0.16) and source == "PixelMeasuresSequence > PixelSpacing (calibrated: GEOMETRY)"
+    assert messages == []
     del ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence
-    assert _spacing_of(ds)[:2] == ((0.11, 0.12), "PixelSpacing (0028,0030)")
+    assert _spacing_of(ds) == ((0.11, 0.12), "PixelSpacing (calibrated: GEOMETRY)", [])
+    del ds.PixelSpacingCalibrationType  # differs from ImagerPixelSpacing: corrected or calibrated, with a warning
+    spacing, source, (message,) = _spacing_of(ds)
+    assert (spacing, source) == ((0.11, 0.12), "PixelSpacing (calibration type not stated)")
+    assert message.startswith("xa.dcm: PixelSpacing (0028,0030): ") and "it differs from Frame" in message
     del ds.PixelSpacing
-    assert _spacing_of(ds)[:2] == ((0.2, 0.25), "FramePixelDataPropertiesSequence > ImagerPixelSpacing (0018,1164)")
+    assert _spacing_of(ds)[:2] == (
+        (0.2, 0.25),
+        "FramePixelDataPropertiesSequence > ImagerPixelSpacing (detector plane, no magnification)",
+    )
     del ds.SharedFunctionalGroupsSequence[0].FramePixelDataPropertiesSequence
-    assert _spacing_of(ds)[:2] == ((0.3, 0.3), "ImagerPixelSpacing (0018,1164)")
+    assert _spacing_of(ds)[:2] == ((0.3, 0.3), "ImagerPixelSpacing (detector plane, no magnification)")
+    ds.EstimatedRadiographicMagnificationFactor = 1.2
+    spacing, source, (message,) = _spacing_of(ds)
+    np.testing.assert_allclose(spacing, (0.25, 0.25))
+    assert source == "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor 1.2"
     del ds.ImagerPixelSpacing
     with pytest.raises(
         ImageMetadataError, match=r"xa.dcm: PixelSpacing \(0028,0030\) / ImagerPixelSpacing .*: missing"

@@ -231,17 +231,18 @@ EXPORTS = [
             r"Storage\): using 0\.15, 0\.15 mm, the pixel size in the plane it was calibrated for"
         ),
     ),
-    Export(
+    Export(  # the magnification SID / SOD is applied (issue 17; before, it was only named in the warning)
         "xa-classic-multiframe",
-        xa(enhanced=False, magnification=1.2),
+        xa(enhanced=False, magnification=1.25),
         EnhancedDicomReader,
-        (0.0667, 0.2, 0.25),
+        (0.0667, 0.16, 0.2),
         CINE,
         (1, 4, 6, 8),
         warning=(
-            r"{p}: ImagerPixelSpacing \(0018,1164\): a projection X-ray image \(X-Ray Angiographic Image Storage\): "
-            r"no PixelSpacing; using 0\.2, 0\.25 mm, the pixel size at the detector: .*magnification \(1\.2 stated in "
-            r"EstimatedRadiographicMagnificationFactor\), which is not applied"
+            r"{p}: ImagerPixelSpacing \(0018,1164\) / EstimatedRadiographicMagnificationFactor \(0018,1114\): a "
+            r"projection X-ray image \(X-Ray Angiographic Image Storage\): no PixelSpacing; using 0\.2, 0\.25 mm / "
+            r"1\.25 = 0\.16, 0\.2 mm, the pixel size at the detector scaled to the plane the magnification was "
+            r"estimated for"
         ),
     ),
     Export("xa-one-frame", xa(frames=1), EnhancedDicomReader, (0.2, 0.25), MM2, (1, 6, 8), XA_DETECTOR),

@@ -19,16 +19,19 @@ __all__ = ["expand_folders", "summary_text", "bundle_expectations", "bundle_verd
 
 
 def _is_image(path: Path) -> bool:
-    """A file ``load_image`` reads: by its suffix (NIfTI, SimpleITK formats, video) or, whatever its name, DICOM."""
+    """A file ``load_image`` reads: by its suffix (NIfTI, SimpleITK formats, video, PNG / JPEG) or, whatever its name,
+    DICOM."""
     import pydicom
     from monai.data.utils import is_supported_format
 
+    from monai_afpe.data.readers.raster import RASTER_SUFFIXES
     from monai_afpe.data.readers.sitk_reader import SITK_SUFFIXES
     from monai_afpe.data.readers.video import VIDEO_SUFFIXES
 
     if not path.is_file():
         return False
-    return is_supported_format(str(path), SITK_SUFFIXES + VIDEO_SUFFIXES) or pydicom.misc.is_dicom(str(path))
+    suffixes = SITK_SUFFIXES + VIDEO_SUFFIXES + RASTER_SUFFIXES
+    return is_supported_format(str(path), suffixes) or pydicom.misc.is_dicom(str(path))
 
 
 def _is_dicom(path: Path) -> bool:
@@ -60,7 +63,7 @@ def expand_folders(paths: Sequence[str]) -> list[str]:
         found = [str(p) for p in files] + [str(p) for p in series]
         if not found:
             raise ValueError(
-                f"{folder}: no image file (NIfTI, MHA / NRRD, DICOM, video) and no DICOM series folder in it."
+                f"{folder}: no image file (NIfTI, MHA / NRRD, DICOM, PNG / JPEG, video) and no DICOM series folder in it."
             )
         expanded.extend(found)
     return expanded

@@ -1,12 +1,15 @@
 """Show shape, spacing (with units), orientation and derived AFPE scales of images, DICOM series and videos.
 
 Each PATH is a NIfTI, MHA / MHD, NRRD or DICOM file (single slice, enhanced multi-frame of any SOP
-class, XA / XRF, ultrasound cine or still image), a DICOM series folder, or a video (AVI, MP4, ...).
+class, projection X-ray: CR / DX / MG / XA / XRF, ultrasound cine or still image), a DICOM series folder,
+a PNG / JPEG file (with --pixel-spacing), or a video (AVI, MP4, ...).
 Spacing is given per array axis of MONAI's channel-first layout (channel excluded), in mm along
 space and s along time, as read from the loaded affine (for NIfTI: the sform, else the qform, else
 pixdim with a warning, as the NIfTI-1 standard says; see :class:`~monai_afpe.data.readers.NiftiReader`);
 orientation as axis codes (RAS world) for patient images (none for cines, ultrasound and projection
-X-ray images, whose axes are not patient directions); scales by the chosen policy (arXiv 2509.02488,
+X-ray images, whose axes are not patient directions); for projection X-ray and PNG / JPEG files, the field
+the pixel size came from (``spacing_source``: e.g. "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor
+1.15"; a SPACING FROM column in the table, null in JSON for other files); scales by the chosen policy (arXiv 2509.02488,
 docs/design.md §2). Bad input gives a one-line error naming the file and the field on stderr and exit
 status 1; warnings about the data are printed on stderr, one line each.
 """
@@ -55,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         type=float,
         metavar="MM",
-        help="pixel size (dy dx, or one value) in mm for videos, and for ultrasound files instead of their regions",
+        help="pixel size (dy dx, or one value) in mm for videos and PNG / JPEG files, and for ultrasound files "
+        "instead of their regions",
     )
     parser.add_argument(
         "--tolerance",
@@ -132,6 +136,7 @@ def _describe(path: str, args: argparse.Namespace) -> tuple[dict[str, Any], list
         "spatial_shape": spatial_shape,
         "spacing": spacing,
         "units": units,
+        "spacing_source": img.meta.get("spacing_source"),
         "orientation": orientation,
         "policy": args.policy,
         "patch_size": args.patch_size,
@@ -147,12 +152,14 @@ def _spacing_text(spacing: list[float], units: list[str]) -> str:
 
 
 def _table(records: list[dict[str, Any]]) -> str:
-    header = ("PATH", "SHAPE (C, ...)", "SPACING", "ORIENTATION", "SCALES")
+    sources = any(r.get("spacing_source") for r in records)  # the SPACING FROM column only when a reader chose
+    header = ("PATH", "SHAPE (C, ...)", "SPACING") + (("SPACING FROM",) if sources else ()) + ("ORIENTATION", "SCALES")
     rows = [header] + [
         (
             r["path"],
             "(" + ", ".join(str(n) for n in r["shape"]) + ")",
             _spacing_text(r["spacing"], r["units"]),
+            *((r.get("spacing_source") or "-",) if sources else ()),
             r["orientation"] or ("n/a (time axis)" if "s" in r["units"] else "n/a (no patient axes)"),
             "-" if r["scales"] is None else ", ".join(f"{v:.4g}" for v in r["scales"]),
         )

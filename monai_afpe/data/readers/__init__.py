@@ -1,4 +1,5 @@
-"""Readers that put the true physical spacing into the affine: NIfTI, DICOM series, enhanced, ultrasound and XA DICOM, video.
+"""Readers that put the true physical spacing into the affine: NIfTI, DICOM series, enhanced, ultrasound and projection
+X-ray DICOM (CR, DX, MG, XA, XRF), video, PNG / JPEG with a given pixel size.
 
 AFPE scales (arXiv 2509.02488) follow the data's physical geometry, so every reader here validates the
 geometry metadata it turns into an affine and raises :class:`ImageMetadataError` (naming the file and
@@ -21,6 +22,7 @@ from monai_afpe.data.readers.nifti import (
     nifti_to_millimetres,
     stored_nifti_header,
 )
+from monai_afpe.data.readers.raster import RASTER_SUFFIXES, RasterImageReader, is_raster_file
 from monai_afpe.data.readers.sitk_reader import SITK_SUFFIXES, SimpleITKReader
 from monai_afpe.data.readers.slice_geometry import (
     DICOM_FIELDS,
@@ -53,6 +55,7 @@ __all__ = [
     "NIFTI_SUFFIXES",
     "NIFTI_UNITS",
     "PROJECTION_XRAY_STORAGE",
+    "RASTER_SUFFIXES",
     "ROUNDING_TOLERANCE",
     "SITK_SUFFIXES",
     "ULTRASOUND_STORAGE",
@@ -64,6 +67,7 @@ __all__ = [
     "ImageMetadataError",
     "NiftiGeometryWarning",
     "NiftiReader",
+    "RasterImageReader",
     "SimpleITKReader",
     "SliceGeometry",
     "UltrasoundCineReader",
@@ -75,6 +79,7 @@ __all__ = [
     "format_values",
     "frame_interval",
     "functional_group",
+    "is_raster_file",
     "load_image",
     "nifti_affine",
     "nifti_to_millimetres",

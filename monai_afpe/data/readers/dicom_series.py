@@ -21,6 +21,7 @@ from monai.config import PathLike
 from monai.data import PydicomReader
 from monai.utils import MetaKeys, ensure_tuple, optional_import
 
+from monai_afpe.data.readers.enhanced_dicom import PROJECTION_XRAY_STORAGE, projection_refusal
 from monai_afpe.data.readers.slice_geometry import DICOM_FIELDS, SliceGeometry, SliceStackMixin
 from monai_afpe.data.readers.validation import ImageMetadataError, format_list
 
@@ -60,7 +61,8 @@ class DicomSeriesReader(SliceStackMixin, PydicomReader):
     :class:`~monai_afpe.data.readers.UltrasoundCineReader`), as are single files without
     ImagePositionPatient / ImageOrientationPatient, whose geometry ``PydicomReader`` would replace by an
     identity affine (an ultrasound image calibrated only by its regions is pointed to
-    :class:`~monai_afpe.data.readers.UltrasoundImageReader`).
+    :class:`~monai_afpe.data.readers.UltrasoundImageReader`, a projection X-ray image, CR / DX / MG / XA / XRF, to
+    :class:`~monai_afpe.data.readers.EnhancedDicomReader`).
 
     ``meta["spacing_units"]`` is ``("mm",) * spatial_dims``.
 
@@ -140,6 +142,9 @@ class DicomSeriesReader(SliceStackMixin, PydicomReader):
         if not stack:
             raise ImageMetadataError(source, "InstanceNumber (0020,0013)", "missing in every file: no stack order")
         for ds, name in stack:
+            sop_class = str(ds.get("SOPClassUID") or "")
+            if sop_class in PROJECTION_XRAY_STORAGE:
+                raise projection_refusal(os.path.join(source, name), sop_class)
             if int(ds.get("NumberOfFrames") or 1) > 1:
                 raise ImageMetadataError(
                     source,
@@ -149,6 +154,9 @@ class DicomSeriesReader(SliceStackMixin, PydicomReader):
         self.check_slices([SliceGeometry.from_dataset(ds, name) for ds, name in stack], source)
 
     def _check_file(self, ds: Any, source: PathLike) -> None:
+        sop_class = str(ds.get("SOPClassUID") or "")
+        if sop_class in PROJECTION_XRAY_STORAGE:
+            raise projection_refusal(str(source), sop_class)
         frames = int(ds.get("NumberOfFrames") or 1)
         if frames > 1:
             raise ImageMetadataError(

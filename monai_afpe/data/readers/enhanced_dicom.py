@@ -1,4 +1,5 @@
-"""A MONAI ``ImageReader`` for enhanced multi-frame DICOM (Enhanced CT / MR / PET / US Volume, Legacy Converted, XA, ...).
+"""A MONAI ``ImageReader`` for enhanced multi-frame DICOM (Enhanced CT / MR / PET / US Volume, Legacy Converted, ...) and
+projection X-ray (CR, DX, MG, XA, XRF).
 
 An enhanced multi-frame file stores one volume as frames; its geometry is not in top-level tags but in
 functional group macros, the same in every enhanced SOP class (:data:`ENHANCED_MULTIFRAME_STORAGE`), read
@@ -6,9 +7,11 @@ by :meth:`~monai_afpe.data.readers.SliceGeometry.from_frame`. MONAI's ``PydicomR
 for images (it falls back to an identity affine), so AFPE scales (arXiv 2509.02488) would be derived from a
 1 mm guess.
 
-Projection X-ray (XA and XRF, classic and enhanced, :data:`PROJECTION_XRAY_STORAGE`) has no plane
-position: its frames are time points of one projection, read as a cine ``(C, T, H, W)`` with the pixel
-size of :func:`projection_pixel_spacing`.
+Projection X-ray (CR, DX, MG, intra-oral, and XA and XRF classic and enhanced: :data:`PROJECTION_XRAY_STORAGE`)
+has no plane position: a radiograph is read as a 2D image ``(C, H, W)``, the frames of XA / XRF as time points of
+one projection, a cine ``(C, T, H, W)``, both with the pixel size of :func:`projection_pixel_spacing` (the DICOM
+rule: calibrated PixelSpacing, else ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor, else
+ImagerPixelSpacing at the detector, with a warning whenever it is not a calibrated PixelSpacing).
 
 The pixels are read with pydicom and the affine is built here, not read by SimpleITK (GDCM), which
 does read Enhanced CT / MR / PET, Legacy Converted, X-Ray 3D, Breast Tomosynthesis, IVOCT and
@@ -74,17 +77,27 @@ ENHANCED_MULTIFRAME_STORAGE = {
 ``select_reader`` gives them to :class:`EnhancedDicomReader` (as any file with functional groups)."""
 
 PROJECTION_XRAY_STORAGE = {
+    "1.2.840.10008.5.1.4.1.1.1": "Computed Radiography Image Storage",
+    "1.2.840.10008.5.1.4.1.1.1.1": "Digital X-Ray Image Storage - For Presentation",
+    "1.2.840.10008.5.1.4.1.1.1.1.1": "Digital X-Ray Image Storage - For Processing",
+    "1.2.840.10008.5.1.4.1.1.1.2": "Digital Mammography X-Ray Image Storage - For Presentation",
+    "1.2.840.10008.5.1.4.1.1.1.2.1": "Digital Mammography X-Ray Image Storage - For Processing",
+    "1.2.840.10008.5.1.4.1.1.1.3": "Digital Intra-Oral X-Ray Image Storage - For Presentation",
+    "1.2.840.10008.5.1.4.1.1.1.3.1": "Digital Intra-Oral X-Ray Image Storage - For Processing",
     "1.2.840.10008.5.1.4.1.1.12.1": "X-Ray Angiographic Image Storage",
     "1.2.840.10008.5.1.4.1.1.12.1.1": "Enhanced XA Image Storage",
     "1.2.840.10008.5.1.4.1.1.12.2": "X-Ray Radiofluoroscopic Image Storage",
     "1.2.840.10008.5.1.4.1.1.12.2.1": "Enhanced XRF Image Storage",
 }
-"""Projection X-ray SOP classes, classic and enhanced (SOPClassUID -> name): no plane position; frames are time
-points. :class:`EnhancedDicomReader` reads them as a cine (or a 2D image) with :func:`projection_pixel_spacing`."""
+"""Projection X-ray SOP classes (SOPClassUID -> name): projection radiography (CR, DX, MG, intra-oral) and XA / XRF,
+classic and enhanced. No plane position; frames, if several, are time points. :class:`EnhancedDicomReader` reads
+them as a 2D image (or a cine) with the pixel size of :func:`projection_pixel_spacing`."""
 
-_PROJECTION_SOURCES = (
+_PIXEL_SPACING_FIELDS = (
     ("PixelMeasuresSequence", "PixelSpacing", "PixelMeasuresSequence > PixelSpacing (0028,0030)"),
     (None, "PixelSpacing", "PixelSpacing (0028,0030)"),
+)
+_IMAGER_SPACING_FIELDS = (
     (
         "FramePixelDataPropertiesSequence",
         "ImagerPixelSpacing",
@@ -92,6 +105,19 @@ _PROJECTION_SOURCES = (
     ),
     (None, "ImagerPixelSpacing", "ImagerPixelSpacing (0018,1164)"),
 )
+_MAGNIFICATION_FIELD = "EstimatedRadiographicMagnificationFactor (0018,1114)"
+
+
+def projection_refusal(source: str, sop_class: str) -> ImageMetadataError:
+    """The error of a reader that does not read projection X-ray files (``sop_class`` in :data:`PROJECTION_XRAY_STORAGE`),
+    pointing to :class:`EnhancedDicomReader`."""
+    return ImageMetadataError(
+        source,
+        "SOPClassUID (0008,0016)",
+        f"{PROJECTION_XRAY_STORAGE[sop_class]}: a projection X-ray image has no plane position, its frames are time "
+        "points, not slices, and its pixel size follows the projection rule (PixelSpacing / ImagerPixelSpacing); "
+        "read it with EnhancedDicomReader (load_image picks it)",
+    )
 
 
 def _sop_name(ds: Any) -> str:
@@ -99,27 +125,33 @@ def _sop_name(ds: Any) -> str:
     return PROJECTION_XRAY_STORAGE.get(uid) or ENHANCED_MULTIFRAME_STORAGE.get(uid) or uid or "SOPClassUID missing"
 
 
-def projection_pixel_spacing(ds: Any, source: str) -> tuple[tuple[float, float], str]:
-    """Pixel size ``(dy, dx)`` in mm of a projection X-ray image (XA, XRF), and the field it was read from.
+def _label(field: str) -> str:
+    """``"PixelSpacing (0028,0030)"`` -> ``"PixelSpacing"``: a field without its tag, for ``meta["spacing_source"]``."""
+    return field.rsplit(" (", 1)[0]
 
-    A projection has no single pixel size in the patient: anatomy nearer the X-ray source is magnified
-    more. The first field present of, in this order, PixelMeasuresSequence > PixelSpacing (functional
-    group), PixelSpacing (both calibrated to some plane, PixelSpacingCalibrationType), then
-    FramePixelDataPropertiesSequence > ImagerPixelSpacing (functional group) and ImagerPixelSpacing
-    (both at the detector, larger than in the patient by the magnification, which is not applied) is
-    used, always with a warning that says which and what it means. A field that is present but zero,
-    negative, not two values, or different between frames is an error, not a reason to try the next.
+
+def _element(ds: Any, keyword: str, source: str, field: str) -> Any:
+    """``ds.get(keyword)``, or an error naming the field when pydicom cannot convert the stored value (a DS "abc")."""
+    try:
+        return ds.get(keyword)
+    except (ValueError, TypeError) as error:
+        raise ImageMetadataError(source, field, f"expected numbers, cannot read the stored value ({error})") from None
+
+
+def _first_spacing(ds: Any, source: str, fields) -> tuple[tuple[float, float], str] | None:
+    """``(dy, dx)`` and the field of the first of ``fields`` present (functional group or top level), checked; None
+    when none is present.
 
     Raises:
-        ImageMetadataError: none of the fields is present, or the first present one is invalid.
+        ImageMetadataError: the first present field is not two finite values > 0, or differs between frames.
     """
     frames = int(ds.get("NumberOfFrames") or 1)
-    for sequence, keyword, field in _PROJECTION_SOURCES:
+    for sequence, keyword, field in fields:
         if sequence is None:
-            values = [ds.get(keyword)]
+            values = [_element(ds, keyword, source, field)]
         else:
             items = [functional_group(ds, frame, sequence) for frame in range(frames)]
-            values = [None if item is None else item.get(keyword) for item in items]
+            values = [None if item is None else _element(item, keyword, source, field) for item in items]
         if all(is_missing(v) for v in values):
             continue
         if all(repr(v) == repr(values[0]) for v in values):  # shared, or the same in every frame
@@ -142,30 +174,135 @@ def projection_pixel_spacing(ds: Any, source: str) -> tuple[tuple[float, float],
                     f"differs between frames ({format_values(sizes[0], 'mm')} in frame 1, "
                     f"{format_values(size, 'mm')} in frame {frame})",
                 )
-        spacing = (float(sizes[0][0]), float(sizes[0][1]))
-        if keyword == "PixelSpacing":
-            calibration = ds.get("PixelSpacingCalibrationType") or "not stated"
-            meaning = (
-                f"using {format_values(spacing, 'mm')}, the pixel size in the plane it was calibrated for "
-                f"(PixelSpacingCalibrationType: {calibration}); anatomy nearer the source or the detector is "
-                "magnified differently"
+        return (float(sizes[0][0]), float(sizes[0][1])), field
+    return None
+
+
+def _calibration(ds: Any) -> str | None:
+    """PixelSpacingCalibrationType (0028,0A02), else PixelSpacingCalibrationDescription (0028,0A04), at the top level
+    or in the first frame's PixelMeasuresSequence; None when neither is stated."""
+    item = functional_group(ds, 0, "PixelMeasuresSequence")
+    for keyword in ("PixelSpacingCalibrationType", "PixelSpacingCalibrationDescription"):
+        for where in (ds, item):
+            value = None if where is None else where.get(keyword)
+            if not is_missing(value):
+                return " ".join(str(value).split())
+    return None
+
+
+def _magnification(ds: Any, source: str) -> float | None:
+    """EstimatedRadiographicMagnificationFactor (SID / SOD), checked; None when absent or empty.
+
+    Raises:
+        ImageMetadataError: not one finite number >= 1.
+    """
+    value = _element(ds, "EstimatedRadiographicMagnificationFactor", source, _MAGNIFICATION_FIELD)
+    if is_missing(value):
+        return None
+    try:
+        values = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        values = np.asarray([])
+    if values.size != 1 or not (np.isfinite(values[0]) and values[0] >= 1.0):
+        raise ImageMetadataError(
+            source,
+            _MAGNIFICATION_FIELD,
+            f"expected one finite number >= 1 (source-to-detector over source-to-object distance: the detector is "
+            f"never nearer the source than the patient), got {value}",
+        )
+    return float(values[0])
+
+
+def projection_pixel_spacing(ds: Any, source: str) -> tuple[tuple[float, float], str]:
+    """Pixel size ``(dy, dx)`` in mm of a projection X-ray image (CR, DX, MG, XA, XRF, ...), and where it came from.
+
+    DICOM PS3.3 10.7.1.1 and C.8.11.4: PixelSpacing (0028,0030) is the pixel size in the patient,
+    ImagerPixelSpacing (0018,1164) the one at the detector, larger by the geometric magnification, which
+    EstimatedRadiographicMagnificationFactor (0018,1114, SID / SOD) estimates. The rule, for the first present of
+    each field (PixelMeasuresSequence > PixelSpacing, then PixelSpacing; FramePixelDataPropertiesSequence >
+    ImagerPixelSpacing, then ImagerPixelSpacing):
+
+    1. PixelSpacing with PixelSpacingCalibrationType (or ...Description) stated: used, calibrated, no warning.
+    2. PixelSpacing without a stated calibration but different from ImagerPixelSpacing (so corrected for the
+       magnification or calibrated, as the standard says), or without ImagerPixelSpacing to compare with: used,
+       with a warning.
+    3. Otherwise (no PixelSpacing, or one equal to ImagerPixelSpacing and not calibrated) ImagerPixelSpacing
+       divided by EstimatedRadiographicMagnificationFactor when given, else ImagerPixelSpacing as stored, at the
+       detector (sizes in the anatomy come out larger by the magnification, 1.1-1.2 for a chest PA); both with
+       a warning.
+
+    Every warning names ``source`` and the field used. The second value returned says where the spacing came from
+    (``meta["spacing_source"]`` of the readers), e.g. ``"PixelSpacing (calibrated: GEOMETRY)"``,
+    ``"ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor 1.15"``,
+    ``"ImagerPixelSpacing (detector plane, no magnification)"``.
+
+    Raises:
+        ImageMetadataError: neither PixelSpacing nor ImagerPixelSpacing is present; a field used (or compared
+            with) is not two finite values > 0 or differs between frames; EstimatedRadiographicMagnificationFactor
+            is not one finite number >= 1. A field present but invalid is an error, not a reason to try the next.
+    """
+    sop = _sop_name(ds)
+    pixel = _first_spacing(ds, source, _PIXEL_SPACING_FIELDS)
+    note = "no PixelSpacing"
+    if pixel is not None:
+        spacing, field = pixel
+        calibration = _calibration(ds)
+        if calibration is not None:
+            return spacing, f"{_label(field)} (calibrated: {calibration})"
+        imager = _first_spacing(ds, source, _IMAGER_SPACING_FIELDS)
+        if imager is None:
+            warnings.warn(
+                f"{source}: {field}: a projection X-ray image ({sop}): using {format_values(spacing, 'mm')} as the "
+                "pixel size in the patient; with neither PixelSpacingCalibrationType nor ImagerPixelSpacing, whether "
+                "it was corrected for the geometric magnification cannot be told (if not, sizes in the anatomy come "
+                "out larger by it)",
+                stacklevel=2,
             )
-        else:
-            factor = ds.get("EstimatedRadiographicMagnificationFactor")
-            stated = f" ({float(factor):.6g} stated in EstimatedRadiographicMagnificationFactor)" if factor else ""
-            meaning = (
-                f"no PixelSpacing; using {format_values(spacing, 'mm')}, the pixel size at the detector: in the "
-                f"patient, pixels are smaller by the geometric magnification{stated}, which is not applied"
+            return spacing, f"{_label(field)} (calibration not stated)"
+        if not np.allclose(spacing, imager[0], rtol=0.0, atol=ROUNDING_TOLERANCE):
+            warnings.warn(
+                f"{source}: {field}: a projection X-ray image ({sop}): using {format_values(spacing, 'mm')}, the "
+                f"pixel size in the plane it was calibrated for (PixelSpacingCalibrationType: not stated; it differs "
+                f"from {imager[1]} {format_values(imager[0], 'mm')}, so it was corrected for the magnification or "
+                "calibrated); anatomy nearer the source or the detector is magnified differently",
+                stacklevel=2,
             )
-        warnings.warn(f"{source}: {field}: a projection X-ray image ({_sop_name(ds)}): {meaning}", stacklevel=2)
-        return spacing, field
-    groups = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
-    also = ", also in the functional groups (PixelMeasuresSequence, FramePixelDataPropertiesSequence)" if groups else ""
-    raise ImageMetadataError(
-        source,
-        "PixelSpacing (0028,0030) / ImagerPixelSpacing (0018,1164)",
-        f"missing{also}: a projection X-ray image ({_sop_name(ds)}) without calibration; the pixel size is unknown",
+            return spacing, f"{_label(field)} (calibration type not stated)"
+        note = f"{field} equals it and no PixelSpacingCalibrationType is stated: not calibrated"
+    else:
+        imager = _first_spacing(ds, source, _IMAGER_SPACING_FIELDS)
+    if imager is None:
+        groups = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+        also = (
+            ", also in the functional groups (PixelMeasuresSequence, FramePixelDataPropertiesSequence)"
+            if groups
+            else ""
+        )
+        raise ImageMetadataError(
+            source,
+            "PixelSpacing (0028,0030) / ImagerPixelSpacing (0018,1164)",
+            f"missing{also}: a projection X-ray image ({sop}) without calibration; the pixel size is unknown",
+        )
+    spacing, field = imager
+    factor = _magnification(ds, source)
+    if factor is not None:
+        corrected = (spacing[0] / factor, spacing[1] / factor)
+        warnings.warn(
+            f"{source}: {field} / {_MAGNIFICATION_FIELD}: a projection X-ray image ({sop}): {note}; using "
+            f"{format_values(spacing, 'mm')} / {factor:.6g} = {format_values(corrected, 'mm')}, the pixel size at "
+            "the detector scaled to the plane the magnification was estimated for; anatomy nearer the source or the "
+            "detector is magnified differently",
+            stacklevel=2,
+        )
+        return corrected, f"{_label(field)} / EstimatedRadiographicMagnificationFactor {factor:.6g}"
+    warnings.warn(
+        f"{source}: {field}: a projection X-ray image ({sop}): {note}; using {format_values(spacing, 'mm')}, the pixel "
+        "size at the detector: in the patient, pixels are smaller by the geometric magnification, which is not "
+        f"applied (no {_MAGNIFICATION_FIELD}): sizes in the anatomy come out larger by it, typically 1.1-1.2 for a "
+        "chest PA radiograph",
+        stacklevel=2,
     )
+    return spacing, f"{_label(field)} (detector plane, no magnification)"
 
 
 @require_pkg(pkg_name="pydicom")
@@ -193,11 +330,12 @@ class EnhancedDicomReader(SliceStackMixin, PydicomDatasetReader):
     affine's directions are the transducer volume's, not the patient's (``meta["patient_affine"]`` is
     ``False``).
 
-    Projection X-ray files (XA, XRF, classic or enhanced: :data:`PROJECTION_XRAY_STORAGE`) have no plane
-    position; their frames are time points. They are read as a cine ``(C, T, H, W)`` with spacing
+    Projection X-ray files (CR, DX, MG, intra-oral; XA, XRF, classic or enhanced: :data:`PROJECTION_XRAY_STORAGE`)
+    have no plane position; their frames are time points. They are read as a cine ``(C, T, H, W)`` with spacing
     ``(dt, dy, dx)`` (``dt`` in seconds by :func:`~monai_afpe.data.readers.frame_interval`), or a
-    single frame as ``(C, H, W)`` with ``(dy, dx)``; the pixel size comes from
-    :func:`projection_pixel_spacing`, with a warning. Neither affine is a patient affine
+    single frame (a radiograph) as ``(C, H, W)`` with ``(dy, dx)``; the pixel size comes from
+    :func:`projection_pixel_spacing` (a warning unless it is a calibrated PixelSpacing), and
+    ``meta["spacing_source"]`` says which field it came from. Neither affine is a patient affine
     (``meta["patient_affine"]`` is ``False``).
 
     ``meta["spacing_units"]`` is ``("mm",) * spatial_dims`` (``("s", "mm", "mm")`` for a projection cine).
@@ -298,7 +436,7 @@ class EnhancedDicomReader(SliceStackMixin, PydicomDatasetReader):
         """A projection X-ray file: ``(C, T, H, W)`` with ``(dt, dy, dx)``, or one frame as ``(C, H, W)`` with ``(dy, dx)``."""
         frames = int(ds.get("NumberOfFrames") or 1)
         dt, time_field = frame_interval(ds, source) if frames > 1 else (None, None)
-        (dy, dx), _ = projection_pixel_spacing(ds, source)
+        (dy, dx), spacing_source = projection_pixel_spacing(ds, source)
         array = pixel_array(ds, source)
         samples = int(ds.get("SamplesPerPixel") or 1)
         if array.ndim == (2 if samples == 1 else 3):
@@ -306,9 +444,15 @@ class EnhancedDicomReader(SliceStackMixin, PydicomDatasetReader):
         array = self._rescale(ds, array)
         array = array[:, None] if samples == 1 else np.moveaxis(array, -1, 1)  # (frames, C, rows, columns)
         if frames == 1:
-            return array[0], image_metadata(dy, dx, array.shape[2:])
+            return array[0], image_metadata(dy, dx, array.shape[2:], spacing_source=spacing_source)
         return np.swapaxes(array, 0, 1), cine_metadata(
-            dt, dy, dx, (frames, *array.shape[2:]), frame_time_source=time_field, patient_affine=False
+            dt,
+            dy,
+            dx,
+            (frames, *array.shape[2:]),
+            frame_time_source=time_field,
+            patient_affine=False,
+            spacing_source=spacing_source,
         )
 
     @staticmethod

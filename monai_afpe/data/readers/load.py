@@ -1,8 +1,8 @@
 """Load any supported path into a channel-first MetaTensor whose affine carries the true spacing.
 
 One entry point for tools (``monai-afpe info``) and notebooks: NIfTI files, DICOM files and series
-folders (classic slices, enhanced multi-frame of any SOP class, XA / XRF, ultrasound cine and still
-images), MHA / NRRD and videos. Pipelines use the readers directly with MONAI's
+folders (classic slices, enhanced multi-frame of any SOP class, projection X-ray: CR / DX / MG / XA / XRF,
+ultrasound cine and still images), MHA / NRRD, PNG / JPEG files (with a given pixel size) and videos. Pipelines use the readers directly with MONAI's
 ``LoadImaged(reader=...)``.
 """
 
@@ -26,6 +26,7 @@ from monai_afpe.data.readers.enhanced_dicom import (
     EnhancedDicomReader,
 )
 from monai_afpe.data.readers.nifti import NiftiReader
+from monai_afpe.data.readers.raster import RASTER_SUFFIXES, RasterImageReader, is_raster_file
 from monai_afpe.data.readers.sitk_reader import SITK_SUFFIXES, SimpleITKReader
 from monai_afpe.data.readers.ultrasound_cine import UltrasoundCineReader, UltrasoundImageReader
 from monai_afpe.data.readers.validation import ImageMetadataError
@@ -56,7 +57,7 @@ def select_reader(
     - a DICOM file (by its content, whatever its suffix), by its SOPClassUID first:
       :class:`~monai_afpe.data.readers.EnhancedDicomReader` for an enhanced multi-frame SOP class
       (:data:`~monai_afpe.data.readers.ENHANCED_MULTIFRAME_STORAGE`: Enhanced CT / MR / PET / US Volume,
-      Legacy Converted, ...), a projection X-ray one (XA / XRF, classic or enhanced:
+      Legacy Converted, ...), a projection X-ray one (CR, DX, MG, intra-oral; XA / XRF, classic or enhanced:
       :data:`~monai_afpe.data.readers.PROJECTION_XRAY_STORAGE`), or any file with functional groups;
       for an ultrasound file (:data:`ULTRASOUND_STORAGE`, or modality US with several frames or with
       ultrasound regions) :class:`~monai_afpe.data.readers.UltrasoundCineReader` when it has more than
@@ -64,13 +65,15 @@ def select_reader(
       :class:`~monai_afpe.data.readers.DicomSeriesReader` otherwise (a single slice);
     - ``.nii``, ``.nii.gz``: :class:`~monai_afpe.data.readers.NiftiReader` (the NIfTI-1 sform / qform /
       pixdim rule, never MONAI's header correction);
-    - ``.mha``, ``.mhd``, ``.nrrd``, ...: :class:`~monai_afpe.data.readers.SimpleITKReader`.
+    - ``.mha``, ``.mhd``, ``.nrrd``, ...: :class:`~monai_afpe.data.readers.SimpleITKReader`;
+    - ``.png``, ``.jpg``, ``.jpeg`` whose content is PNG or JPEG: :class:`~monai_afpe.data.readers.RasterImageReader`
+      (``pixel_spacing`` needed).
 
     Args:
         path: file or folder.
-        pixel_spacing: ``(dy, dx)`` in mm for videos (whose pixel size is unknown otherwise) and
-            ultrasound files, cine or single image (instead of their regions); other formats state their
-            own spacing and do not use it.
+        pixel_spacing: ``(dy, dx)`` in mm for videos and PNG / JPEG files (whose pixel size is unknown
+            otherwise) and ultrasound files, cine or single image (instead of their regions); other formats
+            state their own spacing and do not use it.
         tolerance: slice-step non-uniformity (mm) accepted with a warning in DICOM series and
             enhanced DICOM volumes.
 
@@ -93,9 +96,11 @@ def select_reader(
             return NiftiReader()
         if is_supported_format(name, SITK_SUFFIXES):
             return SimpleITKReader(tolerance=tolerance)
+        if is_supported_format(name, RASTER_SUFFIXES) and is_raster_file(name):
+            return RasterImageReader(pixel_spacing=pixel_spacing)
         raise ValueError(
-            f"{name}: unsupported format: expected a NIfTI, MHA / MHD, NRRD or DICOM file, a DICOM series "
-            f"folder or a video ({', '.join(VIDEO_SUFFIXES)})"
+            f"{name}: unsupported format: expected a NIfTI, MHA / MHD, NRRD or DICOM file, a PNG / JPEG file (by its "
+            f"content), a DICOM series folder or a video ({', '.join(VIDEO_SUFFIXES)})"
         )
     header = pydicom.dcmread(name, stop_before_pixels=True)
     sop_class = str(header.get("SOPClassUID") or "")
@@ -129,7 +134,7 @@ def load_image(
     the unit of every spatial array axis.
 
     Args:
-        path: NIfTI / MHA / NRRD / DICOM file, DICOM series folder, or video.
+        path: NIfTI / MHA / NRRD / DICOM / PNG / JPEG file, DICOM series folder, or video.
         pixel_spacing: see :func:`select_reader`.
         tolerance: see :func:`select_reader`.
         dtype: data type of the array.

@@ -23,7 +23,7 @@ qform, else pixdim with a warning; errors on bad geometry), as :class:`~monai_af
 reads it: ITK takes the spacing from pixdim even when a valid sform says otherwise, with only a note on
 the console. A single DICOM file is validated as a one-slice series (an enhanced multi-frame file by its
 functional groups); other multi-frame files, whose frames ITK would stack as a third spatial axis with a
-guessed spacing, are refused, and so are projection X-ray files (XA, XRF) and ultrasound images
+guessed spacing, are refused, and so are projection X-ray files (CR, DX, MG, XA, XRF) and ultrasound images
 calibrated only by their ultrasound regions, naming the reader to use. An uncompressed or gzipped
 NIfTI file whose voxel data is cut short is an error (ITK reads it without a word, the missing voxels
 made up).
@@ -46,7 +46,7 @@ from monai.config import PathLike
 from monai.data.utils import is_supported_format, orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, optional_import, require_pkg
 
-from monai_afpe.data.readers.enhanced_dicom import PROJECTION_XRAY_STORAGE
+from monai_afpe.data.readers.enhanced_dicom import PROJECTION_XRAY_STORAGE, projection_refusal
 from monai_afpe.data.readers.nifti import nifti_affine, nifti_to_millimetres, stored_nifti_header
 from monai_afpe.data.readers.reader_base import ChannelStackReader
 from monai_afpe.data.readers.slice_geometry import ENHANCED_DICOM_FIELDS, SliceGeometry, SliceStackMixin
@@ -101,7 +101,7 @@ def _dicom_file_geometry(name: str) -> tuple[list[SliceGeometry], dict | None] |
 
     Raises:
         ImageMetadataError: a multi-frame file without functional groups (an ultrasound cine, say), a
-            projection X-ray file (XA, XRF), a single ultrasound image calibrated only by its regions.
+            projection X-ray file (CR, DX, MG, XA, XRF), a single ultrasound image calibrated only by its regions.
     """
     if not has_pydicom or not pydicom.misc.is_dicom(name):
         return None
@@ -109,12 +109,7 @@ def _dicom_file_geometry(name: str) -> tuple[list[SliceGeometry], dict | None] |
     frames = int(ds.get("NumberOfFrames") or 1)
     sop_class = str(ds.get("SOPClassUID") or "")
     if sop_class in PROJECTION_XRAY_STORAGE:
-        raise ImageMetadataError(
-            name,
-            "SOPClassUID (0008,0016)",
-            f"{PROJECTION_XRAY_STORAGE[sop_class]}: a projection X-ray image has no plane position and its frames are "
-            "time points, not slices; read it with EnhancedDicomReader (load_image picks it)",
-        )
+        raise projection_refusal(name, sop_class)
     if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
         return [SliceGeometry.from_frame(ds, frame) for frame in range(frames)], ENHANCED_DICOM_FIELDS
     if frames > 1:
