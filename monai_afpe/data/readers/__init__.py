@@ -40,7 +40,6 @@ from monai_afpe.data.readers.ultrasound_cine import (
 from monai_afpe.data.readers.validation import (
     ImageMetadataError,
     check_metadata_spacing,
-    check_spacing_argument,
     format_values,
 )
 from monai_afpe.data.readers.video import FRAME_COUNT_MISMATCH, VIDEO_SUFFIXES, DecodedVideo, VideoReader
@@ -71,7 +70,6 @@ __all__ = [
     "VideoReader",
     "check_metadata_spacing",
     "check_slice_geometry",
-    "check_spacing_argument",
     "format_values",
     "frame_interval",
     "functional_group",
