@@ -219,7 +219,7 @@ def test_block_argument_errors():
         check_patch_grid([16, 16], [4, 4, 4], name="img_size")
     with pytest.raises(ValueError, match="in_channels and hidden_size must be positive, got 0 and 8"):
         PatchEmbedding(0, 4, 8, spatial_dims=2)
-    with pytest.raises(ValueError, match="dropout_rate must be in \\[0, 1\\], got -0.1"):
+    with pytest.raises(ValueError, match="dropout_rate must be a number in \\[0, 1\\], got -0.1"):
         SDPASelfAttention(8, 2, dropout_rate=-0.1)
     with pytest.raises(ValueError, match="hidden_size \\(8\\) must be divisible by num_heads \\(3\\)"):
         SDPATransformerBlock(8, 16, 3)
@@ -351,7 +351,7 @@ def test_spacing_errors():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(dropout_rate=1.5), "dropout_rate must be in \\[0, 1\\], got 1.5"),
+        (dict(dropout_rate=1.5), "dropout_rate must be a number in \\[0, 1\\], got 1.5"),
         (dict(num_heads=5), "hidden_size \\(24\\) must be divisible by num_heads \\(5\\)"),
         (dict(num_layers=0), "num_layers must be at least 1, got 0"),
         (dict(task="segmentation"), "segmentation"),

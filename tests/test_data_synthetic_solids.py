@@ -72,7 +72,7 @@ def test_scaled_and_stretched_volumes_are_exact():
 @pytest.mark.parametrize(
     "factory, message",
     [
-        (lambda: Ellipsoid((1.0, -1.0, 1.0)), "Ellipsoid semi-axis b must be a positive length"),
+        (lambda: Ellipsoid((1.0, -1.0, 1.0)), r"Ellipsoid semi-axis b must be a finite number > 0 \(mm\), got -1.0"),
         (lambda: Torus(2.0, 3.0), "minor .* must be smaller than major"),
         (lambda: TwoLobes((3.0, 1.0), 1.5), "strictly between"),
         (lambda: Capsule(0.0, 1.0), "Capsule radius"),

@@ -86,21 +86,25 @@ def test_physical_mode_uses_default_spacing_when_forward_gets_none():
         ("afpe", dict(hidden_size=7), "hidden_size must be even"),
         ("ifpe", dict(hidden_size=0), "hidden_size must be positive"),
         ("sincos", dict(hidden_size=20, grid_size=(2, 2, 2)), r"divisible by 2 \* 3 = 6"),
-        ("afpe", dict(scales=[1.0, 2.0]), r"scales needs 1 or 3 values"),
-        ("afpe", dict(scales=[1.0, 0.0, 1.0]), "scales must be finite and positive"),
-        ("afpe", dict(scales=[1.0, -1.0, 1.0]), "scales must be finite and positive"),
-        ("afpe", dict(scales=[1.0, float("nan"), 1.0]), "scales must be finite and positive"),
-        ("afpe", dict(scales=float("inf")), "scales must be finite and positive"),
+        ("afpe", dict(scales=[1.0, 2.0]), r"scales must be one or 3 finite numbers > 0, got \[1.0, 2.0\]"),
+        ("afpe", dict(scales=[1.0, 0.0, 1.0]), "scales must be one or 3 finite numbers > 0"),
+        ("afpe", dict(scales=[1.0, -1.0, 1.0]), "scales must be one or 3 finite numbers > 0"),
+        ("afpe", dict(scales=[1.0, float("nan"), 1.0]), "scales must be one or 3 finite numbers > 0"),
+        ("afpe", dict(scales=float("inf")), "scales must be one or 3 finite numbers > 0, got inf"),
         ("ifpe", dict(scales=[1.0, 2.0, 1.0]), "ifpe is isotropic"),
         ("magic", {}, "magic"),
         ("afpe", dict(mode="world"), "world"),
         ("afpe", dict(mode="physical"), "mode='physical' needs patch_size"),
-        ("afpe", dict(mode="physical", patch_size=(2, 2), reference_extent=1.0), "patch_size needs 1 or 3 values"),
+        (
+            "afpe",
+            dict(mode="physical", patch_size=(2, 2), reference_extent=1.0),
+            "patch_size must be one or 3 finite numbers > 0",
+        ),
         ("afpe", dict(cls_position="middle"), "middle"),
         ("sincos", dict(cls_position="fourier"), "cls_position='fourier' needs a Fourier encoding"),
         ("afpe", dict(grid_size=(2, 2, 2, 2, 2)), "grid_size must have 1 to 4 axes"),
         ("afpe", dict(grid_size=(2, 0, 2)), "grid_size must be positive"),
-        ("afpe", dict(cls_coordinate=(1.0, 2.0)), "cls_coordinate needs 1 or 3 values"),
+        ("afpe", dict(cls_coordinate=(1.0, 2.0)), r"cls_coordinate must be one or 3 numbers, got \(1.0, 2.0\)"),
     ],
 )
 def test_construction_errors(kind, kwargs, message):
@@ -138,5 +142,5 @@ def test_physical_mode_without_spacing_and_token_count_errors():
         physical()(torch.zeros(1, 20, 24), spacing=torch.ones(3))
     with pytest.raises(ValueError, match="grid_size must have 3 axes"):
         physical()(torch.zeros(1, 6, 24), spacing=torch.ones(3), grid_size=[2, 3])
-    with pytest.raises(ValueError, match="spacing needs 1 or 3 values"):
+    with pytest.raises(ValueError, match=r"spacing must be one or 3 finite numbers > 0, got \(1.0, 2.0\)"):
         physical(spacing=(1.0, 2.0))

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +57,8 @@ from typing import Any
 import numpy as np
 import torch
 from monai.utils import ensure_tuple_rep, look_up_option
+
+from monai_afpe.validation import check_positive_int, check_positive_number, is_positive_int, is_positive_number
 
 __all__ = [
     "DATA_OPTION_KEYS",
@@ -312,19 +313,6 @@ class ExperimentData:
         return self.clip_sampler.training_split(self.train, seed)
 
 
-def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
-
-
-def _is_positive_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float, np.integer, np.floating))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
-
-
 def _frame_rate_augmentation(options: Any):
     """The :class:`~monai_afpe.transforms.RandFrameRate` of the echo option ``train_frame_rate`` (``prob`` default 1).
 
@@ -367,10 +355,10 @@ def _check_echo_options(options: Mapping) -> None:
         ("test_clip_stride", "frames between the starts of evaluation clips"),
         ("test_clips", "evaluation clips per video"),
     ):
-        if key in options and not _is_positive_int(options[key]):
+        if key in options and not is_positive_int(options[key]):
             raise ValueError(f"data.echo.{key}: expected a positive integer ({meaning}), got {options[key]!r}.")
     interval = options.get("clip_frame_interval")
-    if interval is not None and not _is_positive_number(interval):
+    if interval is not None and not is_positive_number(interval):
         raise ValueError(
             "data.echo.clip_frame_interval: expected seconds between clip frames, a finite number > 0, got "
             f"{interval!r}."
@@ -394,15 +382,11 @@ def check_test_set_options(source: str, name: str, options: Mapping) -> None:
         )
     if source != "echo":
         return
-    if "frame_step" in options and not _is_positive_int(options["frame_step"]):
-        raise ValueError(
-            f"test set {name!r}: frame_step (keep every n-th frame) must be a positive integer, got "
-            f"{options['frame_step']!r}."
-        )
-    if "fps" in options and not _is_positive_number(options["fps"]):
-        raise ValueError(
-            f"test set {name!r}: fps (the frame rate each test video is resampled to) must be a finite number > 0, "
-            f"got {options['fps']!r}."
+    if "frame_step" in options:
+        check_positive_int(options["frame_step"], f"test set {name!r}: frame_step (keep every n-th frame)")
+    if "fps" in options:
+        check_positive_number(
+            options["fps"], f"test set {name!r}: fps (the frame rate each test video is resampled to)"
         )
     if "frame_step" in options and "fps" in options:
         raise ValueError(

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from monai_afpe.validation import check_positive_int
+
 __all__ = [
     "EXACT_BOOTSTRAP_MAX_SEEDS",
     "EXACT_SIGN_FLIP_MAX_SEEDS",
@@ -172,8 +174,7 @@ def sign_flip_p_value(
 
 def smallest_sign_flip_p_value(num_seeds: int, alternative: str = "two-sided") -> float:
     """The smallest p-value an exact sign-flip test can give with ``num_seeds`` seeds: ``2 / 2^n`` two-sided."""
-    if num_seeds < 1:
-        raise ValueError(f"num_seeds must be a positive integer, got {num_seeds!r}.")
+    num_seeds = check_positive_int(num_seeds, "num_seeds")
     return (2.0 if alternative == "two-sided" else 1.0) / 2.0**num_seeds
 
 

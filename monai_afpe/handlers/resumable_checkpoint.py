@@ -36,7 +36,7 @@ from monai_afpe.handlers.checkpoint_files import (
     list_checkpoints,
     read_checkpoint_keys,
 )
-from monai_afpe.validation import check_flag
+from monai_afpe.validation import check_flag, check_positive_int
 
 __all__ = ["RESERVED_KEYS", "ResumableCheckpoint"]
 
@@ -310,10 +310,8 @@ class ResumableCheckpoint:
                 )
             if not (hasattr(obj, "state_dict") and hasattr(obj, "load_state_dict")):
                 raise ValueError(f"save_dict[{key!r}] ({type(obj).__name__}) has no state_dict / load_state_dict.")
-        if isinstance(save_interval, bool) or not isinstance(save_interval, int) or save_interval < 1:
-            raise ValueError(f"save_interval must be a positive number of epochs, got {save_interval!r}.")
-        if n_saved is not None and (isinstance(n_saved, bool) or not isinstance(n_saved, int) or n_saved < 1):
-            raise ValueError(f"n_saved must be a positive number of files or None (keep all), got {n_saved!r}.")
+        save_interval = check_positive_int(save_interval, "save_interval", unit="epochs")
+        n_saved = check_positive_int(n_saved, "n_saved", unit="files to keep", allow_none=True)
         if evaluator is not None and not hasattr(evaluator, "state"):
             raise ValueError(f"evaluator must be an ignite / MONAI engine, got {type(evaluator).__name__}.")
         if isinstance(key_metric_savers, CheckpointSaver):

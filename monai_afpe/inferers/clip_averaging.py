@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from monai.inferers import Inferer
 
+from monai_afpe.validation import check_positive_int
+
 __all__ = ["ClipAveragingInferer"]
 
 
@@ -25,9 +27,7 @@ class ClipAveragingInferer(Inferer):
     """
 
     def __init__(self, clip_batch_size: int | None = None) -> None:
-        if clip_batch_size is not None and (isinstance(clip_batch_size, bool) or int(clip_batch_size) < 1):
-            raise ValueError(f"clip_batch_size must be a positive integer or None, got {clip_batch_size!r}.")
-        self.clip_batch_size = None if clip_batch_size is None else int(clip_batch_size)
+        self.clip_batch_size = check_positive_int(clip_batch_size, "clip_batch_size", allow_none=True)
 
     def __call__(self, inputs: torch.Tensor, network: Callable[..., Any], *args: Any, **kwargs: Any) -> torch.Tensor:
         if inputs.ndim < 3:

@@ -26,6 +26,8 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Randomizable, Transform
 from monai.utils import TransformBackends, look_up_option
 
+from monai_afpe.validation import check_positive_int
+
 __all__ = [
     "CLIP_MODES",
     "SampleClip",
@@ -36,12 +38,6 @@ __all__ = [
 
 #: ``"random"``: one random clip; ``"all"``: every clip, stacked
 CLIP_MODES = ("random", "all")
-
-
-def _check_positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 class SampleClip(Randomizable, Transform):
@@ -73,11 +69,11 @@ class SampleClip(Randomizable, Transform):
         clip_stride: int = 1,
         num_clips: int | None = None,
     ) -> None:
-        self.frames = _check_positive_int("frames", frames)
-        self.period = _check_positive_int("period", period)
+        self.frames = check_positive_int(frames, "frames")
+        self.period = check_positive_int(period, "period")
         self.mode = look_up_option(mode, CLIP_MODES)
-        self.clip_stride = _check_positive_int("clip_stride", clip_stride)
-        self.num_clips = None if num_clips is None else _check_positive_int("num_clips", num_clips)
+        self.clip_stride = check_positive_int(clip_stride, "clip_stride")
+        self.num_clips = None if num_clips is None else check_positive_int(num_clips, "num_clips")
         self._start = 0
 
     @property

@@ -11,7 +11,6 @@ true ``(dt [s], dy [mm], dx [mm])``. Place it right after loading, before any sp
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 
@@ -23,6 +22,7 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, ensure_tuple
 
 from monai_afpe.transforms.spacing import _filename, image_spatial_shape
+from monai_afpe.validation import check_per_axis
 
 __all__ = ["SetPixelSpacing", "SetPixelSpacingd", "SetPixelSpacingD", "SetPixelSpacingDict"]
 
@@ -38,18 +38,6 @@ def _check_axes(spatial_axes: Sequence[int] | int) -> tuple[int, ...]:
             f"spatial_axes must be distinct non-negative integers (spatial axes, channel excluded), got {spatial_axes!r}."
         )
     return tuple(int(a) for a in axes)
-
-
-def _check_spacing(value, num_axes: int, name: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in np.asarray(value, dtype=np.float64).reshape(-1))
-    except (TypeError, ValueError):
-        values = ()
-    if len(values) == 1:
-        values = values * num_axes
-    if len(values) != num_axes or not all(math.isfinite(v) and v > 0 for v in values):
-        raise ValueError(f"{name} must be one or {num_axes} finite numbers > 0 (mm), got {value!r}.")
-    return values
 
 
 class SetPixelSpacing(Transform):
@@ -81,7 +69,9 @@ class SetPixelSpacing(Transform):
     ) -> None:
         self.spatial_axes = _check_axes(spatial_axes)
         self.pixel_spacing = (
-            None if pixel_spacing is None else _check_spacing(pixel_spacing, len(self.spatial_axes), "pixel_spacing")
+            None
+            if pixel_spacing is None
+            else check_per_axis(pixel_spacing, len(self.spatial_axes), "pixel_spacing", unit="mm")
         )
 
     def __call__(self, img: MetaTensor, pixel_spacing: Sequence[float] | float | None = None) -> MetaTensor:
@@ -102,7 +92,7 @@ class SetPixelSpacing(Transform):
         spacing = (
             self.pixel_spacing
             if pixel_spacing is None
-            else _check_spacing(pixel_spacing, len(self.spatial_axes), f"{name}: pixel_spacing")
+            else check_per_axis(pixel_spacing, len(self.spatial_axes), f"{name}: pixel_spacing", unit="mm")
         )
         if img.has_pending_operations:
             raise ValueError(

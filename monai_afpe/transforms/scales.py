@@ -14,15 +14,11 @@ import torch
 from monai.config import NdarrayOrTensor
 from monai.utils import ensure_tuple, ensure_tuple_rep, look_up_option
 
+from monai_afpe.validation import check_positive_values
+
 __all__ = ["SCALE_POLICIES", "ScalePolicy", "check_patch_size", "compute_afpe_scales"]
 
 SCALE_POLICIES = ("physical", "resolution", "fixed")
-
-
-def _check_positive(name: str, value) -> None:
-    values = torch.as_tensor(value, dtype=torch.float64)
-    if values.numel() == 0 or not (torch.isfinite(values).all() and (values > 0).all()):
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}.")
 
 
 def _per_axis(name: str, value, m: int) -> tuple:
@@ -83,14 +79,14 @@ class ScalePolicy:
             policy = look_up_option(self.policy, SCALE_POLICIES)
         except ValueError as e:
             raise ValueError(f"policy: {e}".strip()) from None
-        _check_positive("base_scale", self.base_scale)
+        check_positive_values(self.base_scale, "base_scale")
         temporal_axes = ensure_tuple(self.temporal_axes)
         if not all(isinstance(a, int) and a >= 0 for a in temporal_axes) or len(set(temporal_axes)) != len(
             temporal_axes
         ):
             raise ValueError(f"temporal_axes must be distinct spatial axis indices >= 0, got {temporal_axes!r}.")
         if self.temporal_base_scale is not None:
-            _check_positive("temporal_base_scale", self.temporal_base_scale)
+            check_positive_values(self.temporal_base_scale, "temporal_base_scale")
             if not temporal_axes:
                 raise ValueError(
                     f"temporal_base_scale={self.temporal_base_scale!r} is given but temporal_axes is empty."
@@ -106,9 +102,9 @@ class ScalePolicy:
                 f"scales {self.scales!r}."
             )
         if self.scales is not None:
-            _check_positive("scales", self.scales)
+            check_positive_values(self.scales, "scales")
         if self.multipliers is not None:
-            _check_positive("multipliers", self.multipliers)
+            check_positive_values(self.multipliers, "multipliers")
         object.__setattr__(self, "policy", policy)
         object.__setattr__(self, "temporal_axes", temporal_axes)
 
@@ -140,7 +136,7 @@ class ScalePolicy:
         spacing = torch.as_tensor(spacing, dtype=torch.float64)
         if spacing.ndim not in (1, 2) or spacing.shape[-1] == 0:
             raise ValueError(f"spacing must have shape (m,) or (B, m), got shape {tuple(spacing.shape)}.")
-        _check_positive("spacing", spacing.tolist())
+        check_positive_values(spacing.tolist(), "spacing")
         m = spacing.shape[-1]
         patch = _per_axis_sizes("patch_size", patch_size, m)
         size = _per_axis_sizes("image_size", image_size, m)

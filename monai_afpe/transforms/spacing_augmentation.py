@@ -30,6 +30,7 @@ from monai.transforms import (
 from monai.utils import TraceKeys, TransformBackends, ensure_tuple_rep, look_up_option
 
 from monai_afpe.transforms.spacing import _filename, image_spacing, image_spatial_shape
+from monai_afpe.validation import check_positive_number, check_probability, is_number, is_positive_int
 
 __all__ = [
     "FRAME_RATE_MODES",
@@ -50,16 +51,12 @@ FRAME_RATE_MODES = ("linear", "nearest")
 _Range = tuple[float, float]
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 def _check_range(name: str, value, unit: str) -> _Range:
     """A ``(low, high)`` pair of finite numbers with ``0 < low <= high``."""
     if not (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2):
         raise ValueError(f"{name} must be a (low, high) pair of numbers > 0 ({unit}), got {value!r}.")
     low, high = value
-    if not (_is_number(low) and _is_number(high) and math.isfinite(low) and math.isfinite(high)):
+    if not (is_number(low) and is_number(high) and math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"{name} must be a (low, high) pair of finite numbers ({unit}), got {value!r}.")
     if low <= 0 or high <= 0:
         raise ValueError(f"{name} must be positive ({unit}): 0 < low <= high, got {value!r}.")
@@ -71,7 +68,7 @@ def _check_range(name: str, value, unit: str) -> _Range:
 def _check_spacing_range(spacing_range) -> tuple[_Range | None, ...]:
     """Normalise ``spacing_range``: one ``(low, high)`` for every axis, or one entry (``None`` or a pair) per axis."""
     if isinstance(spacing_range, Sequence) and not isinstance(spacing_range, str) and len(spacing_range) > 0:
-        if all(_is_number(v) for v in spacing_range):
+        if all(is_number(v) for v in spacing_range):
             return (_check_range("spacing_range", spacing_range, "mm or s"),)
         return tuple(
             None if entry is None else _check_range(f"spacing_range[{axis}]", entry, "mm or s")
@@ -81,12 +78,6 @@ def _check_spacing_range(spacing_range) -> tuple[_Range | None, ...]:
         "spacing_range must be a (low, high) pair for every axis, or one entry per spatial axis, each None "
         f"(keep that axis' spacing) or a (low, high) pair in mm (or s); got {spacing_range!r}."
     )
-
-
-def _check_prob(prob: float) -> float:
-    if not (_is_number(prob) and 0.0 <= prob <= 1.0):
-        raise ValueError(f"prob must be a number in [0, 1], got {prob!r}.")
-    return float(prob)
 
 
 def _check_tie_axes(tie_axes) -> tuple[tuple[int, ...], ...]:
@@ -197,16 +188,14 @@ class RandSpacing(RandomizableTransform, InvertibleTransform, LazyTransform):
         pad_mode: str = "constant",
         **pad_kwargs,
     ) -> None:
-        RandomizableTransform.__init__(self, _check_prob(prob))
+        RandomizableTransform.__init__(self, check_probability(prob, "prob"))
         LazyTransform.__init__(self, lazy=lazy)
         self.spacing_range = _check_spacing_range(spacing_range)
         self.tie_axes = _check_tie_axes(tie_axes)
         self.log_uniform = bool(log_uniform)
         if spatial_size is not None:
             sizes = spatial_size if isinstance(spatial_size, Sequence) else (spatial_size,)
-            if not sizes or not all(
-                isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in sizes
-            ):
+            if not sizes or not all(is_positive_int(s) for s in sizes):
                 raise ValueError(
                     "spatial_size must be None or one positive integer (or one per spatial axis), "
                     f"got {spatial_size!r}."
@@ -475,8 +464,7 @@ def resample_frame_rate(img: MetaTensor, fps: float, mode: str = "linear") -> Me
         ValueError: ``img`` is not such a video, ``fps`` is not a finite number > 0, or an unknown ``mode``.
     """
     _check_video(img, "resample_frame_rate")
-    if not (_is_number(fps) and math.isfinite(fps) and fps > 0):
-        raise ValueError(f"{_filename(img)}: fps must be a finite number > 0 (frames per second), got {fps!r}.")
+    check_positive_number(fps, f"{_filename(img)}: fps", unit="frames per second")
     mode = look_up_option(mode, FRAME_RATE_MODES)
     dt = float(image_spacing(img)[0])
     num_frames = int(img.shape[1])
@@ -540,7 +528,7 @@ class RandFrameRate(RandomizableTransform):
     def __init__(
         self, fps_range: Sequence[float], mode: str = "linear", log_uniform: bool = False, prob: float = 0.1
     ) -> None:
-        RandomizableTransform.__init__(self, _check_prob(prob))
+        RandomizableTransform.__init__(self, check_probability(prob, "prob"))
         self.fps_range = _check_range("fps_range", fps_range, "frames per second")
         self.mode = look_up_option(mode, FRAME_RATE_MODES)
         self.log_uniform = bool(log_uniform)

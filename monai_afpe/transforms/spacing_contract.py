@@ -40,6 +40,7 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, ensure_tuple_rep, look_up_option
 
 from monai_afpe.transforms.spacing import DEFAULT_SPACING_UNIT
+from monai_afpe.validation import check_tolerance
 
 __all__ = [
     "SPACING_ACTIONS",
@@ -223,9 +224,7 @@ class CheckSpacingRange(Transform):
 
     def __init__(self, contract: Mapping | None, tolerance: float = 0.01, action: str = "warn") -> None:
         self.action = look_up_option(action, SPACING_ACTIONS)
-        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < math.inf:
-            raise ValueError(f"tolerance must be a finite relative tolerance >= 0 (e.g. 0.01), got {tolerance!r}.")
-        self.tolerance = float(tolerance)
+        self.tolerance = check_tolerance(tolerance, "tolerance", unit="relative, e.g. 0.01")
         self.contract = None
         if contract is not None:
             source = contract.get("source", "spacing contract") if isinstance(contract, Mapping) else "spacing contract"

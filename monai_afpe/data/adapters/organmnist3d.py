@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from monai_afpe import __version__
 from monai_afpe.data.synthetic.writers import SPLIT_KEYS, spacing_affine, write_json, write_nifti
+from monai_afpe.validation import check_positive_int, check_positive_number
 
 __all__ = [
     "ORGANMNIST3D_CLASS_NAMES",
@@ -94,15 +95,9 @@ def read_medmnist_split(npz_path: os.PathLike | str, split: str = "train") -> tu
     return images, labels.astype(np.int64)
 
 
-def _check_anisotropy(anisotropy: int) -> int:
-    if isinstance(anisotropy, bool) or not isinstance(anisotropy, (int, np.integer)) or anisotropy < 1:
-        raise ValueError(f"anisotropy must be a positive integer slice stride, got {anisotropy!r}.")
-    return int(anisotropy)
-
-
 def stride_anisotropy(volume: np.ndarray, anisotropy: int) -> np.ndarray:
     """Keep every ``anisotropy``-th slice of the last axis (slices ``0, k, 2k, ...``)."""
-    return volume[..., :: _check_anisotropy(anisotropy)]
+    return volume[..., :: check_positive_int(anisotropy, "anisotropy", unit="slice stride")]
 
 
 def _to_metatensor(volume: np.ndarray, anisotropy: int, resample: bool, spacing: float) -> MetaTensor:
@@ -112,12 +107,6 @@ def _to_metatensor(volume: np.ndarray, anisotropy: int, resample: bool, spacing:
     if resample and anisotropy > 1:
         image = Spacing(pixdim=(spacing, spacing, spacing), mode="bilinear")(image)
     return image
-
-
-def _check_spacing(spacing: float) -> float:
-    if not float(spacing) > 0:
-        raise ValueError(f"spacing must be a positive voxel size (nominal mm), got {spacing!r}.")
-    return float(spacing)
 
 
 def load_organmnist3d(
@@ -137,7 +126,8 @@ def load_organmnist3d(
             otherwise images stay uint8 with spacing ``(s, s, k s)`` in the affine.
         spacing: nominal isotropic voxel size of the source volumes.
     """
-    spacing, anisotropy = _check_spacing(spacing), _check_anisotropy(anisotropy)
+    spacing = check_positive_number(spacing, "spacing", unit="nominal mm")
+    anisotropy = check_positive_int(anisotropy, "anisotropy", unit="slice stride")
     images, labels = read_medmnist_split(npz_path, split)
     return [
         {"image": _to_metatensor(volume, anisotropy, resample, spacing), "label": int(label)}
@@ -159,7 +149,8 @@ def export_organmnist3d(
     datalist has ``training`` / ``validation`` / ``test`` lists of ``{"image", "label"}`` (MedMNIST's
     own train / val / test splits) and the class names under ``labels``.
     """
-    spacing, anisotropy = _check_spacing(spacing), _check_anisotropy(anisotropy)
+    spacing = check_positive_number(spacing, "spacing", unit="nominal mm")
+    anisotropy = check_positive_int(anisotropy, "anisotropy", unit="slice stride")
     output_dir = Path(output_dir)
     datalist: dict[str, list] = {}
     for split, key in zip(MEDMNIST_SPLITS, SPLIT_KEYS):

@@ -42,7 +42,6 @@ from monai_afpe.data.readers.ultrasound_cine import (
 from monai_afpe.data.readers.validation import (
     ImageMetadataError,
     check_metadata_spacing,
-    check_spacing_argument,
     format_values,
 )
 from monai_afpe.data.readers.video import FRAME_COUNT_MISMATCH, VIDEO_SUFFIXES, DecodedVideo, VideoReader
@@ -75,7 +74,6 @@ __all__ = [
     "VideoReader",
     "check_metadata_spacing",
     "check_slice_geometry",
-    "check_spacing_argument",
     "format_values",
     "frame_interval",
     "functional_group",

@@ -32,6 +32,7 @@ from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, optional_import
 
 from monai_afpe.data.readers.reader_base import ChannelStackReader
 from monai_afpe.data.readers.validation import ImageMetadataError, format_values
+from monai_afpe.validation import check_tolerance
 
 nib, _ = optional_import("nibabel")
 ImageOpener, _ = optional_import("nibabel.openers", name="ImageOpener")
@@ -253,9 +254,7 @@ class NiftiReader(ChannelStackReader, NibabelReader):
             squeeze_non_spatial_dims=squeeze_non_spatial_dims,
             **kwargs,
         )
-        if not np.isfinite(rtol) or rtol < 0:
-            raise ValueError(f"rtol must be a finite number >= 0, got {rtol!r}.")
-        self.rtol = float(rtol)
+        self.rtol = check_tolerance(rtol, "rtol")
 
     def read(self, data: Sequence[PathLike] | PathLike, **kwargs):
         """Read one nibabel image per file name (unchecked: :meth:`get_data` checks); a list for several names.

@@ -33,6 +33,7 @@ from monai_afpe.data.readers.validation import (
     format_values,
     is_missing,
 )
+from monai_afpe.validation import check_tolerance
 
 __all__ = [
     "DICOM_FIELDS",
@@ -165,12 +166,6 @@ class SliceGeometry:
         )
 
 
-def _check_tolerance(tolerance: float) -> float:
-    if not np.isfinite(tolerance) or tolerance < 0:
-        raise ValueError(f"tolerance must be a finite number >= 0 (mm), got {tolerance!r}.")
-    return float(tolerance)
-
-
 def _vector(value: Any, length: int, source: str, field: str, where: str) -> np.ndarray:
     if is_missing(value):
         raise ImageMetadataError(source, field, f"missing{where}")
@@ -245,7 +240,7 @@ def check_slice_geometry(
     Raises:
         ValueError: ``tolerance`` is not a finite number >= 0.
     """
-    tolerance = _check_tolerance(tolerance)
+    tolerance = check_tolerance(tolerance, "tolerance", unit="mm")
     source = str(source)
     if not slices:
         raise ImageMetadataError(source, "slices", "no DICOM slices to stack")
@@ -369,7 +364,7 @@ class SliceStackMixin:
     """
 
     def __init__(self, tolerance: float = 0.0, **kwargs):
-        self.tolerance = _check_tolerance(tolerance)
+        self.tolerance = check_tolerance(tolerance, "tolerance", unit="mm")
         super().__init__(**kwargs)
 
     def check_slices(

@@ -22,10 +22,10 @@ from monai_afpe.data.readers.reader_base import PydicomDatasetReader, cine_metad
 from monai_afpe.data.readers.validation import (
     ImageMetadataError,
     check_metadata_spacing,
-    check_spacing_argument,
     format_values,
     is_missing,
 )
+from monai_afpe.validation import check_per_axis
 
 pydicom, has_pydicom = optional_import("pydicom")
 
@@ -221,7 +221,7 @@ class _UltrasoundRegionReader(PydicomDatasetReader):
     def __init__(self, pixel_spacing: Sequence[float] | float | None = None, **kwargs):
         super().__init__(**kwargs)
         if pixel_spacing is not None:
-            pixel_spacing = check_spacing_argument(pixel_spacing, "pixel_spacing", 2)
+            pixel_spacing = check_per_axis(pixel_spacing, 2, "pixel_spacing")
         self.pixel_spacing = pixel_spacing
 
 

@@ -15,7 +15,6 @@ __all__ = [
     "SourceFieldError",
     "ImageMetadataError",
     "check_metadata_spacing",
-    "check_spacing_argument",
     "format_list",
     "format_values",
     "is_missing",
@@ -72,7 +71,7 @@ def check_metadata_spacing(spacing: object, source: object, field: str, unit: st
     """Return a spacing read from a file's metadata as a tuple of floats, or raise if it is missing, zero, negative,
     NaN or infinite.
 
-    For values given as arguments by a user, see :func:`check_spacing_argument`.
+    For values given as arguments by a user, see :func:`monai_afpe.validation.check_per_axis`.
 
     Args:
         spacing: one number or a sequence of numbers (a DICOM multi-value, a tuple, an array); ``None``
@@ -94,23 +93,4 @@ def check_metadata_spacing(spacing: object, source: object, field: str, unit: st
         raise ImageMetadataError(source, field, "missing (empty value)")
     if not all(math.isfinite(v) and v > 0 for v in values):
         raise ImageMetadataError(source, field, f"spacing must be finite and > 0, got {format_values(values, unit)}")
-    return values
-
-
-def check_spacing_argument(value: Sequence[float] | float, name: str, length: int) -> tuple[float, ...]:
-    """Validate a user-given spacing argument: one or ``length`` finite numbers > 0, returned as a tuple.
-
-    For values read from a file's metadata, see :func:`check_metadata_spacing`.
-
-    Raises:
-        ValueError: naming the argument, the value and what is allowed.
-    """
-    try:
-        values = tuple(float(v) for v in np.asarray(value, dtype=np.float64).reshape(-1))
-    except (TypeError, ValueError):
-        values = ()
-    if len(values) == 1:
-        values = values * length
-    if len(values) != length or not all(math.isfinite(v) and v > 0 for v in values):
-        raise ValueError(f"{name} must be one or {length} finite numbers > 0, got {value!r}.")
     return values

@@ -25,7 +25,8 @@ from monai.data.utils import is_supported_format
 from monai.utils import ensure_tuple, look_up_option, optional_import, require_pkg
 
 from monai_afpe.data.readers.reader_base import ChannelStackReader, cine_metadata
-from monai_afpe.data.readers.validation import ImageMetadataError, check_spacing_argument
+from monai_afpe.data.readers.validation import ImageMetadataError
+from monai_afpe.validation import check_per_axis
 
 av, has_av = optional_import("av")
 
@@ -100,9 +101,7 @@ class VideoReader(ChannelStackReader):
         **kwargs,
     ):
         super().__init__()
-        self.pixel_spacing = (
-            None if pixel_spacing is None else check_spacing_argument(pixel_spacing, "pixel_spacing", 2)
-        )
+        self.pixel_spacing = None if pixel_spacing is None else check_per_axis(pixel_spacing, 2, "pixel_spacing")
         self.grayscale = grayscale
         self.frame_count_mismatch = look_up_option(frame_count_mismatch, FRAME_COUNT_MISMATCH)
         self.kwargs = kwargs

@@ -50,6 +50,7 @@ from monai_afpe.data.synthetic.writers import (
     write_json,
     write_nifti,
 )
+from monai_afpe.validation import check_positive_int
 
 __all__ = [
     "CT_SEGMENTATION_LABELS",
@@ -98,10 +99,7 @@ class CTSegmentationConfig:
         set_(self, "noise_hu_range", check_range("noise_hu_range", self.noise_hu_range, minimum=0.0))
         if not 0.0 <= self.max_body_rotation_deg <= 180.0:
             raise ValueError(f"max_body_rotation_deg must lie in [0, 180] degrees, got {self.max_body_rotation_deg!r}.")
-        if isinstance(self.supersample, bool) or not isinstance(self.supersample, (int, np.integer)):
-            raise ValueError(f"supersample must be a positive integer, got {self.supersample!r}.")
-        if self.supersample < 1:
-            raise ValueError(f"supersample must be a positive integer, got {self.supersample!r}.")
+        check_positive_int(self.supersample, "supersample")
         smallest = self.inplane_spacing_range[0]
         room = (min(size[:2]) - 1) / 2.0 * smallest - smallest
         if self.body_half_width_range is None:

@@ -59,6 +59,7 @@ from monai_afpe.data.synthetic.writers import (
     write_json,
     write_nifti,
 )
+from monai_afpe.validation import check_positive_int, check_positive_number
 
 __all__ = [
     "ORGAN_SHAPE_CLASSES",
@@ -168,8 +169,7 @@ class OrganShapesConfig:
                 f"anisotropy={self.anisotropy!r} applies to protocol 'stride' only; protocol 'mixed' draws the "
                 "spacing from inplane_spacing_range and slice_spacing_range."
             )
-        if not self.isotropic_spacing > 0:
-            raise ValueError(f"isotropic_spacing must be a positive length in mm, got {self.isotropic_spacing!r}.")
+        check_positive_number(self.isotropic_spacing, "isotropic_spacing", unit="mm")
         for name, minimum in (
             ("inplane_spacing_range", 1e-3),
             ("slice_spacing_range", 1e-3),
@@ -183,10 +183,7 @@ class OrganShapesConfig:
             raise ValueError(f"max_tilt_deg must lie in [0, 90] degrees, got {self.max_tilt_deg!r}.")
         if self.position_jitter < 0:
             raise ValueError(f"position_jitter must be a non-negative length in mm, got {self.position_jitter!r}.")
-        if isinstance(self.supersample, bool) or not isinstance(self.supersample, (int, np.integer)):
-            raise ValueError(f"supersample must be a positive integer, got {self.supersample!r}.")
-        if self.supersample < 1:
-            raise ValueError(f"supersample must be a positive integer, got {self.supersample!r}.")
+        check_positive_int(self.supersample, "supersample")
 
     def output_shape(self) -> tuple[int, int, int]:
         """Shape of the written volumes: ``spatial_size``, with ``ceil(n_z / k)`` slices for ``"stride"``."""

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from monai_afpe.validation import check_positive_int, check_positive_number
+
 __all__ = [
     "Ellipsoid",
     "EllipticCylinder",
@@ -36,11 +38,6 @@ __all__ = [
 ]
 
 
-def _check_positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{name} must be a positive length in mm, got {value!r}.")
-
-
 @dataclass(frozen=True)
 class Ellipsoid:
     """Solid ellipsoid centred at the origin with semi-axes ``(a, b, c)`` along ``(x, y, z)`` in mm.
@@ -52,7 +49,7 @@ class Ellipsoid:
 
     def __post_init__(self):
         for name, value in zip("abc", self.semi_axes):
-            _check_positive(f"Ellipsoid semi-axis {name}", value)
+            check_positive_number(value, f"Ellipsoid semi-axis {name}", unit="mm")
 
     @property
     def volume(self) -> float:
@@ -79,8 +76,8 @@ class EllipticCylinder:
 
     def __post_init__(self):
         for name, value in zip("ab", self.semi_axes):
-            _check_positive(f"EllipticCylinder semi-axis {name}", value)
-        _check_positive("EllipticCylinder half_length", self.half_length)
+            check_positive_number(value, f"EllipticCylinder semi-axis {name}", unit="mm")
+        check_positive_number(self.half_length, "EllipticCylinder half_length", unit="mm")
 
     @property
     def volume(self) -> float:
@@ -107,8 +104,8 @@ class Torus:
     minor: float
 
     def __post_init__(self):
-        _check_positive("Torus major", self.major)
-        _check_positive("Torus minor", self.minor)
+        check_positive_number(self.major, "Torus major", unit="mm")
+        check_positive_number(self.minor, "Torus minor", unit="mm")
         if self.minor >= self.major:
             raise ValueError(f"Torus minor ({self.minor}) must be smaller than major ({self.major}) for a ring torus.")
 
@@ -135,8 +132,8 @@ class Capsule:
     half_length: float
 
     def __post_init__(self):
-        _check_positive("Capsule radius", self.radius)
-        _check_positive("Capsule half_length", self.half_length)
+        check_positive_number(self.radius, "Capsule radius", unit="mm")
+        check_positive_number(self.half_length, "Capsule half_length", unit="mm")
 
     @property
     def volume(self) -> float:
@@ -162,8 +159,8 @@ class TwoLobes:
 
     def __post_init__(self):
         r1, r2 = self.radii
-        _check_positive("TwoLobes radius 1", r1)
-        _check_positive("TwoLobes radius 2", r2)
+        check_positive_number(r1, "TwoLobes radius 1", unit="mm")
+        check_positive_number(r2, "TwoLobes radius 2", unit="mm")
         if not abs(r1 - r2) < self.distance < r1 + r2:
             raise ValueError(
                 f"TwoLobes distance must lie strictly between |r1 - r2| = {abs(r1 - r2)} and r1 + r2 = {r1 + r2} "
@@ -202,8 +199,7 @@ class Stretched:
 
     def __post_init__(self):
         for name, value in zip("xyz", self.factors):
-            if not value > 0:
-                raise ValueError(f"Stretched factor along {name} must be positive, got {value!r}.")
+            check_positive_number(value, f"Stretched factor along {name}")
 
     @property
     def volume(self) -> float:
@@ -293,9 +289,8 @@ def render_occupancy(
     Returns:
         float32 array of shape ``(len(axes[0]), len(axes[1]), len(axes[2]))`` with values in [0, 1].
     """
-    if supersample < 1:
-        raise ValueError(f"supersample must be a positive number of samples per slice, got {supersample!r}.")
-    _check_positive("slice_thickness", slice_thickness)
+    check_positive_int(supersample, "supersample", unit="samples per slice")
+    check_positive_number(slice_thickness, "slice_thickness", unit="mm")
     shape = tuple(len(a) for a in axes)
     occupancy = np.zeros(shape, dtype=np.float32)
     extent = world_extent(solid, rotation) + np.asarray(centre, dtype=float)[:, None]

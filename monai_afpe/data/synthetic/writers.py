@@ -20,6 +20,8 @@ import nibabel as nib
 import numpy as np
 from monai.utils import look_up_option
 
+from monai_afpe.validation import check_positive_int, check_positive_number
+
 __all__ = [
     "SPLIT_KEYS",
     "AVI_CODECS",
@@ -98,8 +100,7 @@ def write_avi(path: os.PathLike | str, video: np.ndarray, fps: float, codec: str
     video = np.asarray(video)
     if video.ndim != 3 or video.dtype != np.uint8:
         raise ValueError(f"video must be a uint8 array (frames, height, width), got {video.dtype} {video.shape}.")
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps!r}.")
+    check_positive_number(fps, "fps", unit="frames per second")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="avi") as container:
@@ -155,8 +156,8 @@ def write_ultrasound_cine_dicom(
     min_x, min_y, max_x, max_y = (int(v) for v in region)
     if not (0 <= min_x <= max_x < columns and 0 <= min_y <= max_y < rows):
         raise ValueError(f"region {tuple(region)} must lie inside the {columns}x{rows} image (x0 <= x1, y0 <= y1).")
-    if not fps > 0 or not pixel_spacing_mm > 0:
-        raise ValueError(f"fps and pixel_spacing_mm must be positive, got {fps!r} and {pixel_spacing_mm!r}.")
+    check_positive_number(fps, "fps", unit="frames per second")
+    check_positive_number(pixel_spacing_mm, "pixel_spacing_mm", unit="mm")
 
     def uid(kind: str) -> str:
         return generate_uid(entropy_srcs=[*map(str, uid_entropy), kind])
@@ -215,8 +216,7 @@ def split_counts(num_samples: int, fractions: Sequence[float]) -> tuple[int, ...
             "split fractions must be three non-negative numbers (train, validation, test) summing to 1, "
             f"got {fractions}."
         )
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}.")
+    check_positive_int(num_samples, "num_samples")
     held_out = []
     for fraction in fractions[1:]:
         count = int(round(fraction * num_samples))

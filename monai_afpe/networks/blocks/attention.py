@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding
+from monai_afpe.validation import check_probability
 
 __all__ = ["SDPASelfAttention"]
 
@@ -61,8 +62,7 @@ class SDPASelfAttention(nn.Module):
         rotary: Optional[RotaryEmbedding] = None,
     ):
         super().__init__()
-        if not 0.0 <= dropout_rate <= 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1], got {dropout_rate}.")
+        check_probability(dropout_rate, "dropout_rate")
         if num_heads < 1 or hidden_size % num_heads != 0:
             raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).")
         self.num_heads = int(num_heads)

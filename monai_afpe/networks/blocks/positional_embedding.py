@@ -31,6 +31,7 @@ from monai_afpe.networks.blocks.position_features import (
     physical_positions,
     sincos_features,
 )
+from monai_afpe.validation import check_per_axis
 
 __all__ = [
     "CLASS_TOKEN_POSITIONS",
@@ -42,24 +43,11 @@ __all__ = [
     "SinCosPositionalEmbedding",
     "FourierPositionalEmbedding",
     "check_spacing",
-    "positive_per_axis",
     "resolve_spacing",
 ]
 
 CLASS_TOKEN_POSITIONS = ("none", "learned", "fourier")
 POSITION_MODES = ("grid", "physical")
-
-
-def positive_per_axis(value, num_axes: int, name: str) -> tuple[float, ...]:
-    """One finite positive float per axis from a scalar or a sequence of length ``num_axes``."""
-    values = tuple(float(v) for v in ensure_tuple(value))
-    if len(values) == 1:
-        values = values * num_axes
-    if len(values) != num_axes:
-        raise ValueError(f"{name} needs 1 or {num_axes} values (one per axis), got {len(values)}: {value}.")
-    if not all(math.isfinite(v) and v > 0 for v in values):
-        raise ValueError(f"{name} must be finite and positive, got {value}.")
-    return values
 
 
 def _grid(grid_size, name: str = "grid_size") -> tuple[int, ...]:
@@ -353,7 +341,7 @@ class FourierPositionalEmbedding(PositionalEmbedding):
         self.learnable_frequencies = bool(learnable_frequencies)
         self.learnable_scales = bool(learnable_scales)
         gaussian = torch.randn(self.hidden_size // 2, m, generator=self._generator(0))
-        scale_values = torch.tensor(positive_per_axis(scales, m, "scales"))
+        scale_values = torch.tensor(check_per_axis(scales, m, "scales"))
         if self.learnable_frequencies:
             self.gaussian = nn.Parameter(gaussian)
         else:
@@ -371,24 +359,19 @@ class FourierPositionalEmbedding(PositionalEmbedding):
         # configuration, rebuilt from the constructor arguments; unused in grid mode
         self.register_buffer(
             "patch_size",
-            torch.tensor(positive_per_axis(1 if patch_size is None else patch_size, m, "patch_size")),
+            torch.tensor(check_per_axis(1 if patch_size is None else patch_size, m, "patch_size")),
             persistent=False,
         )
         self.register_buffer(
             "reference_extent",
-            torch.tensor(
-                positive_per_axis(1.0 if reference_extent is None else reference_extent, m, "reference_extent")
-            ),
+            torch.tensor(check_per_axis(1.0 if reference_extent is None else reference_extent, m, "reference_extent")),
             persistent=False,
         )
-        default_spacing = None if spacing is None else torch.tensor(positive_per_axis(spacing, m, "spacing"))[None]
+        default_spacing = None if spacing is None else torch.tensor(check_per_axis(spacing, m, "spacing"))[None]
         self.register_buffer("default_spacing", default_spacing)
 
-        coordinate = ensure_tuple(cls_coordinate)
-        coordinate = coordinate * m if len(coordinate) == 1 else coordinate
-        if len(coordinate) != m:
-            raise ValueError(f"cls_coordinate needs 1 or {m} values, got {cls_coordinate}.")
-        self.register_buffer("cls_coordinate", torch.tensor([float(c) for c in coordinate])[None], persistent=False)
+        coordinate = check_per_axis(cls_coordinate, m, "cls_coordinate", positive=False, finite=False)
+        self.register_buffer("cls_coordinate", torch.tensor(coordinate)[None], persistent=False)
         with torch.no_grad():
             self.register_buffer("table", self._grid_table(self.grid_size), persistent=False)
         self.register_load_state_dict_post_hook(FourierPositionalEmbedding._refresh_table)

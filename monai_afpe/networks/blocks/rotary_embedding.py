@@ -36,9 +36,9 @@ from monai_afpe.networks.blocks.position_features import physical_positions
 from monai_afpe.networks.blocks.positional_embedding import (
     POSITION_MODES,
     Float32Buffers,
-    positive_per_axis,
     resolve_spacing,
 )
+from monai_afpe.validation import check_per_axis
 
 __all__ = [
     "ROTARY_KINDS",
@@ -175,7 +175,7 @@ class RotaryPositions(Float32Buffers):
             )
 
         def per_axis(value, name: str) -> torch.Tensor:
-            return torch.tensor(positive_per_axis(value, self.num_axes, name), dtype=torch.float32)
+            return torch.tensor(check_per_axis(value, self.num_axes, name), dtype=torch.float32)
 
         self.register_buffer("patch_size", per_axis(patch_size, "patch_size"), persistent=False)
         extent = per_axis(1.0 if reference_extent is None else reference_extent, "reference_extent")

@@ -15,7 +15,8 @@ import torch
 import torch.nn as nn
 from monai.utils import look_up_option
 
-from monai_afpe.networks.blocks.positional_embedding import Float32Buffers, positive_per_axis, resolve_spacing
+from monai_afpe.networks.blocks.positional_embedding import Float32Buffers, resolve_spacing
+from monai_afpe.validation import check_per_axis
 
 __all__ = ["SPACING_EMBEDDING_TARGETS", "SpacingEmbedding"]
 
@@ -78,9 +79,9 @@ class SpacingEmbedding(Float32Buffers):
         self.num_axes = int(num_axes)
         self.hidden_size = int(hidden_size)
         self.target = look_up_option(target, SPACING_EMBEDDING_TARGETS)
-        reference = torch.tensor(positive_per_axis(reference_spacing, self.num_axes, "reference_spacing"))
+        reference = torch.tensor(check_per_axis(reference_spacing, self.num_axes, "reference_spacing"))
         self.register_buffer("log_reference_spacing", reference.log()[None], persistent=False)
-        default = None if spacing is None else torch.tensor(positive_per_axis(spacing, self.num_axes, "spacing"))[None]
+        default = None if spacing is None else torch.tensor(check_per_axis(spacing, self.num_axes, "spacing"))[None]
         self.register_buffer("default_spacing", default, persistent=False)
         outputs = 2 * self.hidden_size if self.target == "film" else self.hidden_size
         self.mlp = nn.Sequential(nn.Linear(self.num_axes, int(mlp_dim)), nn.GELU(), nn.Linear(int(mlp_dim), outputs))

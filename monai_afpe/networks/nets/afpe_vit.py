@@ -16,6 +16,7 @@ from monai_afpe.networks.blocks.positional_embedding_factory import build_positi
 from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding, RotaryPositions
 from monai_afpe.networks.blocks.spacing_embedding import SpacingEmbedding
 from monai_afpe.networks.blocks.transformer_block import SDPATransformerBlock
+from monai_afpe.validation import check_probability
 
 __all__ = ["AFPEViT", "VIT_TASKS", "VIT_POOLING"]
 
@@ -156,8 +157,7 @@ class AFPEViT(nn.Module):
     ) -> None:
         super().__init__()
         self.gradient_checkpointing = bool(gradient_checkpointing)
-        if not 0.0 <= dropout_rate <= 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1], got {dropout_rate}.")
+        check_probability(dropout_rate, "dropout_rate")
         if num_heads < 1 or hidden_size % num_heads != 0:
             raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).")
         if num_layers < 1:
