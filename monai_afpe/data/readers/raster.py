@@ -17,7 +17,8 @@ from monai.data.utils import is_supported_format
 from monai.utils import ensure_tuple, optional_import, require_pkg
 
 from monai_afpe.data.readers.reader_base import ChannelStackReader, image_metadata
-from monai_afpe.data.readers.validation import ImageMetadataError, check_spacing_argument
+from monai_afpe.data.readers.validation import ImageMetadataError
+from monai_afpe.validation import check_per_axis
 
 PILImage, has_pil = optional_import("PIL.Image")
 
@@ -65,7 +66,7 @@ class RasterImageReader(ChannelStackReader):
     def __init__(self, pixel_spacing: Sequence[float] | float | None = None):
         super().__init__()
         self.pixel_spacing = (
-            None if pixel_spacing is None else check_spacing_argument(pixel_spacing, "pixel_spacing", 2)
+            None if pixel_spacing is None else check_per_axis(pixel_spacing, 2, "pixel_spacing", unit="mm")
         )
 
     def verify_suffix(self, filename: Sequence[PathLike] | PathLike) -> bool:
