@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from monai.utils import look_up_option
 
 from monai_afpe.data.splits import split_name
 
@@ -402,7 +401,8 @@ def load_chexpert(
         ValueError: naming the CSV, the row and the column: a missing column, an empty Path, a label value other
             than 1, 0, -1 or blank; an unknown ``split`` or ``uncertain``.
     """
-    uncertain = look_up_option(uncertain, UNCERTAIN_POLICIES)
+    if uncertain not in UNCERTAIN_POLICIES:
+        raise ValueError(f"load_chexpert: argument uncertain must be one of {UNCERTAIN_POLICIES}, got {uncertain!r}.")
     root = Path(root)
     if csv_file is None:
         text = str(split).strip().lower()

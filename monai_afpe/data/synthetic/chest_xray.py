@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from monai.utils import ensure_tuple, look_up_option
+from monai.utils import ensure_tuple
 from tqdm.auto import tqdm
 
 from monai_afpe.data.splits import SPLIT_NAMES
@@ -199,7 +199,8 @@ class ChestXrayConfig:
                 raise ValueError(
                     f"{threshold} must lie strictly inside {name} {(low, high)} so that the label varies, got {value!r}."
                 )
-        set_(self, "spacing_tags", look_up_option(self.spacing_tags, SPACING_TAGS))
+        if self.spacing_tags not in SPACING_TAGS:
+            raise ValueError(f"spacing_tags must be one of {SPACING_TAGS}, got {self.spacing_tags!r}.")
 
 
 @dataclass(frozen=True)
@@ -441,8 +442,8 @@ def generate_chest_xray(
         labels_csv = generate_chest_xray("data/cxr", num_samples=1000, seed=0)
     """
     config = ChestXrayConfig(**options)
-    formats = tuple(look_up_option(f, CHEST_XRAY_FORMATS) for f in ensure_tuple(formats))
-    if not formats:
+    formats = tuple(ensure_tuple(formats))
+    if not formats or any(f not in CHEST_XRAY_FORMATS for f in formats):
         raise ValueError(f"formats must name at least one of {CHEST_XRAY_FORMATS}, got {formats!r}.")
     seed = check_seed(seed)
     output_dir = Path(output_dir)
