@@ -1,4 +1,4 @@
-"""Generate a synthetic data set (organ shapes, CT segmentation or echo) as real files, seeded.
+"""Generate a synthetic data set (organ shapes, CT segmentation, echo or chest radiographs) as real files, seeded.
 
 The same seed and options give byte-identical files. Data sets:
 
@@ -8,6 +8,8 @@ The same seed and options give byte-identical files. Data sets:
 - ``ct-segmentation``: a toy abdomen with four labelled structures (Decathlon layout + dataset.json).
 - ``echo``: apical long-axis loops with an exact ejection fraction (EchoNet-Dynamic layout:
   Videos/*.avi + FileList.csv; ``--dicom`` adds ultrasound cine DICOM).
+- ``chest-xray``: PA chest radiographs with four binary labels exact in mm (cardiomegaly, effusion, nodule,
+  elevated hemidiaphragm): DX DICOM (images/) and 8-bit PNG (png/) + labels.csv with the pixel spacing.
 
 Lengths are in mm and times in s; the spacing is in each file's affine, frame rate or DICOM header.
 """
@@ -20,7 +22,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-DATASETS = ("organ-shapes", "ct-segmentation", "echo")
+DATASETS = ("organ-shapes", "ct-segmentation", "echo", "chest-xray")
 
 
 def _common(parser: argparse.ArgumentParser, num: int) -> None:
@@ -54,6 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     echo.add_argument("--frames", type=int, default=96, help="frames per video (default 96)")
     echo.add_argument("--codec", choices=("ffv1", "rawvideo", "mjpeg"), default="ffv1", help="AVI codec (default ffv1)")
     echo.add_argument("--dicom", action="store_true", help="also write ultrasound cine DICOM files (DICOM/)")
+    cxr = datasets.add_parser("chest-xray", help="PA chest radiographs with four labels exact in mm")
+    _common(cxr, 1000)
+    cxr.add_argument(
+        "--size", type=int, nargs=2, metavar=("LOW", "HIGH"), help="range of rows and columns, pixels (default 256 384)"
+    )
+    cxr.add_argument(
+        "--spacing", type=float, nargs=2, metavar=("LOW", "HIGH"), help="range of the pixel size, mm (default 0.14 0.2)"
+    )
+    cxr.add_argument(
+        "--formats", nargs="+", choices=("dicom", "png"), default=["dicom", "png"], help="files (default dicom png)"
+    )
 
 
 def _size(values: list[int], dims: int, option: str) -> int | tuple[int, ...]:
@@ -64,7 +77,12 @@ def _size(values: list[int], dims: int, option: str) -> int | tuple[int, ...]:
 
 def _generate(args: argparse.Namespace) -> Path:
     """Write the data set; return the path of its index file."""
-    from monai_afpe.data.synthetic import generate_ct_segmentation, generate_echo, generate_organ_shapes
+    from monai_afpe.data.synthetic import (
+        generate_chest_xray,
+        generate_ct_segmentation,
+        generate_echo,
+        generate_organ_shapes,
+    )
 
     common = {"num_samples": args.num, "seed": args.seed, "progress": not args.quiet}
     if args.dataset == "organ-shapes":
@@ -75,6 +93,14 @@ def _generate(args: argparse.Namespace) -> Path:
             spatial_size=_size(args.size, 3, "--size"),
             write_masks=args.masks,
             **({"radius_range": tuple(args.radius)} if args.radius else {}),
+            **common,
+        )
+    if args.dataset == "chest-xray":
+        return generate_chest_xray(
+            args.output_dir,
+            formats=tuple(args.formats),
+            **({"image_size_range": tuple(args.size)} if args.size else {}),
+            **({"spacing_range": tuple(args.spacing)} if args.spacing else {}),
             **common,
         )
     if args.dataset == "ct-segmentation":
@@ -105,6 +131,19 @@ def _summary(dataset: str, index: Path) -> list[str]:
             "videos: " + ", ".join(f"{splits[name]} {name}" for name in ("TRAIN", "VAL", "TEST")),
             f"EF {_column_range(index, 'EF')} %, frame rate {_column_range(index, 'FPS')} frames/s, "
             f"pixel size {_column_range(index, 'PixelSpacing')} mm (FileList.csv column PixelSpacing)",
+        ]
+    if dataset == "chest-xray":
+        from monai_afpe.data.synthetic import CHEST_XRAY_LABELS
+
+        with open(index, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+        splits = Counter(row["Split"] for row in rows)
+        positives = ", ".join(f"{name} {sum(int(row[name]) for row in rows)}" for name in CHEST_XRAY_LABELS)
+        return [
+            "images: " + ", ".join(f"{splits[name]} {name}" for name in ("training", "validation", "test")),
+            f"positives: {positives}",
+            f"pixel size {_column_range(index, 'PixelSpacingRow')} mm, rows {_column_range(index, 'Rows')}, "
+            f"columns {_column_range(index, 'Columns')} (labels.csv)",
         ]
     header = json.loads(index.read_text())
     geometry = index.parent / "geometry.csv"

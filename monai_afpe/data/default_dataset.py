@@ -25,7 +25,12 @@ from pathlib import Path
 import torch.distributed as dist
 from monai.utils import look_up_option
 
-from monai_afpe.data.synthetic import generate_ct_segmentation, generate_echo, generate_organ_shapes
+from monai_afpe.data.synthetic import (
+    generate_chest_xray,
+    generate_ct_segmentation,
+    generate_echo,
+    generate_organ_shapes,
+)
 from monai_afpe.validation import check_flag
 
 __all__ = ["SYNTHETIC_DATASETS", "GENERATION_RECORD", "DatasetOptionsWarning", "generation_record", "ensure_dataset"]
@@ -35,6 +40,7 @@ SYNTHETIC_DATASETS = {
     "organ-shapes": (generate_organ_shapes, "datalist.json"),
     "ct-segmentation": (generate_ct_segmentation, "dataset.json"),
     "echo": (generate_echo, "FileList.csv"),
+    "chest-xray": (generate_chest_xray, "labels.csv"),
 }
 
 GENERATION_RECORD = "generation.json"
@@ -73,7 +79,7 @@ def ensure_dataset(
 
     Args:
         dataset_dir: the bundle's data folder.
-        name: ``"organ-shapes"``, ``"ct-segmentation"`` or ``"echo"``.
+        name: ``"organ-shapes"``, ``"ct-segmentation"``, ``"echo"`` or ``"chest-xray"``.
         seed: seed of the generation (only used when generating).
         regenerate: when the folder holds a data set this function generated with other options, delete it
             and generate the one asked for (otherwise it is kept, with a :class:`DatasetOptionsWarning`).

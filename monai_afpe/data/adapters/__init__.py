@@ -1,9 +1,20 @@
 """Adapters that turn data a user already has into MONAI items.
 
 OrganMNIST3D (with the stride-anisotropy protocol), EchoNet-Dynamic (with test-time averaging over
-clips), Decathlon / BTCV ``dataset.json`` files and a hospital's own folder of NIfTI / DICOM with a CSV.
+clips), Decathlon / BTCV ``dataset.json`` files, a hospital's own folder of NIfTI / DICOM with a CSV, and
+chest radiographs: NIH ChestX-ray14, NIH-CXR-LT and CheXpert.
 """
 
+from monai_afpe.data.adapters.chest_xray import (
+    CHESTXRAY14_COLUMNS,
+    CHESTXRAY14_LABELS,
+    CHEXPERT_LABELS,
+    UNCERTAIN_POLICIES,
+    load_chestxray14,
+    load_chexpert,
+    load_nih_cxr_lt,
+    read_chestxray14_entries,
+)
 from monai_afpe.data.adapters.decathlon import DECATHLON_SPLITS, load_decathlon
 from monai_afpe.data.adapters.echonet import (
     ECHONET_COLUMNS,
@@ -23,6 +34,14 @@ from monai_afpe.data.adapters.organmnist3d import (
 )
 
 __all__ = [
+    "CHESTXRAY14_COLUMNS",
+    "CHESTXRAY14_LABELS",
+    "CHEXPERT_LABELS",
+    "UNCERTAIN_POLICIES",
+    "load_chestxray14",
+    "load_chexpert",
+    "load_nih_cxr_lt",
+    "read_chestxray14_entries",
     "DECATHLON_SPLITS",
     "ECHONET_COLUMNS",
     "ECHONET_SPLITS",

@@ -1,10 +1,19 @@
-"""Synthetic anisotropic CT and echocardiography data sets, written as real files (NIfTI, AVI, DICOM).
+"""Synthetic anisotropic CT, echocardiography and chest radiograph data sets, written as real files (NIfTI, AVI,
+DICOM, PNG).
 
 Every generator is a pure, seeded function that writes a data set and returns the path of its index
 file (datalist / dataset.json / FileList.csv), so MONAI bundles can create their default data when
 ``dataset_dir`` is empty; the ``sample_*`` functions draw one sample in memory.
 """
 
+from monai_afpe.data.synthetic.chest_xray import (
+    CHEST_XRAY_LABELS,
+    ChestXrayConfig,
+    ChestXraySample,
+    chest_xray_labels,
+    generate_chest_xray,
+    sample_chest_xray,
+)
 from monai_afpe.data.synthetic.ct_segmentation import (
     CT_SEGMENTATION_LABELS,
     CTSegmentationConfig,
@@ -32,6 +41,12 @@ from monai_afpe.data.synthetic.organ_shapes import (
 from monai_afpe.data.synthetic.sampling import sample_rng
 
 __all__ = [
+    "CHEST_XRAY_LABELS",
+    "ChestXrayConfig",
+    "ChestXraySample",
+    "chest_xray_labels",
+    "generate_chest_xray",
+    "sample_chest_xray",
     "ORGAN_SHAPE_CLASSES",
     "FILELIST_COLUMNS",
     "CT_SEGMENTATION_LABELS",

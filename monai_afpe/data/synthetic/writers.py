@@ -31,6 +31,7 @@ __all__ = [
     "write_csv",
     "write_avi",
     "write_ultrasound_cine_dicom",
+    "write_radiograph_dicom",
     "split_counts",
     "balanced_splits",
 ]
@@ -41,6 +42,8 @@ SPLIT_KEYS = ("training", "validation", "test")
 AVI_CODECS = {"ffv1": "gray", "rawvideo": "gray", "mjpeg": "yuvj444p"}
 #: DICOM SOP class "Ultrasound Multi-frame Image Storage"
 _US_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
+#: DICOM SOP class "Digital X-Ray Image Storage - For Presentation"
+_DX_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
 
 
 def spacing_affine(spacing: Sequence[float], origin: Sequence[float]) -> np.ndarray:
@@ -198,6 +201,96 @@ def write_ultrasound_cine_dicom(
     item.ReferencePixelPhysicalValueX, item.ReferencePixelPhysicalValueY = (v / 10.0 for v in reference_position_mm)
     ds.SequenceOfUltrasoundRegions = [item]
     ds.PixelData = np.ascontiguousarray(video).tobytes()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def write_radiograph_dicom(
+    path: os.PathLike | str,
+    image: np.ndarray,
+    imager_pixel_spacing_mm: float,
+    uid_entropy: Sequence[str],
+    pixel_spacing_mm: float | None = None,
+    magnification: float | None = None,
+    bits_stored: int = 12,
+    patient_id: str = "SYNTHETIC",
+    view_position: str = "PA",
+) -> Path:
+    """Write a grayscale radiograph (uint16, ``(rows, columns)``) as a Digital X-Ray (DX) DICOM file.
+
+    Digital X-Ray Image Storage - For Presentation, explicit VR little endian, MONOCHROME2, one frame, with
+    ImagerPixelSpacing (0018,1164, at the detector), EstimatedRadiographicMagnificationFactor (0018,1114) when
+    given and, when ``pixel_spacing_mm`` is given, PixelSpacing (0028,0030) with PixelSpacingCalibrationType
+    ``GEOMETRY`` (the pixel size in the patient, which
+    :func:`~monai_afpe.data.readers.projection_pixel_spacing` then uses without a warning). Square pixels.
+
+    Args:
+        path: output file.
+        image: uint16 pixels below ``2 ** bits_stored``.
+        imager_pixel_spacing_mm: pixel size at the detector (mm).
+        uid_entropy: strings that make the study, series and instance UIDs (deterministic).
+        pixel_spacing_mm: calibrated pixel size in the patient (mm), or None to leave PixelSpacing out.
+        magnification: EstimatedRadiographicMagnificationFactor (>= 1), or None to leave it out.
+        bits_stored: BitsStored (at most 16).
+        patient_id: PatientID and PatientName.
+        view_position: ViewPosition (PA, AP, LL, ...).
+
+    Raises:
+        ValueError: ``image`` is not a 2D uint16 array within ``bits_stored`` bits, a spacing is not > 0, the
+            magnification is below 1.
+    """
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    image = np.asarray(image)
+    bits_stored = check_positive_int(bits_stored, "bits_stored")
+    if image.ndim != 2 or image.dtype != np.uint16 or bits_stored > 16 or int(image.max(initial=0)) >> bits_stored:
+        raise ValueError(
+            f"image must be a uint16 array (rows, columns) below 2 ** bits_stored (bits_stored={bits_stored} <= 16), "
+            f"got {image.dtype} {image.shape}."
+        )
+    check_positive_number(imager_pixel_spacing_mm, "imager_pixel_spacing_mm", unit="mm")
+    if pixel_spacing_mm is not None:
+        check_positive_number(pixel_spacing_mm, "pixel_spacing_mm", unit="mm")
+    if magnification is not None and not (np.isfinite(magnification) and magnification >= 1.0):
+        raise ValueError(f"magnification must be a finite number >= 1 (SID / SOD), got {magnification!r}.")
+
+    def uid(kind: str) -> str:
+        return generate_uid(entropy_srcs=[*map(str, uid_entropy), kind])
+
+    def ds_value(value: float) -> str:
+        return f"{float(value):.6g}"
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = _DX_FOR_PRESENTATION
+    meta.MediaStorageSOPInstanceUID = uid("instance")
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = _DX_FOR_PRESENTATION
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = uid("study")
+    ds.SeriesInstanceUID = uid("series")
+    ds.Modality = "DX"
+    ds.PatientID = ds.PatientName = patient_id
+    ds.SeriesNumber = ds.InstanceNumber = 1
+    ds.ImageType = ["DERIVED", "PRIMARY"]
+    ds.PresentationIntentType = "FOR PRESENTATION"
+    ds.ViewPosition = view_position
+    ds.BodyPartExamined = "CHEST"
+    ds.Rows, ds.Columns = image.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, bits_stored, bits_stored - 1, 0
+    ds.ImagerPixelSpacing = [ds_value(imager_pixel_spacing_mm)] * 2
+    if magnification is not None:
+        ds.EstimatedRadiographicMagnificationFactor = ds_value(magnification)
+    if pixel_spacing_mm is not None:
+        ds.PixelSpacing = [ds_value(pixel_spacing_mm)] * 2
+        ds.PixelSpacingCalibrationType = "GEOMETRY"
+    ds.PixelData = np.ascontiguousarray(image, dtype="<u2").tobytes()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
