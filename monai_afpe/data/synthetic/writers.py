@@ -53,6 +53,31 @@ def spacing_affine(spacing: Sequence[float], origin: Sequence[float]) -> np.ndar
     return affine
 
 
+def _new_dataset(sop_class: str, modality: str, patient_id: str, uid_entropy, image_type: list[str]):
+    """A pydicom ``Dataset`` with its file meta, SOP class, seeded study / series / instance UIDs and patient."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    def uid(kind: str) -> str:
+        return generate_uid(entropy_srcs=[*map(str, uid_entropy), kind])
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = uid("instance")
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = uid("study")
+    ds.SeriesInstanceUID = uid("series")
+    ds.Modality = modality
+    ds.PatientID = ds.PatientName = patient_id
+    ds.SeriesNumber = ds.InstanceNumber = 1
+    ds.ImageType = image_type
+    return ds
+
+
 def write_nifti(path: os.PathLike | str, array: np.ndarray, affine: np.ndarray) -> Path:
     """Write ``array`` (x, y, z) as NIfTI-1 with ``affine`` as both qform and sform, lengths in mm.
 
@@ -148,9 +173,8 @@ def write_ultrasound_cine_dicom(
         patient_id: PatientID and PatientName.
         heart_rate: beats per minute, written as HeartRate when given.
     """
-    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.dataset import Dataset
     from pydicom.tag import Tag
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     video = np.asarray(video)
     if video.ndim != 3 or video.dtype != np.uint8:
@@ -162,23 +186,7 @@ def write_ultrasound_cine_dicom(
     check_positive_number(fps, "fps", unit="frames per second")
     check_positive_number(pixel_spacing_mm, "pixel_spacing_mm", unit="mm")
 
-    def uid(kind: str) -> str:
-        return generate_uid(entropy_srcs=[*map(str, uid_entropy), kind])
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = _US_MULTIFRAME_STORAGE
-    meta.MediaStorageSOPInstanceUID = uid("instance")
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = _US_MULTIFRAME_STORAGE
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID = uid("study")
-    ds.SeriesInstanceUID = uid("series")
-    ds.Modality = "US"
-    ds.PatientID = ds.PatientName = patient_id
-    ds.SeriesNumber = ds.InstanceNumber = 1
-    ds.ImageType = ["DERIVED", "SECONDARY"]
+    ds = _new_dataset(_US_MULTIFRAME_STORAGE, "US", patient_id, uid_entropy, ["DERIVED", "SECONDARY"])
     ds.Rows, ds.Columns, ds.NumberOfFrames = rows, columns, frames
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
@@ -241,8 +249,6 @@ def write_radiograph_dicom(
         ValueError: ``image`` is not a 2D uint16 array within ``bits_stored`` bits, a spacing is not > 0, the
             magnification is below 1.
     """
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     image = np.asarray(image)
     bits_stored = check_positive_int(bits_stored, "bits_stored")
@@ -257,26 +263,10 @@ def write_radiograph_dicom(
     if magnification is not None and not (np.isfinite(magnification) and magnification >= 1.0):
         raise ValueError(f"magnification must be a finite number >= 1 (SID / SOD), got {magnification!r}.")
 
-    def uid(kind: str) -> str:
-        return generate_uid(entropy_srcs=[*map(str, uid_entropy), kind])
-
     def ds_value(value: float) -> str:
         return f"{float(value):.6g}"
 
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = _DX_FOR_PRESENTATION
-    meta.MediaStorageSOPInstanceUID = uid("instance")
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = _DX_FOR_PRESENTATION
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID = uid("study")
-    ds.SeriesInstanceUID = uid("series")
-    ds.Modality = "DX"
-    ds.PatientID = ds.PatientName = patient_id
-    ds.SeriesNumber = ds.InstanceNumber = 1
-    ds.ImageType = ["DERIVED", "PRIMARY"]
+    ds = _new_dataset(_DX_FOR_PRESENTATION, "DX", patient_id, uid_entropy, ["DERIVED", "PRIMARY"])
     ds.PresentationIntentType = "FOR PRESENTATION"
     ds.ViewPosition = view_position
     ds.BodyPartExamined = "CHEST"
