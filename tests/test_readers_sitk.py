@@ -182,3 +182,15 @@ def test_enhanced_file_that_simpleitk_reads_at_1_mm_is_refused_not_returned(tmp_
         assert "SimpleITK reads (1, 1, 1) mm, the functional groups state (0.8, 0.7, 2) mm" in message
         assert "read it with EnhancedDicomReader" in message
         np.testing.assert_allclose(image_spacing(load(path, EnhancedDicomReader(tolerance=0.5))), [0.8, 0.7, 2.0])
+
+
+def test_single_frame_enhanced_us_volume_read_at_1_mm_in_plane_is_refused(tmp_path):
+    path = write_enhanced(
+        tmp_path / "one_frame.dcm", [(0.0, 0.0, 0.0)], rescale=None, sop_class=EnhancedUSVolumeStorage, modality="US"
+    )
+    with pytest.raises(ImageMetadataError) as error:
+        load(path, SimpleITKReader())
+    message = str(error.value)
+    assert str(path) in message
+    assert "SimpleITK reads (1, 1) mm, the functional groups state (0.8, 0.7) mm (column, row)" in message
+    np.testing.assert_allclose(image_spacing(load(path, EnhancedDicomReader()))[:2], [0.8, 0.7])

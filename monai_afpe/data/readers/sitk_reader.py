@@ -129,22 +129,24 @@ def _dicom_file_geometry(name: str) -> tuple[list[SliceGeometry], dict | None] |
     return [SliceGeometry.from_dataset(ds, os.path.basename(name))], None
 
 
-def _check_sitk_spacing(image, first: SliceGeometry, step: np.ndarray, source: str) -> None:
-    """Raise unless SimpleITK's spacing of an enhanced multi-frame file is the one its functional groups state.
+def _check_sitk_spacing(image, first: SliceGeometry, step: np.ndarray | None, source: str) -> None:
+    """Raise unless SimpleITK's spacing of an enhanced file is the one its functional groups state.
 
     SimpleITK reads some enhanced files (Enhanced US Volume; frames whose uneven steps the tolerance
-    accepts) at 1 x 1 x 1 mm without a word; the validated functional groups say what it should be.
+    accepts) at 1 x 1 x 1 mm without a word; the validated functional groups say what it should be: the
+    in-plane spacing, and for more than one frame (``step`` not None) the frame step.
     """
     row, column = (float(v) for v in first.pixel_spacing)
-    expected = np.asarray([column, row, float(np.linalg.norm(step))])
-    read = np.asarray(image.GetSpacing(), dtype=np.float64)[:3]
-    if len(read) != 3 or not np.allclose(read, expected, rtol=1e-4, atol=1e-4):
+    expected = np.asarray([column, row] + ([] if step is None else [float(np.linalg.norm(step))]))
+    read = np.asarray(image.GetSpacing(), dtype=np.float64)[: len(expected)]
+    if len(read) != len(expected) or not np.allclose(read, expected, rtol=1e-4, atol=1e-4):
         shown = ", ".join(f"{v:.6g}" for v in read)
+        axes = "column, row" + ("" if step is None else ", frame step")
         raise ImageMetadataError(
             source,
             "spacing",
             f"SimpleITK reads ({shown}) mm, the functional groups state ({', '.join(f'{v:.6g}' for v in expected)}) "
-            "mm (column, row, frame step); read it with EnhancedDicomReader (load_image picks it)",
+            f"mm ({axes}); read it with EnhancedDicomReader (load_image picks it)",
         )
 
 
@@ -284,7 +286,7 @@ class SimpleITKReader(SliceStackMixin, ChannelStackReader):
         step = None if slices is None else self.check_slices(slices[0], source, slices[1])
         if isinstance(img, _Unread):
             self._raise_unread(img.error, source)
-        if step is not None and slices[1] is ENHANCED_DICOM_FIELDS:
+        if slices is not None and slices[1] is ENHANCED_DICOM_FIELDS:
             _check_sitk_spacing(img, slices[0][0], step, source)
         is_nifti = is_supported_format(source, ("nii", "nii.gz"))
         if is_nifti:
