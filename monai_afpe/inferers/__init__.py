@@ -2,5 +2,6 @@
 
 from monai_afpe.inferers.autocast import AUTOCAST_DTYPES, AutocastInferer
 from monai_afpe.inferers.clip_averaging import ClipAveragingInferer
+from monai_afpe.inferers.compiled import CompiledInferer
 
-__all__ = ["AUTOCAST_DTYPES", "AutocastInferer", "ClipAveragingInferer"]
+__all__ = ["AUTOCAST_DTYPES", "AutocastInferer", "ClipAveragingInferer", "CompiledInferer"]
