@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding
-from monai_afpe.validation import check_probability
+from monai_afpe.validation import check_num_heads, check_probability
 
 __all__ = ["SDPASelfAttention"]
 
@@ -62,12 +62,9 @@ class SDPASelfAttention(nn.Module):
         rotary: Optional[RotaryEmbedding] = None,
     ):
         super().__init__()
-        check_probability(dropout_rate, "dropout_rate")
-        if num_heads < 1 or hidden_size % num_heads != 0:
-            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).")
-        self.num_heads = int(num_heads)
+        self.dropout_rate = check_probability(dropout_rate, "dropout_rate")
+        self.num_heads = check_num_heads(hidden_size, num_heads)
         self.head_dim = int(hidden_size) // self.num_heads
-        self.dropout_rate = float(dropout_rate)
         self.qkv = nn.Linear(hidden_size, 3 * hidden_size, bias=qkv_bias)
         self.out_proj = nn.Linear(hidden_size, hidden_size)
         self.drop_output = nn.Dropout(dropout_rate)
