@@ -303,25 +303,31 @@ def test_metadata_and_network_verify():
     )
 
 
-def test_torchscript_export_matches_the_network(trained, tmp_path):
-    root, _ = trained
-    train = config_paths(BUNDLE, "train.json")[0]
+def export_tiny_network(command: str, bundle_root: Path, exported: Path, *options: str) -> None:
+    """Export the trained tiny network to ``exported`` with ``python -m monai.bundle <command> network_def``
+    (``ckpt_export``, ``onnx_export``), passing ``options`` before the tiny overrides."""
     overrides = cli_overrides({k: v for k, v in TINY.items() if k.startswith("network_def") or k == "roi_size"})
-    exported = tmp_path / "model.ts"
     run_command(
         "monai.bundle",
-        "ckpt_export",
+        command,
         "network_def",
         "--filepath",
         str(exported),
         "--ckpt_file",
-        str(root / "models" / "model.pt"),
+        str(bundle_root / "models" / "model.pt"),
         "--meta_file",
         META,
         "--config_file",
-        train,
+        config_paths(BUNDLE, "train.json")[0],
+        *options,
         *overrides,
     )
+
+
+def test_torchscript_export_matches_the_network(trained, tmp_path):
+    root, _ = trained
+    exported = tmp_path / "model.ts"
+    export_tiny_network("ckpt_export", root, exported)
     scripted = torch.jit.load(str(exported))
     net, _ = tiny_network(root)
     x, spacing = torch.rand(1, 1, *ROI), torch.tensor([[0.9, 0.9, 4.0]])
@@ -334,25 +340,8 @@ def test_torchscript_export_matches_the_network(trained, tmp_path):
 def test_onnx_export(trained, tmp_path):
     onnxruntime = pytest.importorskip("onnxruntime")
     root, _ = trained
-    train = config_paths(BUNDLE, "train.json")[0]
-    overrides = cli_overrides({k: v for k, v in TINY.items() if k.startswith("network_def") or k == "roi_size"})
     exported = tmp_path / "model.onnx"
-    run_command(
-        "monai.bundle",
-        "onnx_export",
-        "network_def",
-        "--filepath",
-        str(exported),
-        "--ckpt_file",
-        str(root / "models" / "model.pt"),
-        "--meta_file",
-        META,
-        "--config_file",
-        train,
-        "--input_shape",
-        json.dumps([1, 1, *ROI]),
-        *overrides,
-    )
+    export_tiny_network("onnx_export", root, exported, "--input_shape", json.dumps([1, 1, *ROI]))
     net, _ = tiny_network(root)
     x = torch.rand(1, 1, *ROI)
     session = onnxruntime.InferenceSession(str(exported))
