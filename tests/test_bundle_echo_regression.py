@@ -246,31 +246,22 @@ def test_onnx_export(trained, tmp_path):
     root, _ = trained
     onnx_file = tmp_path / "model.onnx"
     small = {key: value for key, value in TINY.items() if key.startswith("network_def")}
-    onnx_export(
+    export_options = dict(
         net_id="network_def",
-        filepath=str(onnx_file),
         ckpt_file=str(root / "models" / "model.pt"),
         meta_file=str(CONFIGS / "metadata.json"),
         config_file=str(CONFIGS / "inference.json"),
         bundle_root=str(root),
-        input_shape=[1, 1, 16, 64, 64],
         **small,
     )
+    onnx_export(filepath=str(onnx_file), input_shape=[1, 1, 16, 64, 64], **export_options)
     import onnxruntime
 
     x = torch.rand(1, 1, 16, 64, 64)
     session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     (output,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     ts = tmp_path / "model.ts"
-    ckpt_export(
-        net_id="network_def",
-        filepath=str(ts),
-        ckpt_file=str(root / "models" / "model.pt"),
-        meta_file=str(CONFIGS / "metadata.json"),
-        config_file=str(CONFIGS / "inference.json"),
-        bundle_root=str(root),
-        **small,
-    )
+    ckpt_export(filepath=str(ts), **export_options)
     with torch.no_grad():
         expected = torch.jit.load(str(ts))(x)
     torch.testing.assert_close(torch.as_tensor(output), expected, rtol=1e-4, atol=1e-3)
