@@ -2,14 +2,21 @@
 
 import csv
 import json
-import re
 import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, run_logged, run_torchrun, run_workflow, tensorboard_events
+from bundle_helpers import (
+    BUNDLES,
+    bundle_workflow,
+    logged_iterations,
+    run_logged,
+    run_torchrun,
+    run_workflow,
+    tensorboard_events,
+)
 from ignite.engine import Events
 from monai.bundle import ckpt_export, download, load, onnx_export, verify_metadata, verify_net_in_out
 
@@ -97,15 +104,10 @@ def test_training_logs_the_loss_and_the_learning_rate(trained, tmp_path):
     root, _ = trained
     shutil.copytree(root / "data", tmp_path / "data")
     messages = run_logged(BUNDLE, ["train.json"], "train", tmp_path, **{**TINY, "log_interval": 2})
-    logged = [m for m in messages if "train_loss:" in m]
-    assert [m.split(" -- ")[0] for m in logged] == [
-        "Epoch: 1/2, Iter: 2/3",
-        "Epoch: 2/2, Iter: 1/3",
-        "Epoch: 2/2, Iter: 3/3",
-    ]
-    lrs = [float(re.search(r"lr: (\S+)", m).group(1)) for m in logged]
+    positions, losses, lrs = logged_iterations(messages)
+    assert positions == ["Epoch: 1/2, Iter: 2/3", "Epoch: 2/2, Iter: 1/3", "Epoch: 2/2, Iter: 3/3"]
     assert lrs[0] == pytest.approx(5e-4) and 0 < lrs[2] < lrs[1] < lrs[0]  # 1 warm-up step (iteration 1), decay
-    assert all(float(re.search(r"train_loss: (\S+)", m).group(1)) > 0 for m in logged)
+    assert all(loss > 0 for loss in losses)
     events = tensorboard_events(tmp_path / "eval")
     if events is not None:
         assert {"train_loss", "lr", "val_r2", "val_mae"} <= set(events.Tags()["scalars"])

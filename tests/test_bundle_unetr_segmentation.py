@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import zipfile
@@ -24,6 +23,7 @@ from bundle_helpers import (
     assert_masks_are_the_networks,
     bundle_workflow,
     config_paths,
+    logged_iterations,
     run_command,
     run_logged,
     run_workflow,
@@ -99,14 +99,9 @@ def test_training_logs_loss_learning_rate_and_validation_images(trained, tmp_pat
     root, _ = trained
     (tmp_path / "data").symlink_to(root / "data")
     messages = run_logged(BUNDLE, ["train.json"], "train", tmp_path, **{**TINY, "max_epochs": 2, "log_interval": 2})
-    logged = [m for m in messages if "train_loss:" in m]
-    assert [m.split(" -- ")[0] for m in logged] == [
-        "Epoch: 1/2, Iter: 2/3",
-        "Epoch: 2/2, Iter: 1/3",
-        "Epoch: 2/2, Iter: 3/3",
-    ]
+    positions, _, lrs = logged_iterations(messages)
+    assert positions == ["Epoch: 1/2, Iter: 2/3", "Epoch: 2/2, Iter: 1/3", "Epoch: 2/2, Iter: 3/3"]
     # the learning rate of the iteration logged (warm-up over the 3 iterations of epoch 1, then cosine decay)
-    lrs = [float(re.search(r"lr: (\S+)", m).group(1)) for m in logged]
     assert lrs[0] == pytest.approx(1e-3 / 3, rel=1e-3) and lrs[1] == pytest.approx(1e-3, rel=1e-3) and lrs[2] < 1e-3
     events = tensorboard_events(tmp_path / "eval")
     if events is None:
