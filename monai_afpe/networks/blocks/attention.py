@@ -19,6 +19,7 @@ and that accepts a rotary embedding (or a query / key hook); ``SDPATransformerBl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Optional
 
 import torch
@@ -28,7 +29,7 @@ import torch.nn.functional as F
 from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding
 from monai_afpe.validation import check_num_heads, check_probability
 
-__all__ = ["SDPASelfAttention"]
+__all__ = ["SDPASelfAttention", "fuse_monai_attention"]
 
 
 class SDPASelfAttention(nn.Module):
@@ -92,3 +93,18 @@ class SDPASelfAttention(nn.Module):
             query, key, value, dropout_p=self.dropout_rate if self.training else 0.0
         )
         return self.drop_output(self.out_proj(attended.transpose(1, 2).reshape(batch, tokens, channels)))
+
+
+def fuse_monai_attention(blocks: Iterable[nn.Module], dropout_rate: float) -> None:
+    """Give MONAI's own transformer blocks PyTorch's fused attention where that changes nothing but speed.
+
+    MONAI 1.6 offers ``use_flash_attention`` on ``SABlock`` but not through ``ViT`` or ``UNETR``; without it a
+    MONAI baseline would be slowed by the attention matrix, not by its design. With ``dropout_rate > 0`` MONAI's
+    unfused attention is kept: its fused path drops attention weights in evaluation too (see this module).
+
+    Args:
+        blocks: MONAI ``TransformerBlock``s, e.g. ``ViT.blocks``; each one's ``attn`` is an ``SABlock``.
+        dropout_rate: the dropout rate the blocks were built with.
+    """
+    for block in blocks:
+        block.attn.use_flash_attention = dropout_rate == 0.0
