@@ -1,10 +1,10 @@
 """Validation of option values shared across the package, with messages that name the option and the value.
 
 Each ``check_*`` function returns the value normalised (a ``bool``, an ``int``, a ``float`` or a tuple of
-floats; :func:`check_positive_values` returns it unchanged) or raises a ``ValueError`` that names the option,
-says what was expected and shows the value given, e.g. ``pixel_spacing must be one or 2 finite numbers > 0
-(mm), got nan.``. The ``unit`` of an option, where one is given, is shown in parentheses after what is
-expected. The ``is_*`` predicates are the tests these functions use, for messages worded by their caller
+floats; :func:`check_positive_values` and :func:`check_nonempty_string` return it unchanged) or raises a
+``ValueError`` that names the option, says what was expected and shows the value given, e.g. ``pixel_spacing
+must be one or 2 finite numbers > 0 (mm), got nan.``. The ``unit`` of an option, where one is given, is shown
+in parentheses after what is expected. The ``is_*`` predicates are the tests these functions use, for messages worded by their caller
 (e.g. an experiment config's ``key: expected ...``).
 
 Checks that name fields of a file format (DICOM, NIfTI) stay with their readers
