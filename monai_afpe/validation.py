@@ -1,10 +1,10 @@
 """Validation of option values shared across the package, with messages that name the option and the value.
 
 Each ``check_*`` function returns the value normalised (a ``bool``, an ``int``, a ``float`` or a tuple of
-floats; :func:`check_positive_values` returns it unchanged) or raises a ``ValueError`` that names the option,
-says what was expected and shows the value given, e.g. ``pixel_spacing must be one or 2 finite numbers > 0
-(mm), got nan.``. The ``unit`` of an option, where one is given, is shown in parentheses after what is
-expected. The ``is_*`` predicates are the tests these functions use, for messages worded by their caller
+floats; :func:`check_positive_values` and :func:`check_nonempty_string` return it unchanged) or raises a
+``ValueError`` that names the option, says what was expected and shows the value given, e.g. ``pixel_spacing
+must be one or 2 finite numbers > 0 (mm), got nan.``. The ``unit`` of an option, where one is given, is shown
+in parentheses after what is expected. The ``is_*`` predicates are the tests these functions use, for messages worded by their caller
 (e.g. an experiment config's ``key: expected ...``).
 
 Checks that name fields of a file format (DICOM, NIfTI) stay with their readers
@@ -23,6 +23,8 @@ import torch
 __all__ = [
     "FLAG_WORDS",
     "check_flag",
+    "check_nonempty_string",
+    "check_num_heads",
     "check_per_axis",
     "check_positive_int",
     "check_positive_number",
@@ -78,6 +80,39 @@ def check_flag(value: Any, name: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in FLAG_WORDS:
         return FLAG_WORDS[value.strip().lower()]
     raise ValueError(f"{name} must be true or false, got {value!r}.")
+
+
+def check_nonempty_string(value: Any, name: str, allow_none: bool = False) -> str | None:
+    """A name such as a dictionary key or a key postfix: a non-empty string, returned unchanged.
+
+    Args:
+        value: the option's value.
+        name: the option's name, for the message.
+        allow_none: accept ``None`` (returned as is), e.g. for "do not write this entry".
+
+    Raises:
+        ValueError: ``{name} must be a non-empty string[ or None], got {value!r}.``
+    """
+    if value is None and allow_none:
+        return None
+    if not (isinstance(value, str) and value):
+        raise ValueError(f"{name} must be a non-empty string{' or None' if allow_none else ''}, got {value!r}.")
+    return value
+
+
+def check_num_heads(hidden_size: int, num_heads: int) -> int:
+    """Attention heads that split the token features evenly: ``num_heads >= 1`` dividing ``hidden_size``.
+
+    Args:
+        hidden_size: the token feature size.
+        num_heads: the number of attention heads.
+
+    Raises:
+        ValueError: ``hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).``
+    """
+    if num_heads < 1 or hidden_size % num_heads != 0:
+        raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).")
+    return int(num_heads)
 
 
 def check_positive_int(value: Any, name: str, unit: str | None = None, allow_none: bool = False) -> int | None:

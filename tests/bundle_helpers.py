@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,6 +112,14 @@ def run_logged(
         for name in loggers:
             logging.getLogger(name).removeHandler(handler)
     return handler.messages
+
+
+def logged_iterations(messages: list[str]) -> tuple[list[str], list[float], list[float]]:
+    """The training iterations that MONAI's ``StatsHandler`` logged among ``messages``, in order: their positions
+    (``"Epoch: e/E, Iter: i/I"``), losses and learning rates."""
+    logged = [m for m in messages if "train_loss:" in m]
+    losses, lrs = ([float(re.search(rf"{name}: (\S+)", m).group(1)) for m in logged] for name in ("train_loss", "lr"))
+    return [m.split(" -- ")[0] for m in logged], losses, lrs
 
 
 def tensorboard_events(log_dir: Path):

@@ -21,6 +21,7 @@ import torch
 from bundle_helpers import (
     BUNDLES,
     bundle_workflow,
+    logged_iterations,
     run_command,
     run_logged,
     run_torchrun,
@@ -111,9 +112,8 @@ def test_training_logs_the_loss_and_the_learning_rate(trained, tmp_path):
         loggers=("monai.handlers.StatsHandler", evaluator_logger),
         **{**TINY, "log_interval": 2},
     )
-    logged = [m for m in messages if "train_loss:" in m]
-    assert [m.split(" -- ")[0] for m in logged] == [f"Epoch: 1/1, Iter: {i}/6" for i in (2, 4, 6)]
-    lrs = [float(re.search(r"lr: (\S+)", m).group(1)) for m in logged]
+    positions, _, lrs = logged_iterations(messages)
+    assert positions == [f"Epoch: 1/1, Iter: {i}/6" for i in (2, 4, 6)]
     assert lrs[0] == pytest.approx(1e-3) and 0 < lrs[2] < lrs[1] < lrs[0]  # 1 warm-up step (iteration 1), decay
     # 6 validation volumes of 6 classes: a class may be missing, and a NaN AUROC then comes with a note
     (epoch,) = [m for m in messages if m.startswith("Epoch[1] Metrics") and "val_auroc" in m]

@@ -2,14 +2,21 @@
 
 import csv
 import json
-import re
 import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, run_logged, run_torchrun, run_workflow, tensorboard_events
+from bundle_helpers import (
+    BUNDLES,
+    bundle_workflow,
+    logged_iterations,
+    run_logged,
+    run_torchrun,
+    run_workflow,
+    tensorboard_events,
+)
 from ignite.engine import Events
 from monai.bundle import ckpt_export, download, load, onnx_export, verify_metadata, verify_net_in_out
 
@@ -97,15 +104,10 @@ def test_training_logs_the_loss_and_the_learning_rate(trained, tmp_path):
     root, _ = trained
     shutil.copytree(root / "data", tmp_path / "data")
     messages = run_logged(BUNDLE, ["train.json"], "train", tmp_path, **{**TINY, "log_interval": 2})
-    logged = [m for m in messages if "train_loss:" in m]
-    assert [m.split(" -- ")[0] for m in logged] == [
-        "Epoch: 1/2, Iter: 2/3",
-        "Epoch: 2/2, Iter: 1/3",
-        "Epoch: 2/2, Iter: 3/3",
-    ]
-    lrs = [float(re.search(r"lr: (\S+)", m).group(1)) for m in logged]
+    positions, losses, lrs = logged_iterations(messages)
+    assert positions == ["Epoch: 1/2, Iter: 2/3", "Epoch: 2/2, Iter: 1/3", "Epoch: 2/2, Iter: 3/3"]
     assert lrs[0] == pytest.approx(5e-4) and 0 < lrs[2] < lrs[1] < lrs[0]  # 1 warm-up step (iteration 1), decay
-    assert all(float(re.search(r"train_loss: (\S+)", m).group(1)) > 0 for m in logged)
+    assert all(loss > 0 for loss in losses)
     events = tensorboard_events(tmp_path / "eval")
     if events is not None:
         assert {"train_loss", "lr", "val_r2", "val_mae"} <= set(events.Tags()["scalars"])
@@ -246,31 +248,22 @@ def test_onnx_export(trained, tmp_path):
     root, _ = trained
     onnx_file = tmp_path / "model.onnx"
     small = {key: value for key, value in TINY.items() if key.startswith("network_def")}
-    onnx_export(
+    export_options = dict(
         net_id="network_def",
-        filepath=str(onnx_file),
         ckpt_file=str(root / "models" / "model.pt"),
         meta_file=str(CONFIGS / "metadata.json"),
         config_file=str(CONFIGS / "inference.json"),
         bundle_root=str(root),
-        input_shape=[1, 1, 16, 64, 64],
         **small,
     )
+    onnx_export(filepath=str(onnx_file), input_shape=[1, 1, 16, 64, 64], **export_options)
     import onnxruntime
 
     x = torch.rand(1, 1, 16, 64, 64)
     session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     (output,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     ts = tmp_path / "model.ts"
-    ckpt_export(
-        net_id="network_def",
-        filepath=str(ts),
-        ckpt_file=str(root / "models" / "model.pt"),
-        meta_file=str(CONFIGS / "metadata.json"),
-        config_file=str(CONFIGS / "inference.json"),
-        bundle_root=str(root),
-        **small,
-    )
+    ckpt_export(filepath=str(ts), **export_options)
     with torch.no_grad():
         expected = torch.jit.load(str(ts))(x)
     torch.testing.assert_close(torch.as_tensor(output), expected, rtol=1e-4, atol=1e-3)

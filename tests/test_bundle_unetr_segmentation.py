@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import zipfile
@@ -24,6 +23,7 @@ from bundle_helpers import (
     assert_masks_are_the_networks,
     bundle_workflow,
     config_paths,
+    logged_iterations,
     run_command,
     run_logged,
     run_workflow,
@@ -99,14 +99,9 @@ def test_training_logs_loss_learning_rate_and_validation_images(trained, tmp_pat
     root, _ = trained
     (tmp_path / "data").symlink_to(root / "data")
     messages = run_logged(BUNDLE, ["train.json"], "train", tmp_path, **{**TINY, "max_epochs": 2, "log_interval": 2})
-    logged = [m for m in messages if "train_loss:" in m]
-    assert [m.split(" -- ")[0] for m in logged] == [
-        "Epoch: 1/2, Iter: 2/3",
-        "Epoch: 2/2, Iter: 1/3",
-        "Epoch: 2/2, Iter: 3/3",
-    ]
+    positions, _, lrs = logged_iterations(messages)
+    assert positions == ["Epoch: 1/2, Iter: 2/3", "Epoch: 2/2, Iter: 1/3", "Epoch: 2/2, Iter: 3/3"]
     # the learning rate of the iteration logged (warm-up over the 3 iterations of epoch 1, then cosine decay)
-    lrs = [float(re.search(r"lr: (\S+)", m).group(1)) for m in logged]
     assert lrs[0] == pytest.approx(1e-3 / 3, rel=1e-3) and lrs[1] == pytest.approx(1e-3, rel=1e-3) and lrs[2] < 1e-3
     events = tensorboard_events(tmp_path / "eval")
     if events is None:
@@ -303,25 +298,31 @@ def test_metadata_and_network_verify():
     )
 
 
-def test_torchscript_export_matches_the_network(trained, tmp_path):
-    root, _ = trained
-    train = config_paths(BUNDLE, "train.json")[0]
+def export_tiny_network(command: str, bundle_root: Path, exported: Path, *options: str) -> None:
+    """Export the trained tiny network to ``exported`` with ``python -m monai.bundle <command> network_def``
+    (``ckpt_export``, ``onnx_export``), passing ``options`` before the tiny overrides."""
     overrides = cli_overrides({k: v for k, v in TINY.items() if k.startswith("network_def") or k == "roi_size"})
-    exported = tmp_path / "model.ts"
     run_command(
         "monai.bundle",
-        "ckpt_export",
+        command,
         "network_def",
         "--filepath",
         str(exported),
         "--ckpt_file",
-        str(root / "models" / "model.pt"),
+        str(bundle_root / "models" / "model.pt"),
         "--meta_file",
         META,
         "--config_file",
-        train,
+        config_paths(BUNDLE, "train.json")[0],
+        *options,
         *overrides,
     )
+
+
+def test_torchscript_export_matches_the_network(trained, tmp_path):
+    root, _ = trained
+    exported = tmp_path / "model.ts"
+    export_tiny_network("ckpt_export", root, exported)
     scripted = torch.jit.load(str(exported))
     net, _ = tiny_network(root)
     x, spacing = torch.rand(1, 1, *ROI), torch.tensor([[0.9, 0.9, 4.0]])
@@ -334,25 +335,8 @@ def test_torchscript_export_matches_the_network(trained, tmp_path):
 def test_onnx_export(trained, tmp_path):
     onnxruntime = pytest.importorskip("onnxruntime")
     root, _ = trained
-    train = config_paths(BUNDLE, "train.json")[0]
-    overrides = cli_overrides({k: v for k, v in TINY.items() if k.startswith("network_def") or k == "roi_size"})
     exported = tmp_path / "model.onnx"
-    run_command(
-        "monai.bundle",
-        "onnx_export",
-        "network_def",
-        "--filepath",
-        str(exported),
-        "--ckpt_file",
-        str(root / "models" / "model.pt"),
-        "--meta_file",
-        META,
-        "--config_file",
-        train,
-        "--input_shape",
-        json.dumps([1, 1, *ROI]),
-        *overrides,
-    )
+    export_tiny_network("onnx_export", root, exported, "--input_shape", json.dumps([1, 1, *ROI]))
     net, _ = tiny_network(root)
     x = torch.rand(1, 1, *ROI)
     session = onnxruntime.InferenceSession(str(exported))

@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from monai_afpe.data.synthetic.sampling import check_range, check_seed, sample_rng
+from monai_afpe.data.synthetic.sampling import check_image_size, check_range, check_seed, sample_rng
 from monai_afpe.data.synthetic.solids import (
     Capsule,
     Ellipsoid,
@@ -153,6 +153,10 @@ def test_seed_and_range_checks():
         check_range("r", 3)
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         check_seed(-1)
+    assert check_image_size("frame_size", 32, 2, minimum=16) == (32, 32)
+    assert check_image_size("spatial_size", (8, 9.0, 10), 3, minimum=8) == (8, 9, 10)
+    with pytest.raises(ValueError, match=r"^frame_size must be at least 16 pixels per axis, got \(32, 8\)\.$"):
+        check_image_size("frame_size", (32, 8), 2, minimum=16, unit="pixels")
     a, b = sample_rng(5, 2).random(3), sample_rng(5, 2).random(3)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, sample_rng(5, 3).random(3))

@@ -5,8 +5,6 @@ import torch
 from monai.engines import PrepareBatchExtraInput, SupervisedEvaluator, SupervisedTrainer
 from monai.inferers import SimpleInferer, SlidingWindowInferer
 
-from monai_afpe.networks.nets import AFPEUNETR
-
 PREPARE_BATCH = PrepareBatchExtraInput(extra_keys={"spacing": "image_spacing"})
 
 
@@ -88,19 +86,9 @@ def test_supervised_evaluator_predicts_with_each_batchs_spacing(physical_vit):
         assert not torch.allclose(net(batch["image"], spacing=batch["image_spacing"].flip(0)), expected)
 
 
-def test_sliding_window_evaluator_passes_spacing_to_every_window():
-    torch.manual_seed(0)
-    net = AFPEUNETR(
-        1,
-        2,
-        32,
-        feature_size=4,
-        hidden_size=24,
-        mlp_dim=32,
-        num_layers=4,
-        num_heads=2,
-        pos_embed="afpe",
-        pos_embed_kwargs={"mode": "physical", "reference_extent": 200.0},
+def test_sliding_window_evaluator_passes_spacing_to_every_window(tiny_unetr):
+    net = tiny_unetr(
+        1, 2, 32, pos_embed="afpe", pos_embed_kwargs={"mode": "physical", "reference_extent": 200.0}
     ).eval()
     seen = record_spacing(net)
     batch = ct_batches(num_batches=1, batch=1, size=(32, 32, 64))[0]

@@ -10,21 +10,13 @@ from monai_afpe.cli import main
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "experiments"
 
 
-def _run(tmp_path: Path, name: str, *extra: str) -> Path:
-    output = tmp_path / name
-    argv = ["benchmark", str(CONFIGS / f"{name}.yaml"), "--preset", "tiny", "--output", str(output)]
-    argv += ["--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--no-progress", *extra]
-    assert main(argv) == 0
-    return output
-
-
 def _csv(path: Path) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 
 
-def test_anisotropy_sweep_tiny_end_to_end(tmp_path):
-    output = _run(tmp_path, "anisotropy_sweep")
+def test_anisotropy_sweep_tiny_end_to_end(run_tiny_benchmark):
+    output = run_tiny_benchmark("anisotropy_sweep")
     rows = _csv(output / "results.csv")
     # 4 arms x 2 seeds x 1 condition x 1 test set; ifpe-tuned trained 2 candidates but reports its chosen one
     assert len(rows) == 8
@@ -47,8 +39,8 @@ def test_anisotropy_sweep_tiny_end_to_end(tmp_path):
     assert (output / "auroc.png").is_file() and (output / "accuracy.png").is_file()
 
 
-def test_seeds_override_and_bad_arguments(tmp_path):
-    output = _run(tmp_path, "similarity_kernel", "--seeds", "1")
+def test_seeds_override_and_bad_arguments(run_tiny_benchmark, tmp_path):
+    output = run_tiny_benchmark("similarity_kernel", "--seeds", "1")
     assert {"similarity_maps.png", "kernel.png", "results.md", "command.txt"} <= {p.name for p in output.iterdir()}
     assert "| afpe | 2 |" in (output / "results.md").read_text()
     with pytest.raises(SystemExit, match="--seeds must be at least 1"):
@@ -59,8 +51,8 @@ def test_seeds_override_and_bad_arguments(tmp_path):
         main(["benchmark", str(CONFIGS / "anisotropy_sweep.yaml"), "--data", str(tmp_path / "missing.npz")])
 
 
-def test_echo_ablation_tiny_end_to_end(tmp_path):
-    output = _run(tmp_path, "echo_ablation")
+def test_echo_ablation_tiny_end_to_end(run_tiny_benchmark):
+    output = run_tiny_benchmark("echo_ablation")
     rows = _csv(output / "results.csv")
     assert len(rows) == 3 * 2 * 2  # arms x seeds x test sets (same and half frame rate)
     assert {r["test_set"] for r in rows} == {"same frame rate", "half frame rate"}
@@ -68,8 +60,8 @@ def test_echo_ablation_tiny_end_to_end(tmp_path):
     assert "### Change of R² between test sets" in (output / "results.md").read_text()
 
 
-def test_mixed_spacing_tiny_end_to_end(tmp_path):
-    output = _run(tmp_path, "mixed_spacing")
+def test_mixed_spacing_tiny_end_to_end(run_tiny_benchmark):
+    output = run_tiny_benchmark("mixed_spacing")
     rows = _csv(output / "results.csv")
     resampled = [r for r in rows if r["arm"] == "resample-iso-sincos"]
     native = [r for r in rows if r["arm"] == "sincos"]
@@ -77,9 +69,9 @@ def test_mixed_spacing_tiny_end_to_end(tmp_path):
     assert float(resampled[0]["load_ms_per_sample"]) > 0 and int(native[0]["tokens"]) == 2 * 2 * 2 + 1
 
 
-def test_scale_search_tiny_end_to_end(tmp_path):
+def test_scale_search_tiny_end_to_end(run_tiny_benchmark):
     pytest.importorskip("optuna")
-    output = _run(tmp_path, "scale_search")
+    output = run_tiny_benchmark("scale_search")
     trials = _csv(output / "trials.csv")
     assert len(trials) == 3 and {t["state"] for t in trials} <= {"complete", "pruned"}
     rows = _csv(output / "results.csv")

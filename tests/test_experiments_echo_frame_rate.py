@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from monai_afpe.cli import main
 from monai_afpe.experiments.config import ConfigError, load_experiment_config, parse_experiment_config
 from monai_afpe.experiments.data import load_experiment_data
 from monai_afpe.transforms import SampleClip, resample_frame_rate
@@ -135,10 +134,8 @@ def test_config_presets_parse_and_compare_physical_with_index_time():
     assert config.primary_comparison.reference == ("afpe-grid-time", "sincos")
 
 
-def test_echo_frame_rate_tiny_runs_end_to_end(tmp_path):
-    output = tmp_path / "out"
-    argv = ["benchmark", str(CONFIGS / "echo_frame_rate.yaml"), "--preset", "tiny", "--output", str(output)]
-    assert main(argv + ["--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--no-progress"]) == 0
+def test_echo_frame_rate_tiny_runs_end_to_end(run_tiny_benchmark):
+    output = run_tiny_benchmark("echo_frame_rate")
     with open(output / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert {r["arm"] for r in rows} == {"afpe-physical-time", "afpe-grid-time", "sincos"}

@@ -9,7 +9,6 @@ import torch
 from monai.data import MetaTensor
 from monai.networks.nets import UNETR
 
-from monai_afpe.cli import main
 from monai_afpe.experiments.arms import build_network
 from monai_afpe.experiments.config import ConfigError, parse_experiment_config
 from monai_afpe.experiments.data import ExperimentData, Split, _resample_transforms, load_experiment_data
@@ -278,10 +277,8 @@ def test_dice_metrics_on_hand_made_predictions():
 
 
 @pytest.mark.slow
-def test_segmentation_spacing_tiny_runs_end_to_end(tmp_path):
-    output = tmp_path / "out"
-    argv = ["benchmark", str(CONFIGS / "segmentation_spacing.yaml"), "--preset", "tiny", "--output", str(output)]
-    assert main(argv + ["--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--no-progress"]) == 0
+def test_segmentation_spacing_tiny_runs_end_to_end(run_tiny_benchmark):
+    output = run_tiny_benchmark("segmentation_spacing")
     rows = read_results_csv(output / "results.csv")
     arms = {r["arm"] for r in rows}
     assert arms == {

@@ -156,10 +156,8 @@ def test_drawn_test_sets_have_their_own_spacing_and_volumes(tmp_path):
 
 
 @pytest.mark.slow
-def test_spacing_awareness_tiny_runs_every_new_arm(tmp_path):
-    output = tmp_path / "out"
-    argv = ["benchmark", str(CONFIGS / "spacing_awareness.yaml"), "--preset", "tiny", "--output", str(output)]
-    assert main(argv + ["--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--no-progress"]) == 0
+def test_spacing_awareness_tiny_runs_every_new_arm(run_tiny_benchmark, tmp_path):
+    output = run_tiny_benchmark("spacing_awareness")
     with open(output / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     arms = {r["arm"] for r in rows}
@@ -184,7 +182,7 @@ def test_spacing_awareness_tiny_runs_every_new_arm(tmp_path):
     # the report can be rewritten from the files alone, keeping the command that produced them
     command = (output / "command.txt").read_text()
     (output / "results.md").unlink()
-    assert main(argv + ["--report-only"]) == 0
+    run_tiny_benchmark("spacing_awareness", "--report-only")
     report = (output / "results.md").read_text()
     assert "## Primary comparison" in report and "monai-vit-resample" in report
     assert "## Fine-tuning curve: accuracy against labelled target volumes" in report

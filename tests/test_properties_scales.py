@@ -44,6 +44,17 @@ def scales(spacing, patch, size, policy, **kwargs) -> np.ndarray:
     return values
 
 
+def assert_axes_permute_the_scales(s, spacing, patch, size, policy, s0, order) -> None:
+    """The scales ``s`` of a geometry, permuted as its axes in a random order (drawn from ``order``), are the
+    scales of the permuted geometry."""
+    perm = list(range(len(spacing)))
+    order.shuffle(perm)
+    permuted = scales(
+        [spacing[i] for i in perm], [patch[i] for i in perm], [size[i] for i in perm], policy, base_scale=s0
+    )
+    np.testing.assert_allclose(permuted, s[perm], rtol=1e-6)
+
+
 @PROPERTY
 @given(geometry=geometries(), s0=base_scales, factor=factors, order=st.randoms(use_true_random=False))
 def test_physical_policy_follows_token_extents_and_is_unit_free(geometry, s0, factor, order):
@@ -55,13 +66,7 @@ def test_physical_policy_follows_token_extents_and_is_unit_free(geometry, s0, fa
     # a common factor of the spacing (mm -> m, say) changes nothing
     rescaled = [factor * v for v in spacing]
     np.testing.assert_allclose(scales(rescaled, patch, size, "physical", base_scale=s0), s, rtol=1e-5)
-    # permuting the axes permutes the scales
-    perm = list(range(len(spacing)))
-    order.shuffle(perm)
-    permuted = scales(
-        [spacing[i] for i in perm], [patch[i] for i in perm], [size[i] for i in perm], "physical", base_scale=s0
-    )
-    np.testing.assert_allclose(permuted, s[perm], rtol=1e-6)
+    assert_axes_permute_the_scales(s, spacing, patch, size, "physical", s0, order)
 
 
 @PROPERTY
@@ -85,12 +90,7 @@ def test_resolution_policy_is_lower_along_coarser_axes_and_unit_free(geometry, s
     np.testing.assert_allclose(
         scales(spacing, [min(other_patch, n) for n in size], size, "resolution", base_scale=s0), s, rtol=0
     )
-    perm = list(range(len(spacing)))
-    order.shuffle(perm)
-    permuted = scales(
-        [spacing[i] for i in perm], [patch[i] for i in perm], [size[i] for i in perm], "resolution", base_scale=s0
-    )
-    np.testing.assert_allclose(permuted, s[perm], rtol=1e-6)
+    assert_axes_permute_the_scales(s, spacing, patch, size, "resolution", s0, order)
 
 
 @PROPERTY

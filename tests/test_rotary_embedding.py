@@ -15,7 +15,6 @@ from monai_afpe.networks.blocks import (
     mixed_rotary_frequencies,
     rotary_angles,
 )
-from monai_afpe.networks.nets import AFPEViT
 
 HEADS, HEAD_DIM = 2, 12
 
@@ -137,23 +136,15 @@ def test_angles_stay_float32_under_bf16_autocast():
     torch.testing.assert_close(angles, rotary_angles(positions, frequencies))
 
 
-def vit(**options):
-    torch.manual_seed(0)
-    return AFPEViT(
-        1,
-        (16, 16, 8),
-        (8, 8, 4),
-        hidden_size=24,
-        mlp_dim=32,
-        num_layers=2,
-        num_heads=2,
-        num_classes=3,
-        pos_embed="none",
-        **options,
+@pytest.fixture
+def vit(tiny_vit):
+    """Factory of tiny two-block ``AFPEViT``s without positional embedding, in evaluation mode: ``vit(**options)``."""
+    return lambda **options: tiny_vit(
+        1, (16, 16, 8), (8, 8, 4), num_layers=2, num_classes=3, pos_embed="none", **options
     ).eval()
 
 
-def test_vit_physical_rotary_uses_spacing_and_scripts():
+def test_vit_physical_rotary_uses_spacing_and_scripts(vit):
     net = vit(rotary_embedding="axial", rotary_embedding_kwargs={"mode": "physical", "reference_extent": 8.0})
     x = torch.randn(2, 1, 16, 16, 8)
     spacing = torch.tensor([[1.0, 1.0, 2.0], [0.6, 0.6, 5.0]])
@@ -168,7 +159,7 @@ def test_vit_physical_rotary_uses_spacing_and_scripts():
         torch.testing.assert_close(grid(x, spacing), grid(x, spacing.flip(0)))
 
 
-def test_mixed_frequencies_are_learned_per_block():
+def test_mixed_frequencies_are_learned_per_block(vit):
     net = vit(rotary_embedding="mixed").train()
     net(torch.randn(2, 1, 16, 16, 8)).sum().backward()
     first, second = (block.attn.rotary.frequencies for block in net.blocks)

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from monai_afpe.networks.blocks import SpacingEmbedding
-from monai_afpe.networks.nets import AFPEUNETR, AFPEViT
 
 SPACING = torch.tensor([[0.7, 0.7, 5.0], [1.0, 1.0, 1.0]])
 
@@ -17,11 +16,10 @@ def trained(embedding: SpacingEmbedding) -> SpacingEmbedding:
     return embedding
 
 
-def small_vit(**options):
-    torch.manual_seed(0)
-    return AFPEViT(
-        1, (16, 16, 8), (8, 8, 4), hidden_size=24, mlp_dim=32, num_layers=1, num_heads=2, num_classes=3, **options
-    ).eval()
+@pytest.fixture
+def small_vit(tiny_vit):
+    """Factory of tiny one-block ``AFPEViT``s of 3 classes, in evaluation mode: ``small_vit(**options)``."""
+    return lambda **options: tiny_vit(1, (16, 16, 8), (8, 8, 4), num_classes=3, **options).eval()
 
 
 @pytest.mark.parametrize("target", ["cls", "tokens", "film"])
@@ -64,7 +62,7 @@ def test_default_spacing_and_missing_spacing():
         trained(SpacingEmbedding(3, 24, "tokens"))(tokens)
 
 
-def test_invalid_options_are_named():
+def test_invalid_options_are_named(small_vit):
     with pytest.raises(ValueError, match="film"):
         SpacingEmbedding(3, 24, "everywhere")
     with pytest.raises(ValueError, match="reference_spacing"):
@@ -78,7 +76,7 @@ def test_invalid_options_are_named():
 
 
 @pytest.mark.parametrize("target", ["cls", "tokens", "film"])
-def test_a_spacing_blind_network_becomes_spacing_aware(target):
+def test_a_spacing_blind_network_becomes_spacing_aware(small_vit, target):
     x = torch.randn(1, 1, 16, 16, 8)
     blind = small_vit(pos_embed="sincos")
     told = small_vit(pos_embed="sincos", spacing_embedding=target)
@@ -92,7 +90,7 @@ def test_a_spacing_blind_network_becomes_spacing_aware(target):
         torch.testing.assert_close(blind(x, SPACING[0]), blind(x, SPACING[1]))
 
 
-def test_works_with_every_positional_kind_and_learns():
+def test_works_with_every_positional_kind_and_learns(small_vit):
     for kind in ("none", "learnable", "sincos", "afpe"):
         net = small_vit(pos_embed=kind, spacing_embedding="tokens").train()
         out = net(torch.randn(2, 1, 16, 16, 8), SPACING)
@@ -100,24 +98,12 @@ def test_works_with_every_positional_kind_and_learns():
         assert net.spacing_embedding.mlp[2].weight.grad.abs().sum() > 0
 
 
-def test_unetr_takes_the_spacing_embedding():
-    torch.manual_seed(0)
-    net = AFPEUNETR(
-        1,
-        2,
-        16,
-        feature_size=4,
-        hidden_size=24,
-        mlp_dim=32,
-        num_layers=4,
-        num_heads=2,
-        pos_embed="sincos",
-        spacing_embedding="film",
-    ).eval()
+def test_unetr_takes_the_spacing_embedding(tiny_unetr):
+    net = tiny_unetr(1, 2, 16, pos_embed="sincos", spacing_embedding="film").eval()
     trained(net.vit.spacing_embedding)
     x = torch.randn(1, 1, 16, 16, 16)
     with torch.no_grad():
         assert net(x, SPACING[0]).shape == (1, 2, 16, 16, 16)
         assert not torch.allclose(net(x, SPACING[0]), net(x, SPACING[1]), atol=1e-5)
     with pytest.raises(ValueError, match="pooling='mean' has none"):
-        AFPEUNETR(1, 2, 16, hidden_size=24, mlp_dim=32, num_layers=4, num_heads=2, spacing_embedding="cls")
+        tiny_unetr(1, 2, 16, spacing_embedding="cls")

@@ -5,10 +5,6 @@ n' voxels has spacing d * n / n' (Resize, Zoom), Spacing's output has (n - 1) * 
 physical policy's extent is (n // patch - 1) * patch * spacing.
 """
 
-import os
-
-import nibabel as nib
-import pydicom.data
 import pytest
 import torch
 from monai.data import DataLoader, Dataset
@@ -23,17 +19,14 @@ from monai.transforms import (
     Spacingd,
 )
 from monai.transforms.lazy.functional import apply_pending_transforms_in_order
+from readers_testdata import CT5N, FUNCTIONAL, STANDARD
 
 from monai_afpe.transforms import ComputeAFPEScalesd, ExtractSpacingd, image_spacing
 
 pytestmark = pytest.mark.filterwarnings("ignore:NvImgCodecPydicomReader")  # no GPU DICOM codec here
 
-NIBABEL_DATA = os.path.join(os.path.dirname(nib.__file__), "tests", "data")
-FUNCTIONAL_NII = os.path.join(NIBABEL_DATA, "functional.nii")  # (17, 21, 3) voxels of (4, 4, 8) mm, LAS
-STANDARD_NII = os.path.join(NIBABEL_DATA, "standard.nii.gz")  # (4, 5, 7) voxels of (1, 3, 2) mm, RAS
-CT5N = os.path.join(  # (16, 16, 5) voxels of (0.488281, 0.488281, 2.5) mm, LPI
-    os.path.dirname(pydicom.data.get_testdata_file("CT_small.dcm", download=False)), "dicomdirtests", "98892001", "CT5N"
-)
+# the test files, as read here: FUNCTIONAL (17, 21, 3) voxels of (4, 4, 8) mm, LAS; STANDARD (4, 5, 7) voxels of
+# (1, 3, 2) mm, RAS; CT5N (16, 16, 5) voxels of (0.488281, 0.488281, 2.5) mm, LPI
 
 
 def run(path, spatial, patch_size=2, lazy=False):
@@ -64,7 +57,7 @@ CASES = {
     # LAS -> RAS flips x only; 2 mm: shape (16*4/2+1, 20*4/2+1, 2*8/2+1); grid (16, 20, 4);
     # extents (15*2*2, 19*2*2, 3*2*2) = (60, 76, 12) mm
     "functional-spacingd": (
-        FUNCTIONAL_NII,
+        FUNCTIONAL,
         lambda: [Spacingd("img", (2.0, 2.0, 2.0))],
         (33, 41, 9),
         (2.0, 2.0, 2.0),
@@ -72,7 +65,7 @@ CASES = {
     ),
     # 1 mm: shape (4, 4*3+1, 6*2+1); grid (2, 6, 6); extents (2, 10, 10) mm
     "standard-spacingd": (
-        STANDARD_NII,
+        STANDARD,
         lambda: [Spacingd("img", (1.0, 1.0, 1.0))],
         (4, 13, 13),
         (1.0, 1.0, 1.0),
@@ -80,7 +73,7 @@ CASES = {
     ),
     # spacing (1*4/8, 3*5/10, 2*7/14); grid (4, 5, 7); extents (3*2*0.5, 4*2*1.5, 6*2*1) = (3, 12, 12) mm
     "standard-resized": (
-        STANDARD_NII,
+        STANDARD,
         lambda: [Resized("img", (8, 10, 14))],
         (8, 10, 14),
         (0.5, 1.5, 1.0),
@@ -88,7 +81,7 @@ CASES = {
     ),
     # spacing (4*17/34, 4*21/21, 8*3/6) = (2, 4, 4); grid (17, 10, 3); extents (64, 72, 16) mm
     "functional-resized": (
-        FUNCTIONAL_NII,
+        FUNCTIONAL,
         lambda: [Resized("img", (34, 21, 6))],
         (34, 21, 6),
         (2.0, 4.0, 4.0),
@@ -97,7 +90,7 @@ CASES = {
     # zoom 1.5 gives floor(n * 1.5) = (6, 7, 10) voxels, cropped back to (4, 5, 7):
     # spacing (1*4/6, 3*5/7, 2*7/10); grid (2, 2, 3); extents (4/3, 30/7, 5.6) mm
     "standard-randzoomd": (
-        STANDARD_NII,
+        STANDARD,
         lambda: [RandZoomd("img", prob=1.0, min_zoom=1.5, max_zoom=1.5)],
         (4, 5, 7),
         (2 / 3, 15 / 7, 1.4),
@@ -105,7 +98,7 @@ CASES = {
     ),
     # one quarter turn in axes (0, 1) swaps them: spacing (3, 1, 2); grid (2, 2, 3); extents (6, 2, 8) mm
     "standard-randrotate90d": (
-        STANDARD_NII,
+        STANDARD,
         lambda: [RandRotate90d("img", prob=1.0, max_k=1, spatial_axes=(0, 1))],
         (5, 4, 7),
         (3.0, 1.0, 2.0),
@@ -132,7 +125,7 @@ def test_dicom_series_after_orientation_and_axis_permutation(lazy):
 
 
 def test_lazy_compose_applies_pending_operations_before_our_transforms():
-    loaded = Compose([LoadImaged("img"), EnsureChannelFirstd("img")])({"img": STANDARD_NII})
+    loaded = Compose([LoadImaged("img"), EnsureChannelFirstd("img")])({"img": STANDARD})
 
     def pending():  # applying pending operations consumes them, so each check gets its own
         data = Spacingd("img", (0.5, 1.0, 1.0), lazy=True)(dict(loaded))
@@ -162,7 +155,7 @@ def test_dataloader_collates_spacing_and_scales_into_batches():
             ComputeAFPEScalesd("img", 2, policy="resolution"),
         ]
     )
-    loader = DataLoader(Dataset([{"img": STANDARD_NII}, {"img": CT5N}], transform), batch_size=2, num_workers=0)
+    loader = DataLoader(Dataset([{"img": STANDARD}, {"img": CT5N}], transform), batch_size=2, num_workers=0)
     batch = next(iter(loader))
     assert batch["img_spacing"].shape == (2, 3) and batch["img_spacing"].dtype == torch.float32
     # (1*4/8, 3*5/8, 2*7/8) and (0.488281*16/8, 0.488281*16/8, 2.5*5/8)

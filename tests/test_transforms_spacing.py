@@ -13,6 +13,7 @@ import torch
 from monai.data import MetaTensor, list_data_collate
 from monai.data.utils import affine_to_spacing
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImage, LoadImaged, Orientationd, Spacingd
+from readers_testdata import CT5N, NIBABEL_DATA
 
 from monai_afpe.transforms import (
     ComputeAFPEScalesd,
@@ -27,11 +28,6 @@ from monai_afpe.transforms import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:NvImgCodecPydicomReader")  # no GPU DICOM codec here
-
-NIBABEL_DATA = os.path.join(os.path.dirname(nib.__file__), "tests", "data")
-CT5N = os.path.join(
-    os.path.dirname(pydicom.data.get_testdata_file("CT_small.dcm", download=False)), "dicomdirtests", "98892001", "CT5N"
-)
 
 
 def rotation_z(degrees: float) -> np.ndarray:

@@ -17,6 +17,8 @@ from monai_afpe.transforms.pixel_spacing import SetPixelSpacing
 from monai_afpe.transforms.scales import ScalePolicy
 from monai_afpe.transforms.spacing_contract import CheckSpacingRange
 from monai_afpe.validation import (
+    check_nonempty_string,
+    check_num_heads,
     check_per_axis,
     check_positive_int,
     check_positive_number,
@@ -125,6 +127,23 @@ def test_check_probability_includes_both_ends():
     for bad in (-0.1, 1.5, math.nan, True, "0.5", None):
         with _raises(f"prob must be a number in [0, 1], got {bad!r}."):
             check_probability(bad, "prob")
+
+
+def test_check_nonempty_string_returns_the_name_and_refuses_the_rest():
+    assert check_nonempty_string("spacing", "spacing_key_postfix") == "spacing"
+    assert check_nonempty_string(None, "units_key_postfix", allow_none=True) is None
+    for bad in ("", None, 3, b"spacing"):
+        with _raises(f"spacing_key must be a non-empty string, got {bad!r}."):
+            check_nonempty_string(bad, "spacing_key")
+    with _raises("units_key_postfix must be a non-empty string or None, got ''."):
+        check_nonempty_string("", "units_key_postfix", allow_none=True)
+
+
+def test_check_num_heads_needs_heads_that_divide_the_features():
+    assert check_num_heads(24, 2) == 2
+    for heads in (0, -2, 5):
+        with _raises(f"hidden_size (24) must be divisible by num_heads ({heads})."):
+            check_num_heads(24, heads)
 
 
 @pytest.mark.parametrize(

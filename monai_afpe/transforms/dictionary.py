@@ -10,6 +10,7 @@ from monai.transforms import MapTransform
 
 from monai_afpe.transforms.array import ComputeAFPEScales, ExtractSpacing
 from monai_afpe.transforms.spacing import DEFAULT_SPACING_UNIT, spacing_units
+from monai_afpe.validation import check_nonempty_string
 
 __all__ = [
     "ExtractSpacingd",
@@ -19,12 +20,6 @@ __all__ = [
     "ComputeAFPEScalesD",
     "ComputeAFPEScalesDict",
 ]
-
-
-def _check_postfix(name: str, value: str | None, optional: bool = False) -> None:
-    if not (isinstance(value, str) and value) and not (optional and value is None):
-        allowed = "a non-empty string or None" if optional else "a non-empty string"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}.")
 
 
 class _AffineDerivedTensor(torch.Tensor):
@@ -98,10 +93,8 @@ class ExtractSpacingd(MapTransform):
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        _check_postfix("spacing_key_postfix", spacing_key_postfix)
-        _check_postfix("units_key_postfix", units_key_postfix, optional=True)
-        self.spacing_key_postfix = spacing_key_postfix
-        self.units_key_postfix = units_key_postfix
+        self.spacing_key_postfix = check_nonempty_string(spacing_key_postfix, "spacing_key_postfix")
+        self.units_key_postfix = check_nonempty_string(units_key_postfix, "units_key_postfix", allow_none=True)
         self.units = units
         self.extractor = ExtractSpacing(dtype=dtype)
 
@@ -146,8 +139,7 @@ class ComputeAFPEScalesd(MapTransform):
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        _check_postfix("scales_key_postfix", scales_key_postfix)
-        self.scales_key_postfix = scales_key_postfix
+        self.scales_key_postfix = check_nonempty_string(scales_key_postfix, "scales_key_postfix")
         self.computer = ComputeAFPEScales(
             patch_size, policy, base_scale, temporal_base_scale, temporal_axes, multipliers, scales
         )

@@ -22,7 +22,7 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, ensure_tuple
 
 from monai_afpe.transforms.spacing import _filename, image_spatial_shape
-from monai_afpe.validation import check_per_axis
+from monai_afpe.validation import check_nonempty_string, check_per_axis
 
 __all__ = ["SetPixelSpacing", "SetPixelSpacingd", "SetPixelSpacingD", "SetPixelSpacingDict"]
 
@@ -152,9 +152,7 @@ class SetPixelSpacingd(MapTransform):
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        if not (isinstance(spacing_key, str) and spacing_key):
-            raise ValueError(f"spacing_key must be a non-empty string, got {spacing_key!r}.")
-        self.spacing_key = spacing_key
+        self.spacing_key = check_nonempty_string(spacing_key, "spacing_key")
         self.setter = SetPixelSpacing(default, spatial_axes)
 
     def __call__(self, data: Mapping[Hashable, MetaTensor]) -> dict[Hashable, MetaTensor]:

@@ -40,7 +40,7 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends, ensure_tuple_rep, look_up_option
 
 from monai_afpe.transforms.spacing import DEFAULT_SPACING_UNIT
-from monai_afpe.validation import check_tolerance
+from monai_afpe.validation import check_nonempty_string, check_tolerance
 
 __all__ = [
     "SPACING_ACTIONS",
@@ -322,9 +322,7 @@ class CheckSpacingRanged(MapTransform):
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        if not (isinstance(spacing_key_postfix, str) and spacing_key_postfix):
-            raise ValueError(f"spacing_key_postfix must be a non-empty string, got {spacing_key_postfix!r}.")
-        self.spacing_key_postfix = spacing_key_postfix
+        self.spacing_key_postfix = check_nonempty_string(spacing_key_postfix, "spacing_key_postfix")
         self.checker = CheckSpacingRange(contract, tolerance=tolerance, action=action)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:

@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from monai.utils import ensure_tuple_rep
 from tqdm.auto import tqdm
 
 from monai_afpe import __version__
-from monai_afpe.data.synthetic.sampling import check_range, check_seed, sample_rng
+from monai_afpe.data.synthetic.sampling import check_image_size, check_range, check_seed, sample_rng
 from monai_afpe.data.synthetic.solids import (
     Ellipsoid,
     EllipticCylinder,
@@ -90,9 +89,7 @@ class CTSegmentationConfig:
 
     def __post_init__(self):
         set_ = object.__setattr__
-        size = tuple(int(s) for s in ensure_tuple_rep(self.spatial_size, 3))
-        if min(size) < 8:
-            raise ValueError(f"spatial_size must be at least 8 voxels per axis, got {self.spatial_size!r}.")
+        size = check_image_size("spatial_size", self.spatial_size, 3, minimum=8)
         set_(self, "spatial_size", size)
         for name in ("inplane_spacing_range", "slice_spacing_range"):
             set_(self, name, check_range(name, getattr(self, name), minimum=1e-3))

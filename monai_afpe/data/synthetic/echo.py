@@ -37,10 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from monai.utils import ensure_tuple_rep
 from tqdm.auto import tqdm
 
-from monai_afpe.data.synthetic.sampling import check_range, check_seed, sample_rng
+from monai_afpe.data.synthetic.sampling import check_image_size, check_range, check_seed, sample_rng
 from monai_afpe.data.synthetic.writers import (
     split_counts,
     write_avi,
@@ -124,10 +123,7 @@ class EchoConfig:
 
     def __post_init__(self):
         set_ = object.__setattr__
-        size = tuple(int(s) for s in ensure_tuple_rep(self.frame_size, 2))
-        if min(size) < 16:
-            raise ValueError(f"frame_size must be at least 16 pixels per axis, got {self.frame_size!r}.")
-        set_(self, "frame_size", size)
+        set_(self, "frame_size", check_image_size("frame_size", self.frame_size, 2, minimum=16, unit="pixels"))
         set_(self, "fps_range", check_range("fps_range", self.fps_range, minimum=1))
         if any(v != int(v) for v in self.fps_range):
             raise ValueError(f"fps_range must hold integer frame rates, got {self.fps_range!r}.")

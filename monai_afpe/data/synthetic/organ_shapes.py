@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from monai.utils import ensure_tuple_rep, look_up_option
+from monai.utils import look_up_option
 from tqdm.auto import tqdm
 
 from monai_afpe import __version__
-from monai_afpe.data.synthetic.sampling import check_range, check_seed, sample_rng
+from monai_afpe.data.synthetic.sampling import check_image_size, check_range, check_seed, sample_rng
 from monai_afpe.data.synthetic.solids import (
     Capsule,
     Ellipsoid,
@@ -153,9 +153,7 @@ class OrganShapesConfig:
     def __post_init__(self):
         set_ = object.__setattr__
         set_(self, "protocol", look_up_option(self.protocol, SPACING_PROTOCOLS))
-        size = tuple(int(s) for s in ensure_tuple_rep(self.spatial_size, 3))
-        if min(size) < 4:
-            raise ValueError(f"spatial_size must be at least 4 voxels per axis, got {self.spatial_size!r}.")
+        size = check_image_size("spatial_size", self.spatial_size, 3, minimum=4)
         set_(self, "spatial_size", size)
         if self.protocol == "stride":
             k = DEFAULT_ANISOTROPY if self.anisotropy is None else self.anisotropy

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from monai.utils import ensure_tuple_rep
 
-__all__ = ["sample_rng", "check_range", "check_seed"]
+__all__ = ["sample_rng", "check_image_size", "check_range", "check_seed"]
 
 
 def check_seed(seed: int) -> int:
@@ -48,3 +49,24 @@ def check_range(
     if not low <= high or (minimum is not None and low < minimum) or (maximum is not None and high > maximum):
         raise ValueError(f"{name} must be a (low, high) pair with low <= high within {bounds}, got {value!r}.")
     return low, high
+
+
+def check_image_size(
+    name: str, value: Sequence[int] | int, num_axes: int, minimum: int, unit: str = "voxels"
+) -> tuple[int, ...]:
+    """Validate an image size argument (one size for every axis or one per axis) and return it as ints.
+
+    Args:
+        name: argument name used in the error message.
+        value: the size, one integer or ``num_axes`` integers.
+        num_axes: the number of spatial axes.
+        minimum: smallest allowed size of every axis.
+        unit: what the size counts, for the message (``"voxels"``, ``"pixels"``).
+
+    Raises:
+        ValueError: a size below ``minimum``, naming the argument, the minimum and the value.
+    """
+    size = tuple(int(s) for s in ensure_tuple_rep(value, num_axes))
+    if min(size) < minimum:
+        raise ValueError(f"{name} must be at least {minimum} {unit} per axis, got {value!r}.")
+    return size

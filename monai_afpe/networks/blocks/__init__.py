@@ -1,6 +1,6 @@
 """Positional-embedding building blocks: pure feature functions, the module family and its factory."""
 
-from monai_afpe.networks.blocks.attention import SDPASelfAttention
+from monai_afpe.networks.blocks.attention import SDPASelfAttention, fuse_monai_attention
 from monai_afpe.networks.blocks.patch_embedding import PatchEmbedding, check_patch_grid
 from monai_afpe.networks.blocks.position_features import (
     fourier_features,
@@ -55,6 +55,7 @@ __all__ = [
     "CLASS_TOKEN_POSITIONS",
     "default_afpe_scales",
     "fourier_features",
+    "fuse_monai_attention",
     "FourierPositionalEmbedding",
     "grid_positions",
     "LearnablePositionalEmbedding",

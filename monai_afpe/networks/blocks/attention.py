@@ -19,6 +19,7 @@ and that accepts a rotary embedding (or a query / key hook); ``SDPATransformerBl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Optional
 
 import torch
@@ -26,9 +27,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding
-from monai_afpe.validation import check_probability
+from monai_afpe.validation import check_num_heads, check_probability
 
-__all__ = ["SDPASelfAttention"]
+__all__ = ["SDPASelfAttention", "fuse_monai_attention"]
 
 
 class SDPASelfAttention(nn.Module):
@@ -62,12 +63,9 @@ class SDPASelfAttention(nn.Module):
         rotary: Optional[RotaryEmbedding] = None,
     ):
         super().__init__()
-        check_probability(dropout_rate, "dropout_rate")
-        if num_heads < 1 or hidden_size % num_heads != 0:
-            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).")
-        self.num_heads = int(num_heads)
+        self.dropout_rate = check_probability(dropout_rate, "dropout_rate")
+        self.num_heads = check_num_heads(hidden_size, num_heads)
         self.head_dim = int(hidden_size) // self.num_heads
-        self.dropout_rate = float(dropout_rate)
         self.qkv = nn.Linear(hidden_size, 3 * hidden_size, bias=qkv_bias)
         self.out_proj = nn.Linear(hidden_size, hidden_size)
         self.drop_output = nn.Dropout(dropout_rate)
@@ -95,3 +93,18 @@ class SDPASelfAttention(nn.Module):
             query, key, value, dropout_p=self.dropout_rate if self.training else 0.0
         )
         return self.drop_output(self.out_proj(attended.transpose(1, 2).reshape(batch, tokens, channels)))
+
+
+def fuse_monai_attention(blocks: Iterable[nn.Module], dropout_rate: float) -> None:
+    """Give MONAI's own transformer blocks PyTorch's fused attention where that changes nothing but speed.
+
+    MONAI 1.6 offers ``use_flash_attention`` on ``SABlock`` but not through ``ViT`` or ``UNETR``; without it a
+    MONAI baseline would be slowed by the attention matrix, not by its design. With ``dropout_rate > 0`` MONAI's
+    unfused attention is kept: its fused path drops attention weights in evaluation too (see this module).
+
+    Args:
+        blocks: MONAI ``TransformerBlock``s, e.g. ``ViT.blocks``; each one's ``attn`` is an ``SABlock``.
+        dropout_rate: the dropout rate the blocks were built with.
+    """
+    for block in blocks:
+        block.attn.use_flash_attention = dropout_rate == 0.0

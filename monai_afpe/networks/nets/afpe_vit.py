@@ -16,7 +16,7 @@ from monai_afpe.networks.blocks.positional_embedding_factory import build_positi
 from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding, RotaryPositions
 from monai_afpe.networks.blocks.spacing_embedding import SpacingEmbedding
 from monai_afpe.networks.blocks.transformer_block import SDPATransformerBlock
-from monai_afpe.validation import check_probability
+from monai_afpe.validation import check_num_heads, check_probability
 
 __all__ = ["AFPEViT", "VIT_TASKS", "VIT_POOLING"]
 
@@ -158,8 +158,7 @@ class AFPEViT(nn.Module):
         super().__init__()
         self.gradient_checkpointing = bool(gradient_checkpointing)
         check_probability(dropout_rate, "dropout_rate")
-        if num_heads < 1 or hidden_size % num_heads != 0:
-            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).")
+        check_num_heads(hidden_size, num_heads)
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}.")
         self.task = look_up_option(task, VIT_TASKS)

@@ -8,6 +8,8 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
+from monai_afpe.networks.blocks.attention import fuse_monai_attention
+
 __all__ = ["MonaiUNETR"]
 
 
@@ -63,8 +65,7 @@ class MonaiUNETR(nn.Module):
             spatial_dims=spatial_dims,
             qkv_bias=qkv_bias,
         )
-        for block in self.unetr.vit.blocks:
-            block.attn.use_flash_attention = dropout_rate == 0.0
+        fuse_monai_attention(self.unetr.vit.blocks, dropout_rate)
         self.patch_size = [int(p) for p in self.unetr.patch_size]
 
     @property

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 from monai.utils import look_up_option
 
+from monai_afpe.networks.blocks.attention import fuse_monai_attention
 from monai_afpe.networks.blocks.head_start import start_head
 from monai_afpe.networks.nets.afpe_vit import VIT_TASKS
 
@@ -80,8 +81,7 @@ class MonaiViTClassifier(nn.Module):
             post_activation=None,
             qkv_bias=qkv_bias,
         )
-        for block in self.vit.blocks:
-            block.attn.use_flash_attention = dropout_rate == 0.0
+        fuse_monai_attention(self.vit.blocks, dropout_rate)
         self.patch_size = [int(p) for p in ensure_tuple_rep(patch_size, spatial_dims)]
         self.pooling = "cls"
         self.task = look_up_option(task, VIT_TASKS)
