@@ -81,3 +81,15 @@ def test_scale_search_tiny_end_to_end(run_tiny_benchmark):
     assert float(searched[0]) == pytest.approx(float(best["scale_group0"]), rel=1e-3)
     assert float(searched[2]) == pytest.approx(float(best["scale_group1"]), rel=1e-3)
     assert (output / "search.png").is_file() and "## Scale search" in (output / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_compiled_runs_match_eager_runs(run_tiny_benchmark):
+    eager = _csv(run_tiny_benchmark("mixed_spacing", "--seeds", "1") / "results.csv")
+    compiled_output = run_tiny_benchmark("mixed_spacing", "--seeds", "1", "--compile")
+    compiled = _csv(compiled_output / "results.csv")
+    assert [(r["arm"], r["test_set"]) for r in compiled] == [(r["arm"], r["test_set"]) for r in eager]
+    for ours, theirs in zip(compiled, eager):
+        assert float(ours["auroc"]) == pytest.approx(float(theirs["auroc"]), abs=0.02), ours["arm"]
+        assert ours["memory_kind"] == "none" and theirs["memory_kind"] == "saved_activations"
+    assert "memory (not measured: compiled on a CPU)" in (compiled_output / "results.md").read_text()

@@ -33,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CPU threads per run (torch.set_num_threads), overriding the config's training.threads; "
         "1 lets two runs share a 2-core machine without oversubscription",
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="run every network through torch.compile (overrides the config's training.compile)",
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -71,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise SystemExit(f"monai-afpe benchmark: --threads must be at least 1, got {args.threads}")
         overrides["training"] = {"threads": args.threads}
+    if args.compile:
+        overrides.setdefault("training", {})["compile"] = True
     if args.data is not None:
         if not Path(args.data).is_file():
             raise SystemExit(f"monai-afpe benchmark: --data {args.data}: file not found")

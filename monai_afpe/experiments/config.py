@@ -479,6 +479,8 @@ class TrainingConfig(_Section):
         learning_rate, weight_decay: AdamW settings (peak learning rate).
         warmup_epochs: epochs of linear warm-up (may be fractional).
         bf16: run forward passes under ``torch.autocast(dtype=torch.bfloat16)``.
+        compile: run the network through ``torch.compile`` in training and evaluation (one compiled view,
+            :class:`~monai_afpe.inferers.CompiledInferer`); the saved-activation memory is then not measured.
         grad_clip: largest gradient norm (0 disables clipping).
         threads: ``torch.set_num_threads`` for the run (0 leaves PyTorch's default).
     """
@@ -490,6 +492,7 @@ class TrainingConfig(_Section):
     weight_decay: float = _checked(_non_negative, 0.05)
     warmup_epochs: float = _checked(_non_negative, 1.0)
     bf16: bool = _checked(_flag, True)
+    compile: bool = _checked(_flag, False)
     grad_clip: float = _checked(_non_negative, 1.0)
     threads: int = _checked(_non_negative_int, 0)
 

@@ -586,7 +586,9 @@ def generalisation_table(rows: Sequence[dict], metric: str, reference: str | Non
 def cost_table(rows: Sequence[dict]) -> str:
     """Markdown: tokens, parameters, seconds per epoch, memory and loading cost per condition and arm (means over seeds)."""
     kind = rows[0].get("memory_kind", "") if rows else ""
-    memory = "peak CUDA MB" if kind == "cuda_peak" else "saved activations, MB / step"
+    memory = {"cuda_peak": "peak CUDA MB", "none": "memory (not measured: compiled on a CPU)"}.get(
+        kind, "saved activations, MB / step"
+    )
     lines = [
         f"| condition · arm | tokens / sample | parameters | train GFLOP / sample | s / epoch | {memory} | load + preprocess ms / sample |",
         "|---|---|---|---|---|---|---|",

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from monai_afpe.experiments.arms import tokens_per_sample
 from monai_afpe.experiments.config import TrainingConfig
 from monai_afpe.experiments.data import ExperimentData, Split
+from monai_afpe.inferers import ClipAveragingInferer, CompiledInferer
 
 __all__ = [
     "PRIMARY_METRICS",
@@ -70,7 +71,8 @@ class RunResult:
         history: per epoch: ``train_loss`` and, when a callback asked for it, validation metrics.
         seconds_per_epoch: mean wall-clock seconds of a training epoch.
         memory_mb: peak CUDA memory of training, or on CPU the activations saved for backward in one step.
-        memory_kind: ``"cuda_peak"`` or ``"saved_activations"``.
+        memory_kind: ``"cuda_peak"``, ``"saved_activations"`` or ``"none"`` (a compiled network on a CPU:
+            ``memory_mb`` is NaN).
         tokens: tokens per sample; params: trainable parameters; train_gflop: estimated GFLOP per training sample.
         final_scales: per-axis scales of a Fourier embedding after training (learned or fixed), else ``None``.
         stopped_early: the epoch callback stopped training (a pruned search trial).
@@ -130,18 +132,25 @@ def _autocast(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
+_COMPILER = CompiledInferer()
+
+
+def _runnable(model: torch.nn.Module, training: TrainingConfig) -> Callable[..., torch.Tensor]:
+    """``model``, or with ``training.compile`` its compiled view (the same one in training and evaluation)."""
+    return _COMPILER.compiled(model) if training.compile else model
+
+
 @torch.no_grad()
 def predict(model: torch.nn.Module, split: Split, training: TrainingConfig, device: torch.device) -> torch.Tensor:
     """Raw outputs of ``model`` for every case of ``split`` (logits or values), float32 on the CPU."""
-    from monai_afpe.inferers import ClipAveragingInferer
-
     model.eval()
+    network = _runnable(model, training)
     inferer = ClipAveragingInferer(clip_batch_size=training.eval_batch_size) if split.clips else None
     outputs = []
     for images, _, spacing in split.batches(training.eval_batch_size):
         images, spacing = images.to(device), spacing.to(device)
         with _autocast(device, training.bf16):
-            out = inferer(images, model, spacing=spacing) if inferer is not None else model(images, spacing=spacing)
+            out = inferer(images, network, spacing=spacing) if inferer is not None else network(images, spacing=spacing)
         outputs.append(out.float().cpu())
     return torch.cat(outputs)
 
@@ -279,10 +288,12 @@ def train_and_evaluate(
         tokens=tokens,
         params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         train_gflop=train_flops_per_sample(model, tokens) / 1e9,
-        memory_kind="cuda_peak" if device.type == "cuda" else "saved_activations",
+        memory_kind="cuda_peak" if device.type == "cuda" else "none" if training.compile else "saved_activations",
+        memory_mb=math.nan if device.type != "cuda" and training.compile else 0.0,
     )
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    network = _runnable(model, training)
     epoch_seconds = []
     for epoch in range(training.epochs):
         model.train()
@@ -296,10 +307,10 @@ def train_and_evaluate(
 
             def forward(images=images, targets=targets, spacing=spacing) -> torch.Tensor:
                 with _autocast(device, training.bf16):
-                    outputs = model(images, spacing=spacing)
+                    outputs = network(images, spacing=spacing)
                 return _loss(data.task, outputs, targets, data.target_std)
 
-            if epoch == 0 and not losses and device.type != "cuda":
+            if epoch == 0 and not losses and device.type != "cuda" and not training.compile:
                 loss, saved = saved_activation_bytes(forward)
                 result.memory_mb = saved / 2**20
             else:
