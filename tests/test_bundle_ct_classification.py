@@ -28,6 +28,7 @@ from bundle_helpers import (
     run_workflow,
     tensorboard_events,
 )
+from monai.data import list_data_collate
 
 from monai_afpe.commands.report import read_metrics
 
@@ -450,3 +451,21 @@ def test_baseline_overrides_change_only_the_use_of_spacing(baseline, network, sp
     shipped.read_config(str(CONFIGS / "train.json"))
     for key in ("max_epochs", "batch_size", "learning_rate", "num_samples", "spatial_size", "patch_size"):
         assert parser.get(key) == shipped.get(key)  # same recipe and budget
+
+
+def test_training_batches_are_augmented_after_collation_and_leave_the_cache_unchanged(trained):
+    root, _ = trained
+    workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=root, **TINY)
+    workflow.initialize()
+    loader = workflow.parser.get_parsed_content("train#dataloader")
+    cached = [loader.dataset[i]["image"].clone() for i in range(len(loader.dataset))]
+    torch.manual_seed(0)
+    batches = list(loader)
+    assert type(batches[0]["image"]) is torch.Tensor  # plain tensors: no MetaTensor bookkeeping per volume
+    assert batches[0]["image_spacing"].shape == (TINY["batch_size"], 3)
+    assert all(torch.equal(loader.dataset[i]["image"], image) for i, image in enumerate(cached))
+    items = [loader.dataset[i] for i in range(TINY["batch_size"])]
+    torch.manual_seed(1)
+    augmented, plain = loader.collate_fn(items), list_data_collate(items)
+    assert not torch.equal(augmented["image"], plain["image"])  # flips / quarter turns applied to the batch
+    assert sorted(augmented["image"].flatten().tolist()) == sorted(plain["image"].flatten().tolist())

@@ -6,6 +6,7 @@ bundles) and list image folders with :func:`load_image_folder`. A bundle's confi
 component, :class:`BundleData` (the generated default, a data list, a public layout or a hospital folder).
 """
 
+from monai_afpe.data.batch_collate import BatchTransformCollate
 from monai_afpe.data.bundle_data import BUNDLE_TASKS, BundleData
 from monai_afpe.data.dataset_checks import (
     DATA_POLICIES,
@@ -30,6 +31,7 @@ __all__ = [
     "SPLIT_ALIASES",
     "SPLIT_NAMES",
     "SYNTHETIC_DATASETS",
+    "BatchTransformCollate",
     "BundleData",
     "DatasetCheckError",
     "DatasetCheckWarning",

@@ -1,8 +1,18 @@
 """Spacing-aware transforms: physical spacing from a MetaTensor's affine, AFPE scales from it (arXiv 2509.02488),
-random spacing and frame-rate augmentation, EchoNet-style clip sampling, and a check of the input spacing
+random spacing and frame-rate augmentation, flips and quarter turns of a collated batch, EchoNet-style clip sampling, and a check of the input spacing
 against the range the model was trained on (its spacing contract)."""
 
 from monai_afpe.transforms.array import ComputeAFPEScales, ExtractSpacing
+from monai_afpe.transforms.batch_augmentation import (
+    BatchRandFlip,
+    BatchRandFlipD,
+    BatchRandFlipd,
+    BatchRandFlipDict,
+    BatchRandRotate90,
+    BatchRandRotate90D,
+    BatchRandRotate90d,
+    BatchRandRotate90Dict,
+)
 from monai_afpe.transforms.clip_sampling import CLIP_MODES, SampleClip, SampleClipD, SampleClipd, SampleClipDict
 from monai_afpe.transforms.dictionary import (
     ComputeAFPEScalesD,
@@ -46,6 +56,14 @@ from monai_afpe.transforms.spacing_contract import (
 )
 
 __all__ = [
+    "BatchRandFlip",
+    "BatchRandFlipD",
+    "BatchRandFlipDict",
+    "BatchRandFlipd",
+    "BatchRandRotate90",
+    "BatchRandRotate90D",
+    "BatchRandRotate90Dict",
+    "BatchRandRotate90d",
     "CLIP_MODES",
     "SampleClip",
     "SampleClipD",
