@@ -83,3 +83,14 @@ def test_a_failing_run_is_reported_with_its_log_and_the_others_still_run(bundle,
     log = (bundle / "baselines" / "afpe" / "seed0" / "run.log").read_text()
     assert log.startswith("$ ") and "monai.bundle run" in log
     assert "| sincos | 0 | 0.250 |" in out  # the finished run was kept, not rerun
+
+
+def test_a_run_still_training_is_neither_tabled_nor_skipped(bundle, capsys):
+    """Training writes its validation metrics to the same metrics.csv; only test metrics mark a finished run."""
+    finish(bundle, "sincos", 0, test_r2=0.5)
+    finish(bundle, "afpe", 0, val_r2=0.4)
+    assert "| afpe |" not in baselines_table(bundle)
+    (bundle / "configs" / "train.json").write_text('{"broken": "$undefined_name"')  # not JSON: the run fails
+    assert main(["bundle-baselines", str(bundle), "--seeds", "0", "--arms", "afpe", "sincos"]) == 1
+    out, _ = capsys.readouterr()
+    assert "afpe seed 0" in out and "sincos seed 0" not in out  # afpe was run again, the finished sincos kept

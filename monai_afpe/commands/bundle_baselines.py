@@ -5,7 +5,8 @@ A baseline arm is the bundle's own recipe with only the network's use of spacing
 ``afpe`` is the shipped configuration itself. Each (arm, seed) trains with ``--seed`` set (initialisation
 and frequency draw; the data stay those of ``data_seed``) and evaluates on the test split; checkpoints,
 metrics, the log and the wall time go to ``<bundle>/baselines/<arm>/seed<k>/``. A run whose
-``eval/metrics.csv`` exists is kept, so an interrupted table resumes where it stopped. Arguments after
+``eval/metrics.csv`` holds test metrics (``test_*``; training writes its validation metrics to the same
+file) is kept, so an interrupted table resumes where it stopped. Arguments after
 ``--`` go to every ``python -m monai.bundle run`` unchanged (e.g. ``-- --max_epochs 2 --num_samples 48``
 for a smoke test).
 
@@ -68,6 +69,13 @@ def baseline_commands(bundle: str | Path, arm: str, seed: int, extra: Sequence[s
     ]
 
 
+def _test_metrics(file: Path) -> dict[str, float]:
+    """The ``test_*`` metrics of a run's ``metrics.csv`` (none while the run is still training)."""
+    from monai_afpe.commands.report import read_metrics
+
+    return {k: v for k, v in read_metrics(file).items() if k.startswith("test_")} if file.is_file() else {}
+
+
 def baselines_table(bundle: str | Path) -> str:
     """A Markdown table of every finished run under ``<bundle>/baselines``: one row per arm, the shipped arm
     first; per test metric the mean (and the sample standard deviation over seeds, from 2 seeds), the first
@@ -76,16 +84,16 @@ def baselines_table(bundle: str | Path) -> str:
     Raises:
         FileNotFoundError: no finished run.
     """
-    from monai_afpe.commands.report import read_metrics
-
     root = Path(bundle) / "baselines"
-    finished = sorted(root.glob("*/seed*/eval/metrics.csv"), key=lambda p: (p.parts[-4], int(p.parts[-3][4:])))
-    if not finished:
-        raise FileNotFoundError(f"{root}: no finished baseline run (no <arm>/seed<k>/eval/metrics.csv)")
+    files = sorted(root.glob("*/seed*/eval/metrics.csv"), key=lambda p: (p.parts[-4], int(p.parts[-3][4:])))
     runs: dict[str, dict[int, dict[str, float]]] = {}
-    for file in finished:
-        metrics = {k: v for k, v in read_metrics(file).items() if k.startswith("test_")}
-        runs.setdefault(file.parts[-4], {})[int(file.parts[-3][4:])] = metrics
+    for file in files:
+        if metrics := _test_metrics(file):
+            runs.setdefault(file.parts[-4], {})[int(file.parts[-3][4:])] = metrics
+    if not runs:
+        raise FileNotFoundError(
+            f"{root}: no finished baseline run (no <arm>/seed<k>/eval/metrics.csv with test metrics)"
+        )
     names = list(dict.fromkeys(name for arm in runs.values() for seed in arm.values() for name in seed))
     order = sorted(runs, key=lambda arm: (arm != SHIPPED_ARM, arm))
     header = ["arm", "seeds", f"{names[0]} per seed", *(f"{name} mean ± sd" for name in names)]
@@ -120,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         for seed in args.seeds:
             for arm in arms:
                 out = bundle / "baselines" / arm / f"seed{seed}"
-                if (out / "eval" / "metrics.csv").is_file():
+                if _test_metrics(out / "eval" / "metrics.csv"):
                     continue
                 out.mkdir(parents=True, exist_ok=True)
                 start, ok = time.monotonic(), True
