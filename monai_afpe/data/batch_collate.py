@@ -27,7 +27,7 @@ class BatchTransformCollate:
 
         "collate_fn": {
             "_target_": "monai_afpe.data.BatchTransformCollate",
-            "transform": {"_target_": "Compose", "transforms": "@train#batch_augmentation"}
+            "transform": {"_target_": "Compose", "transforms": "@train#augmentation"}
         }
     """
 

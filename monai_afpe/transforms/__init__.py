@@ -1,9 +1,13 @@
 """Spacing-aware transforms: physical spacing from a MetaTensor's affine, AFPE scales from it (arXiv 2509.02488),
-random spacing and frame-rate augmentation, flips and quarter turns of a collated batch, EchoNet-style clip sampling, and a check of the input spacing
+random spacing and frame-rate augmentation, flips, quarter turns, translations and normalisation of a collated batch, EchoNet-style clip sampling, and a check of the input spacing
 against the range the model was trained on (its spacing contract)."""
 
 from monai_afpe.transforms.array import ComputeAFPEScales, ExtractSpacing
-from monai_afpe.transforms.batch_augmentation import (
+from monai_afpe.transforms.batch_transforms import (
+    BatchNormalizeIntensity,
+    BatchNormalizeIntensityD,
+    BatchNormalizeIntensityd,
+    BatchNormalizeIntensityDict,
     BatchRandFlip,
     BatchRandFlipD,
     BatchRandFlipd,
@@ -12,6 +16,10 @@ from monai_afpe.transforms.batch_augmentation import (
     BatchRandRotate90D,
     BatchRandRotate90d,
     BatchRandRotate90Dict,
+    BatchRandTranslate,
+    BatchRandTranslateD,
+    BatchRandTranslated,
+    BatchRandTranslateDict,
 )
 from monai_afpe.transforms.clip_sampling import CLIP_MODES, SampleClip, SampleClipD, SampleClipd, SampleClipDict
 from monai_afpe.transforms.dictionary import (
@@ -56,6 +64,10 @@ from monai_afpe.transforms.spacing_contract import (
 )
 
 __all__ = [
+    "BatchNormalizeIntensity",
+    "BatchNormalizeIntensityD",
+    "BatchNormalizeIntensityDict",
+    "BatchNormalizeIntensityd",
     "BatchRandFlip",
     "BatchRandFlipD",
     "BatchRandFlipDict",
@@ -64,6 +76,10 @@ __all__ = [
     "BatchRandRotate90D",
     "BatchRandRotate90Dict",
     "BatchRandRotate90d",
+    "BatchRandTranslate",
+    "BatchRandTranslateD",
+    "BatchRandTranslateDict",
+    "BatchRandTranslated",
     "CLIP_MODES",
     "SampleClip",
     "SampleClipD",

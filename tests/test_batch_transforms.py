@@ -1,12 +1,22 @@
-"""Batch flips and quarter turns: the same operations and probabilities as MONAI's per-item transforms, spacing kept."""
+"""Batch transforms: the same operations and distributions as MONAI's per-item transforms, spacing kept."""
 
 import pytest
 import torch
 from monai.data import MetaTensor
-from monai.transforms import Compose, Flip, RandFlipd, RandRotate90d, Rotate90
+from monai.transforms import Affine, Compose, Flip, NormalizeIntensity, RandFlipd, RandRotate90d, Rotate90
 
 from monai_afpe.data import BatchTransformCollate
-from monai_afpe.transforms import BatchRandFlip, BatchRandFlipd, BatchRandRotate90, BatchRandRotate90d, ExtractSpacingd
+from monai_afpe.transforms import (
+    BatchNormalizeIntensity,
+    BatchNormalizeIntensityd,
+    BatchRandFlip,
+    BatchRandFlipd,
+    BatchRandRotate90,
+    BatchRandRotate90d,
+    BatchRandTranslate,
+    BatchRandTranslated,
+    ExtractSpacingd,
+)
 
 
 def _batch(size=6, shape=(4, 4, 3)):
@@ -106,3 +116,49 @@ def test_bad_input_is_named():
         BatchRandRotate90d("image", prob=1.0, spacing_keys="image_spacing")({"image": torch.zeros(2, 1, 4, 4, 3)})
     with pytest.raises(ValueError, match="collate_fn must be callable, got int"):
         BatchTransformCollate(collate_fn=3)
+
+
+@pytest.mark.parametrize("shape,translate_range", [((6, 8, 8), (0, 4, 4)), ((9, 7), 3.0)])
+def test_translated_samples_equal_monai_affine(shape, translate_range):
+    batch = torch.rand(5, 2, *shape, generator=torch.Generator().manual_seed(0))
+    translate = BatchRandTranslate(translate_range).set_random_state(2)
+    out = translate(batch)
+    assert translate.shifts.shape == (5, len(shape))
+    if isinstance(translate_range, tuple):
+        assert torch.all(translate.shifts[:, 0] == 0)
+    for sample, result, shift in zip(batch, out, translate.shifts):
+        expected = Affine(translate_params=shift.tolist(), mode="bilinear", padding_mode="zeros", image_only=True)(
+            sample
+        )
+        torch.testing.assert_close(result, torch.as_tensor(expected), rtol=1e-5, atol=1e-5)
+
+
+def test_translation_draws_are_uniform_over_the_range():
+    translate = BatchRandTranslate((0, 4, 4)).set_random_state(0)
+    translate.randomize(4000, 3)
+    shifts = translate.shifts
+    assert float(shifts[:, 1:].abs().max()) <= 4.0 and float(shifts[:, 1:].mean()) == pytest.approx(0.0, abs=0.15)
+    assert float(shifts[:, 1:].std()) == pytest.approx(8 / 12**0.5, abs=0.1)  # uniform on [-4, 4]
+
+
+@pytest.mark.parametrize("channel_wise", [True, False])
+def test_batch_normalisation_equals_monai_per_sample(channel_wise):
+    batch = torch.rand(4, 3, 5, 6, generator=torch.Generator().manual_seed(0)) * torch.arange(1, 5).view(4, 1, 1, 1)
+    out = BatchNormalizeIntensityd("image", channel_wise=channel_wise)({"image": batch})["image"]
+    for sample, result in zip(batch, out):
+        expected = NormalizeIntensity(channel_wise=channel_wise)(sample)
+        torch.testing.assert_close(result, torch.as_tensor(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_translation_then_normalisation_keys_and_errors():
+    clips = torch.rand(2, 1, 4, 8, 8)
+    out = Compose([BatchRandTranslated("image", (0, 2, 2)), BatchNormalizeIntensityd("image", channel_wise=True)])(
+        {"image": clips, "label": torch.tensor([1.0, 2.0])}
+    )
+    assert out["image"].shape == clips.shape and torch.equal(out["label"], torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="translate_range must be non-negative voxel shifts"):
+        BatchRandTranslate(-1)
+    with pytest.raises(ValueError, match="has 2 entries for 3 spatial dims"):
+        BatchRandTranslate((1, 1))(clips)
+    with pytest.raises(ValueError, match="expects a batch"):
+        BatchNormalizeIntensity()(torch.zeros(3, 3))

@@ -1,11 +1,13 @@
-"""Random flips and 90-degree rotations of a whole collated batch, with each sample's spacing kept right.
+"""Transforms of a whole collated batch: random flips, quarter turns and translations, and intensity
+normalisation, with each sample's spacing kept right.
 
-MONAI's :class:`~monai.transforms.RandFlipd` and :class:`~monai.transforms.RandRotate90d` work on one
-:class:`~monai.data.MetaTensor` at a time: each call copies the cached item, updates its affine and records
-the operation for inversion. For a small volume that bookkeeping costs more than the network's step on it
-(in the CT bundle the per-volume augmentation and cache copies took about as long as the training step).
-These transforms draw the same random operations per sample, with the same probabilities, and apply them to
-the collated batch of plain tensors (``(B, C, *spatial)``) after collation, for example through
+MONAI's :class:`~monai.transforms.RandFlipd`, :class:`~monai.transforms.RandRotate90d` and
+:class:`~monai.transforms.RandAffined` work on one :class:`~monai.data.MetaTensor` at a time: each call copies
+the cached item, updates its affine, records the operation for inversion and (for an affine) builds a
+sampling grid. For small volumes and clips that bookkeeping costs as much as the network's step (in the CT
+bundle the per-volume flips, turns and cache copies; in the echo bundle the per-clip translation). These
+transforms draw the same random operations per sample, with the same distributions, and apply them to the
+collated batch of plain tensors (``(B, C, *spatial)``) after collation, for example through
 :class:`~monai_afpe.data.BatchTransformCollate`. A rotation by an odd multiple of 90 degrees exchanges two
 axes, so :class:`BatchRandRotate90d` exchanges the same two entries of each rotated sample's spacing
 (``(B, spatial_dims)``), which MONAI does through the affine.
@@ -20,13 +22,18 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 from monai.config import KeysCollection
-from monai.transforms import MapTransform, RandomizableTrait, Transform
-from monai.utils import ensure_tuple
+from monai.transforms import MapTransform, NormalizeIntensity, RandomizableTrait, Transform
+from monai.utils import ensure_tuple, ensure_tuple_rep
 
 from monai_afpe.validation import check_positive_int, check_probability
 
 __all__ = [
+    "BatchNormalizeIntensity",
+    "BatchNormalizeIntensityD",
+    "BatchNormalizeIntensityDict",
+    "BatchNormalizeIntensityd",
     "BatchRandFlip",
     "BatchRandFlipD",
     "BatchRandFlipDict",
@@ -35,6 +42,10 @@ __all__ = [
     "BatchRandRotate90D",
     "BatchRandRotate90Dict",
     "BatchRandRotate90d",
+    "BatchRandTranslate",
+    "BatchRandTranslateD",
+    "BatchRandTranslateDict",
+    "BatchRandTranslated",
 ]
 
 
@@ -165,6 +176,80 @@ class BatchRandRotate90(_BatchRandom, Transform):
         return out
 
 
+class BatchRandTranslate(_BatchRandom, Transform):
+    """Translate each sample of a batch ``(B, C, *spatial)`` by a random shift, drawn uniformly from
+    ``[-r, r]`` voxels per spatial axis, with (bi/tri)linear interpolation and zeros outside.
+
+    The batch counterpart of MONAI's :class:`~monai.transforms.RandAffine` with ``prob=1.0`` and only
+    ``translate_range`` (the same draw per sample; a shifted sample equals
+    ``monai.transforms.Affine(translate_params=shift, mode="bilinear", padding_mode="zeros")`` of it: output
+    voxel ``i`` reads input position ``i + shift``). Spacing is unchanged by a translation.
+
+    Args:
+        translate_range: largest shift in voxels per spatial axis (one number for every axis); 0 keeps an axis.
+    """
+
+    def __init__(self, translate_range: Sequence[float] | float = 0.0) -> None:
+        self.translate_range = tuple(float(r) for r in ensure_tuple(translate_range))
+        if any(not r >= 0 for r in self.translate_range):
+            raise ValueError(f"translate_range must be non-negative voxel shifts, got {translate_range}.")
+        self.shifts = torch.zeros(0, len(self.translate_range))
+
+    def randomize(self, batch_size: int, spatial_dims: int) -> None:
+        """Draw the shifts ``(batch_size, spatial_dims)`` in voxels."""
+        ranges = self.translate_range * spatial_dims if len(self.translate_range) == 1 else self.translate_range
+        ranges = torch.tensor(ensure_tuple_rep(ranges, spatial_dims), dtype=torch.float32)
+        self.shifts = (2 * self._uniform(batch_size * spatial_dims).reshape(batch_size, spatial_dims) - 1) * ranges
+
+    def __call__(self, img: torch.Tensor, randomize: bool = True) -> torch.Tensor:
+        name = type(self).__name__
+        spatial_dims = img.ndim - 2
+        if spatial_dims not in (2, 3):
+            raise ValueError(
+                f"{name} expects a batch (B, C, *spatial) with 2 or 3 spatial dims, got {tuple(img.shape)}."
+            )
+        if len(self.translate_range) not in (1, spatial_dims):
+            raise ValueError(
+                f"{name}: translate_range {self.translate_range} has {len(self.translate_range)} entries for "
+                f"{spatial_dims} spatial dims."
+            )
+        if randomize:
+            self.randomize(img.shape[0], spatial_dims)
+        if tuple(self.shifts.shape) != (img.shape[0], spatial_dims):
+            raise ValueError(f"{name}: drawn shifts {tuple(self.shifts.shape)} do not fit a batch {tuple(img.shape)}.")
+        # leading axes without shifts (a video's time axis) go into the channels: a cheaper 2D resampling
+        still = 1 if spatial_dims == 3 and not bool(self.shifts[:, 0].any()) else 0
+        moving = img.reshape(img.shape[0], -1, *img.shape[2 + still :]) if still else img
+        shifts, dims = self.shifts[:, still:], spatial_dims - still
+        theta = torch.zeros(img.shape[0], dims, dims + 1)
+        theta[:, :, :dims] = torch.eye(dims)
+        # affine_grid orders coordinates (x, y, z) = last spatial axis first; normalised units are 2 / size
+        theta[:, :, -1] = (2 * shifts / torch.tensor(moving.shape[2:], dtype=torch.float32)).flip(-1)
+        grid = F.affine_grid(theta.to(img.device, torch.float32), list(moving.shape), align_corners=False)
+        out = F.grid_sample(moving.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return out.reshape(img.shape).to(img.dtype)
+
+
+class BatchNormalizeIntensity(Transform):
+    """MONAI's :class:`~monai.transforms.NormalizeIntensity` applied to each sample of a batch ``(B, C, *spatial)``.
+
+    Each sample (with ``channel_wise``: each sample's channel) is normalised on its own, as the per-item
+    transform does, so a batch transform that must run before the normalisation (a translation that pads
+    with zeros) can stay batched. Arguments are those of ``NormalizeIntensity``.
+    """
+
+    def __init__(self, nonzero: bool = False, channel_wise: bool = False, dtype: torch.dtype = torch.float32) -> None:
+        self.channel_wise = bool(channel_wise)
+        self.normalizer = NormalizeIntensity(nonzero=nonzero, channel_wise=True, dtype=dtype)
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        if img.ndim < 3:
+            raise ValueError(f"{type(self).__name__} expects a batch (B, C, *spatial), got shape {tuple(img.shape)}.")
+        # NormalizeIntensity(channel_wise=True) normalises each entry of the first axis on its own
+        groups = img.reshape(img.shape[0] * img.shape[1], *img.shape[2:]) if self.channel_wise else img
+        return torch.as_tensor(self.normalizer(groups)).reshape(img.shape)
+
+
 class BatchRandFlipd(_BatchRandom, MapTransform):
     """Dictionary wrapper of :class:`BatchRandFlip`: the same samples flipped in every key.
 
@@ -246,5 +331,63 @@ class BatchRandRotate90d(_BatchRandom, MapTransform):
         return d
 
 
+class BatchRandTranslated(_BatchRandom, MapTransform):
+    """Dictionary wrapper of :class:`BatchRandTranslate`: the same shifts in every key.
+
+    Args:
+        keys: batch keys to translate.
+        translate_range: see :class:`BatchRandTranslate`.
+        allow_missing_keys: don't raise for a missing key.
+    """
+
+    def __init__(
+        self, keys: KeysCollection, translate_range: Sequence[float] | float = 0.0, allow_missing_keys: bool = False
+    ) -> None:
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        self.translator = BatchRandTranslate(translate_range)
+
+    def set_random_state(self, seed: int | None = None) -> BatchRandTranslated:
+        self.translator.set_random_state(seed)
+        return self
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        keys = list(self.key_iterator(d))
+        if keys:
+            self.translator.randomize(d[keys[0]].shape[0], d[keys[0]].ndim - 2)
+        for key in keys:
+            d[key] = self.translator(d[key], randomize=False)
+        return d
+
+
+class BatchNormalizeIntensityd(MapTransform):
+    """Dictionary wrapper of :class:`BatchNormalizeIntensity`.
+
+    Args:
+        keys: batch keys to normalise.
+        nonzero, channel_wise, dtype: see MONAI's :class:`~monai.transforms.NormalizeIntensity`.
+        allow_missing_keys: don't raise for a missing key.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        nonzero: bool = False,
+        channel_wise: bool = False,
+        dtype: torch.dtype = torch.float32,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.normalizer = BatchNormalizeIntensity(nonzero, channel_wise, dtype)
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.normalizer(d[key])
+        return d
+
+
+BatchNormalizeIntensityD = BatchNormalizeIntensityDict = BatchNormalizeIntensityd
 BatchRandFlipD = BatchRandFlipDict = BatchRandFlipd
 BatchRandRotate90D = BatchRandRotate90Dict = BatchRandRotate90d
+BatchRandTranslateD = BatchRandTranslateDict = BatchRandTranslated
