@@ -40,7 +40,7 @@ def test_turned_samples_equal_monai_rotate90_and_odd_turns_swap_the_spacing():
     spacing = torch.tensor([[0.7, 0.9, 5.0]]).repeat(8, 1)
     rotate = BatchRandRotate90d(["image", "label"], prob=0.75, spacing_keys="image_spacing").set_random_state(1)
     out = rotate({"image": batch, "label": batch[:, :1], "image_spacing": spacing})
-    turns = rotate.rotator.turns
+    turns = rotate.batch_transform.turns
     assert set(turns.tolist()) >= {0, 1} and len(set(turns.tolist())) >= 3
     for i, k in enumerate(turns.tolist()):
         expected = Rotate90(k=k, spatial_axes=(0, 1))(batch[i]) if k else batch[i]
@@ -63,9 +63,9 @@ def test_spacing_follows_monai_metadata():
 def test_draw_frequencies_match_monai_per_item_transforms():
     n = 4000
     flip = BatchRandFlip(prob=0.5, spatial_axis=0).set_random_state(0)
-    flip.randomize(n)
+    flip.randomize(torch.empty(n, 1, 1))
     rotate = BatchRandRotate90(prob=0.75, max_k=3).set_random_state(0)
-    rotate.randomize(n)
+    rotate.randomize(torch.empty(n, 1, 1))
     # RandFlipd(prob=0.5) flips half; RandRotate90d(prob=0.75) turns 3/4, k uniform on 1..3
     assert float(flip.flipped.float().mean()) == pytest.approx(0.5, abs=0.03)
     frequencies = torch.bincount(rotate.turns, minlength=4).float() / n
@@ -135,7 +135,7 @@ def test_translated_samples_equal_monai_affine(shape, translate_range):
 
 def test_translation_draws_are_uniform_over_the_range():
     translate = BatchRandTranslate((0, 4, 4)).set_random_state(0)
-    translate.randomize(4000, 3)
+    translate.randomize(torch.empty(4000, 1, 1, 1, 1))
     shifts = translate.shifts
     assert float(shifts[:, 1:].abs().max()) <= 4.0 and float(shifts[:, 1:].mean()) == pytest.approx(0.0, abs=0.15)
     assert float(shifts[:, 1:].std()) == pytest.approx(8 / 12**0.5, abs=0.1)  # uniform on [-4, 4]

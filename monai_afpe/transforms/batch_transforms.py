@@ -100,14 +100,14 @@ class BatchRandFlip(_BatchRandom, Transform):
         self.spatial_axis = _check_axes(spatial_axis, "spatial_axis")
         self.flipped = torch.zeros(0, dtype=torch.bool)
 
-    def randomize(self, batch_size: int) -> None:
-        """Draw which of ``batch_size`` samples are flipped."""
-        self.flipped = self._uniform(batch_size) < self.prob
+    def randomize(self, img: torch.Tensor) -> None:
+        """Draw which samples of the batch ``img`` are flipped."""
+        self.flipped = self._uniform(img.shape[0]) < self.prob
 
     def __call__(self, img: torch.Tensor, randomize: bool = True) -> torch.Tensor:
         _check_batch(img, self.spatial_axis, type(self).__name__)
         if randomize:
-            self.randomize(img.shape[0])
+            self.randomize(img)
         if len(self.flipped) != img.shape[0]:
             raise ValueError(f"{type(self).__name__}: drawn for {len(self.flipped)} samples, got {img.shape[0]}.")
         dims = [axis + 2 for axis in self.spatial_axis]
@@ -136,16 +136,16 @@ class BatchRandRotate90(_BatchRandom, Transform):
         self.spatial_axes = _check_axes(spatial_axes, "spatial_axes", count=2)
         self.turns = torch.zeros(0, dtype=torch.long)
 
-    def randomize(self, batch_size: int) -> None:
-        """Draw the quarter turns of ``batch_size`` samples (0 for a sample left as it is)."""
-        rotate = self._uniform(batch_size) < self.prob
-        self.turns = torch.where(rotate, self._integers(1, self.max_k + 1, batch_size), 0)
+    def randomize(self, img: torch.Tensor) -> None:
+        """Draw the quarter turns of each sample of the batch ``img`` (0 for a sample left as it is)."""
+        rotate = self._uniform(img.shape[0]) < self.prob
+        self.turns = torch.where(rotate, self._integers(1, self.max_k + 1, img.shape[0]), 0)
 
     def __call__(self, img: torch.Tensor, randomize: bool = True) -> torch.Tensor:
         name = type(self).__name__
         _check_batch(img, self.spatial_axes, name)
         if randomize:
-            self.randomize(img.shape[0])
+            self.randomize(img)
         if len(self.turns) != img.shape[0]:
             raise ValueError(f"{name}: drawn for {len(self.turns)} samples, got {img.shape[0]}.")
         dims = [axis + 2 for axis in self.spatial_axes]
@@ -195,8 +195,9 @@ class BatchRandTranslate(_BatchRandom, Transform):
             raise ValueError(f"translate_range must be non-negative voxel shifts, got {translate_range}.")
         self.shifts = torch.zeros(0, len(self.translate_range))
 
-    def randomize(self, batch_size: int, spatial_dims: int) -> None:
-        """Draw the shifts ``(batch_size, spatial_dims)`` in voxels."""
+    def randomize(self, img: torch.Tensor) -> None:
+        """Draw the shifts ``(B, spatial_dims)`` in voxels of the samples of the batch ``img``."""
+        batch_size, spatial_dims = img.shape[0], img.ndim - 2
         ranges = self.translate_range * spatial_dims if len(self.translate_range) == 1 else self.translate_range
         ranges = torch.tensor(ensure_tuple_rep(ranges, spatial_dims), dtype=torch.float32)
         self.shifts = (2 * self._uniform(batch_size * spatial_dims).reshape(batch_size, spatial_dims) - 1) * ranges
@@ -214,7 +215,7 @@ class BatchRandTranslate(_BatchRandom, Transform):
                 f"{spatial_dims} spatial dims."
             )
         if randomize:
-            self.randomize(img.shape[0], spatial_dims)
+            self.randomize(img)
         if tuple(self.shifts.shape) != (img.shape[0], spatial_dims):
             raise ValueError(f"{name}: drawn shifts {tuple(self.shifts.shape)} do not fit a batch {tuple(img.shape)}.")
         # leading axes without shifts (a video's time axis) go into the channels: a cheaper 2D resampling
@@ -250,7 +251,26 @@ class BatchNormalizeIntensity(Transform):
         return torch.as_tensor(self.normalizer(groups)).reshape(img.shape)
 
 
-class BatchRandFlipd(_BatchRandom, MapTransform):
+class _BatchRandomd(_BatchRandom, MapTransform):
+    """Dictionary wrapper of a batch random transform: one draw per batch, applied to every key."""
+
+    batch_transform: BatchRandFlip | BatchRandRotate90 | BatchRandTranslate
+
+    def set_random_state(self, seed: int | None = None) -> _BatchRandomd:
+        self.batch_transform.set_random_state(seed)
+        return self
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        keys = list(self.key_iterator(d))
+        if keys:
+            self.batch_transform.randomize(d[keys[0]])
+        for key in keys:
+            d[key] = self.batch_transform(d[key], randomize=False)
+        return d
+
+
+class BatchRandFlipd(_BatchRandomd):
     """Dictionary wrapper of :class:`BatchRandFlip`: the same samples flipped in every key.
 
     Args:
@@ -267,23 +287,10 @@ class BatchRandFlipd(_BatchRandom, MapTransform):
         allow_missing_keys: bool = False,
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
-        self.flipper = BatchRandFlip(prob, spatial_axis)
-
-    def set_random_state(self, seed: int | None = None) -> BatchRandFlipd:
-        self.flipper.set_random_state(seed)
-        return self
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        keys = list(self.key_iterator(d))
-        if keys:
-            self.flipper.randomize(d[keys[0]].shape[0])
-        for key in keys:
-            d[key] = self.flipper(d[key], randomize=False)
-        return d
+        self.batch_transform = BatchRandFlip(prob, spatial_axis)
 
 
-class BatchRandRotate90d(_BatchRandom, MapTransform):
+class BatchRandRotate90d(_BatchRandomd):
     """Dictionary wrapper of :class:`BatchRandRotate90`: the same quarter turns in every key, and the two
     rotated entries of each turned sample's spacing exchanged in ``spacing_keys``.
 
@@ -305,21 +312,13 @@ class BatchRandRotate90d(_BatchRandom, MapTransform):
         allow_missing_keys: bool = False,
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
-        self.rotator = BatchRandRotate90(prob, max_k, spatial_axes)
+        self.batch_transform = BatchRandRotate90(prob, max_k, spatial_axes)
         self.spacing_keys = ensure_tuple(spacing_keys)
 
-    def set_random_state(self, seed: int | None = None) -> BatchRandRotate90d:
-        self.rotator.set_random_state(seed)
-        return self
-
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        keys = list(self.key_iterator(d))
-        if not keys:
-            return d
-        self.rotator.randomize(d[keys[0]].shape[0])
-        for key in keys:
-            d[key] = self.rotator(d[key], randomize=False)
+        d = super().__call__(data)
+        if not any(key in d for key in self.keys):
+            return d  # nothing turned (allow_missing_keys): the spacings stay
         for key in self.spacing_keys:
             if key not in d:
                 if self.allow_missing_keys:
@@ -327,11 +326,11 @@ class BatchRandRotate90d(_BatchRandom, MapTransform):
                 raise KeyError(
                     f"{type(self).__name__}: no spacing key '{key}' in the batch (keys: {sorted(map(str, d))})."
                 )
-            d[key] = self.rotator.swap_spacing(d[key])
+            d[key] = self.batch_transform.swap_spacing(d[key])
         return d
 
 
-class BatchRandTranslated(_BatchRandom, MapTransform):
+class BatchRandTranslated(_BatchRandomd):
     """Dictionary wrapper of :class:`BatchRandTranslate`: the same shifts in every key.
 
     Args:
@@ -344,20 +343,7 @@ class BatchRandTranslated(_BatchRandom, MapTransform):
         self, keys: KeysCollection, translate_range: Sequence[float] | float = 0.0, allow_missing_keys: bool = False
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
-        self.translator = BatchRandTranslate(translate_range)
-
-    def set_random_state(self, seed: int | None = None) -> BatchRandTranslated:
-        self.translator.set_random_state(seed)
-        return self
-
-    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
-        keys = list(self.key_iterator(d))
-        if keys:
-            self.translator.randomize(d[keys[0]].shape[0], d[keys[0]].ndim - 2)
-        for key in keys:
-            d[key] = self.translator(d[key], randomize=False)
-        return d
+        self.batch_transform = BatchRandTranslate(translate_range)
 
 
 class BatchNormalizeIntensityd(MapTransform):
