@@ -19,6 +19,7 @@ EXPECTED = {
     ("afpe_echo_regression", "sincos"): ("AFPEViT", "sincos", None, False),
     ("afpe_echo_regression", "sincos_spacing_embedding"): ("AFPEViT", "sincos", "tokens", False),
     ("afpe_echo_regression", "monai_vit_resample"): ("MonaiViTClassifier", None, None, True),
+    ("afpe_echo_regression", "afpe_resample"): ("AFPEViT", "afpe", None, True),
     ("afpe_unetr_ct_segmentation", "sincos"): ("AFPEUNETR", "sincos", None, False),
     ("afpe_unetr_ct_segmentation", "sincos_spacing_embedding"): ("AFPEUNETR", "sincos", "tokens", False),
     ("afpe_unetr_ct_segmentation", "monai_unetr_resample"): ("MonaiUNETR", None, None, True),
@@ -61,7 +62,7 @@ def test_override_changes_only_the_use_of_spacing(bundle, arm):
     assert ("resample_frame_rate" in grid or "Spacingd" in grid) == resamples
 
 
-@pytest.mark.parametrize("arm", ["sincos", "sincos_spacing_embedding", "monai_vit_resample"])
+@pytest.mark.parametrize("arm", ["sincos", "sincos_spacing_embedding", "monai_vit_resample", "afpe_resample"])
 def test_echo_overrides_apply_to_inference_alike(arm):
     trained = parser_for("afpe_echo_regression", "train.json", f"baselines/{arm}.json")
     inference = parser_for("afpe_echo_regression", "inference.json", f"baselines/{arm}.json")
@@ -73,3 +74,12 @@ def test_echo_overrides_apply_to_inference_alike(arm):
     torch.manual_seed(0)
     b = inference.get_parsed_content("network_def").state_dict()
     assert a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
+
+
+def test_echo_afpe_resample_differs_from_the_monai_arm_only_in_the_network():
+    """The arm that separates the two changes of the winning arm: the shipped AFPEViT on its resampled clips."""
+    afpe = parser_for("afpe_echo_regression", "train.json", "baselines/afpe_resample.json")
+    monai = parser_for("afpe_echo_regression", "train.json", "baselines/monai_vit_resample.json")
+    for key in ("fixed_fps", "fixed_pixel_spacing", "clip_period", "fixed_grid"):
+        assert afpe.get(key) == monai.get(key), key
+    assert afpe.get("network_def") == parser_for("afpe_echo_regression", "train.json").get("network_def")
