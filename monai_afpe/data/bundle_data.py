@@ -290,7 +290,9 @@ class BundleData:
         self.validation_fraction = validation_fraction
         self.hospital_csv = hospital_csv
         self.label_names = label_names
-        self.pixel_spacing = None if pixel_spacing is None else check_per_axis(pixel_spacing, 2, "pixel_spacing", unit="mm")
+        self.pixel_spacing = (
+            None if pixel_spacing is None else check_per_axis(pixel_spacing, 2, "pixel_spacing", unit="mm")
+        )
         self.generation_options = self._generation_options(
             num_samples, split_fractions, synthetic_frame_size, synthetic_options, progress
         )
@@ -445,7 +447,9 @@ class BundleData:
             return load_chexpert(root, split, labels=self.label_names)
         unknown = [n for n in self.label_names if n not in CHESTXRAY14_LABELS]
         if unknown:
-            raise ValueError(f"label_names: {unknown} are not NIH ChestX-ray14 findings; they are {CHESTXRAY14_LABELS}.")
+            raise ValueError(
+                f"label_names: {unknown} are not NIH ChestX-ray14 findings; they are {CHESTXRAY14_LABELS}."
+            )
         canonical = split_name(split)
         if canonical == "test":
             items = load_chestxray14(root, "test")

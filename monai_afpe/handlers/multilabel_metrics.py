@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from monai.handlers import AveragePrecision, IgniteMetricHandler, ROCAUC
+from monai.handlers import ROCAUC, AveragePrecision, IgniteMetricHandler
 
 __all__ = ["PER_LABEL_SCORES", "per_label_metrics"]
 
