@@ -201,8 +201,9 @@ def test_bundle_data_task_defaults_and_label_order(cxr_csv):
     for item in items:
         assert "pixel_spacing" not in item  # DICOM: the pixel size comes from the file
         np.testing.assert_array_equal(item["label"], full[item["image_id"]][[2, 0]])
+    assert BundleData("cxr-multilabel", cxr_csv.parent).label_names == CHEST_XRAY_LABELS
     with pytest.raises(ValueError, match="label_names: the 'cxr-multilabel' task needs the label names"):
-        BundleData("cxr-multilabel", cxr_csv.parent)
+        BundleData("cxr-multilabel", cxr_csv.parent, label_names=["Nodule", "Nodule"])
     with pytest.raises(ValueError, match="pixel_spacing: only used by the 'cxr-multilabel' task"):
         BundleData("ct-classification", cxr_csv.parent, pixel_spacing=0.2)
 

@@ -543,6 +543,7 @@ CONFIGS = {
     "afpe_ct_classification": ("ct-classification", "datalist", "@image_readers"),
     "afpe_unetr_ct_segmentation": ("ct-segmentation", "decathlon", "@image_reader"),
     "afpe_echo_regression": ("echo-regression", "echonet", None),
+    "afpe_cxr_multilabel": ("cxr-multilabel", "dicom", None),
 }
 DATA_CALLS = (
     "ensure_dataset",

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 from monai.data import ImageReader, load_decathlon_datalist
+from monai.utils import ensure_tuple
 
 from monai_afpe.data.adapters import (
     CHESTXRAY14_LABELS,
@@ -63,6 +64,7 @@ from monai_afpe.data.readers import (
     VideoReader,
 )
 from monai_afpe.data.splits import split_name
+from monai_afpe.data.synthetic import CHEST_XRAY_LABELS
 from monai_afpe.validation import check_flag, check_per_axis
 
 __all__ = ["BUNDLE_TASKS", "BundleData", "BundleTask"]
@@ -210,7 +212,7 @@ class BundleData:
         label_names: ``"cxr-multilabel"``: the labels, in the order of the network's outputs: the label columns
             to read (the ``labels.csv`` columns, CheXpert's observation columns, names of
             :data:`~monai_afpe.data.adapters.CHESTXRAY14_LABELS`); every item's label vector has one 0/1 entry per
-            name. Required by that task.
+            name. None: the labels of the synthetic set, :data:`~monai_afpe.data.synthetic.CHEST_XRAY_LABELS`.
         pixel_spacing: ``"cxr-multilabel"``, PNG / JPEG formats: the pixel size ``(row, column)`` or one value, in
             mm, of images whose data list states none (CheXpert, the user's images at inference); an item's own
             ``pixel_spacing`` is kept. None: such an image is an error naming it.
@@ -220,7 +222,7 @@ class BundleData:
             message names the argument, the value and the allowed values); ``data_policy="skip"`` without
             ``report_dir``; ``validation_fraction`` outside [0, 1); an option that the task does not use
             (``dataset_json``, ``validation_fraction``, ``synthetic_frame_size``, ``label_names``,
-            ``pixel_spacing``); ``"cxr-multilabel"`` without ``label_names``, or with names that are not unique;
+            ``pixel_spacing``); ``"cxr-multilabel"`` with empty ``label_names`` or names that are not unique;
             ``synthetic_options`` that repeat an option given by its own argument.
     """
 
@@ -271,7 +273,7 @@ class BundleData:
                 users = " and ".join(repr(t) for t in used_by) + (" tasks" if len(used_by) > 1 else " task")
                 raise ValueError(f"{argument}: only used by the {users}, not by {self.task!r}; leave it out.")
         if self.task == "cxr-multilabel":
-            names = [label_names] if isinstance(label_names, str) else list(label_names or ())
+            names = list(CHEST_XRAY_LABELS if label_names is None else ensure_tuple(label_names))
             if not names or len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
                 raise ValueError(
                     f"label_names: the {self.task!r} task needs the label names, unique non-empty strings in the "
