@@ -16,7 +16,7 @@ import pytest
 import torch
 from bundle_helpers import BUNDLES, bundle_workflow, run_torchrun, run_workflow
 from ignite.engine import Engine
-from monai.bundle import ConfigParser, verify_metadata, verify_net_in_out
+from monai.bundle import ConfigParser, ckpt_export, verify_metadata, verify_net_in_out
 from monai.metrics import compute_average_precision
 from PIL import Image
 
@@ -286,12 +286,26 @@ def test_chestxray14_format_holds_out_patients_for_validation(tmp_path):
 # ------------------------------------------------------------------------------------- MONAI bundle tooling
 
 
-def test_metadata_and_network_input_output():
-    common = {"meta_file": str(CONFIGS / "metadata.json")}
-    verify_metadata(filepath=str(BUNDLES / "meta_schema.json"), **common)
-    verify_net_in_out(
-        net_id="network_def", config_file=str(CONFIGS / "inference.json"), hidden_size=32, num_heads=2, **common
+def test_metadata_network_input_output_and_torchscript_export(trained, tmp_path):
+    root, _ = trained
+    verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(BUNDLES / "meta_schema.json"))
+    common = dict(
+        meta_file=str(CONFIGS / "metadata.json"),
+        config_file=str(CONFIGS / "inference.json"),
+        bundle_root=str(root),
+        hidden_size=TINY["hidden_size"],
+        num_layers=TINY["num_layers"],
+        num_heads=TINY["num_heads"],
     )
+    verify_net_in_out(net_id="network_def", **common)
+    ts = tmp_path / "model.ts"
+    ckpt_export(net_id="network_def", filepath=str(ts), ckpt_file=str(root / "models" / "model.pt"), **common)
+    exported = torch.jit.load(str(ts)).eval()
+    x = torch.rand(2, 1, 64, 64)
+    spacing = torch.tensor([[0.6, 0.7], [1.1, 1.0]])
+    assert exported(x, spacing).shape == (2, len(CHEST_XRAY_LABELS))
+    # physical-mode AFPE: the logits depend on the pixel spacing of the image
+    assert not torch.allclose(exported(x, spacing)[0], exported(x, spacing.flip(0))[0])
 
 
 @pytest.mark.parametrize(
