@@ -343,7 +343,8 @@ def test_finetune_to_another_label_set_keeps_everything_but_the_head(trained, tm
     loaded, kept = workflow.parser.get_parsed_content("pretrained_weights")[1:]
     assert any(k.startswith("blocks.") for k in loaded) and kept and all(k.startswith("head.") for k in kept)
     spacing = ConfigParser.load_config_file(tmp_path / "models" / "finetune" / "spacing_contract.json")
-    assert min(spacing["min"]) > 1.2  # 0.25-0.35 mm pixels of 256-384 resized to 64: coarser than trained
+    # 0.25-0.35 mm pixels of 256-384 resized to 64: 1.0-2.1 mm, beyond the trained 0.56-1.2 mm
+    assert min(spacing["min"]) >= 1.0 - 1e-6 and max(spacing["max"]) > 1.2
     run(["train.json", "finetune.json", "evaluate.json"], "infer", tmp_path, num_samples=20, label_names=names)
     metrics = read_metrics(tmp_path / "eval" / "finetune")
     assert {"test_auroc_Effusion", "test_auprc_Nodule"} <= set(metrics)
