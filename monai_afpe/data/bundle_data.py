@@ -3,8 +3,8 @@
 Every bundle of this package reads its data from one of a few sources: the seeded synthetic default
 that :func:`~monai_afpe.data.ensure_dataset` generates into an empty ``dataset_dir`` (or a data set of
 the same layout that the user put there), a public layout (Decathlon / BTCV ``dataset.json``,
-EchoNet-Dynamic ``FileList.csv``, NIH ChestX-ray14, CheXpert) or a hospital's own folder with a CSV. :class:`BundleData` names the
-source once, from the options a user overrides on the command line (``dataset_dir``,
+EchoNet-Dynamic ``FileList.csv``, NIH ChestX-ray14, CheXpert) or a hospital's own folder with a CSV.
+:class:`BundleData` names the source once, from the options a user overrides on the command line (``dataset_dir``,
 ``dataset_format``, ``num_samples``, ``data_seed``, ``regenerate_data``, ``data_policy``, ...), and
 gives each config what it needs: the checked items of a split (:meth:`BundleData.split`), the inputs
 of inference (:meth:`BundleData.inference_items`), the reader of the format
@@ -178,7 +178,7 @@ class BundleData:
             ``"echo-regression"`` or ``"cxr-multilabel"``.
         dataset_dir: the data folder.
         dataset_format: the layout of the data, one of the task's formats (:data:`BUNDLE_TASKS`); None: the
-            task's default (``"datalist"``, ``"decathlon"``, ``"echonet"``).
+            task's default (``"datalist"``, ``"decathlon"``, ``"echonet"``, ``"dicom"``).
         classes: the class set of the labels (a number of classes ``n``: indices ``0..n-1``, or the allowed
             values), checked by :meth:`split` (class indices, label-image values); None: not checked. Not used by
             ``"cxr-multilabel"``, whose labels are checked against ``label_names``.

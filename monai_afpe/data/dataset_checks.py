@@ -296,7 +296,8 @@ def check_dataset(
 
     Raises:
         DatasetCheckError: the list is empty; an item lacks a key or names a missing file; a class
-            label is outside ``classes``; a multi-label vector has another length or a value other than 0 / 1; with ``policy="fail"``, a file cannot be read or decoded, a
+            label is outside ``classes``; a multi-label vector has another length or a value other than
+            0 / 1; with ``policy="fail"``, a file cannot be read or decoded, a
             label image holds values outside ``classes``, or a frame count differs; with
             ``policy="skip"``, every item was skipped.
         ValueError: an unknown ``policy``, ``label_type`` or ``frame_count_mismatch``, or

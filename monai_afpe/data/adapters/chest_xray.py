@@ -468,9 +468,10 @@ def load_chest_xray_csv(
     labels: Sequence[str] = CHEST_XRAY_LABELS,
     check_files: bool = True,
 ) -> list[dict]:
-    """MONAI items of one split of a ``labels.csv`` in the layout of :func:`~monai_afpe.data.synthetic.generate_chest_xray`.
+    """MONAI items of one split of a ``labels.csv`` in the layout of the synthetic chest radiographs.
 
-    The CSV has the columns ``Image``, ``Path`` (DICOM file), ``PNG`` (PNG export), ``Split``, ``PixelSpacingRow``
+    The layout is that of :func:`~monai_afpe.data.synthetic.generate_chest_xray`. The CSV has the columns ``Image``,
+    ``Path`` (DICOM file), ``PNG`` (PNG export), ``Split``, ``PixelSpacingRow``
     and ``PixelSpacingColumn`` (mm, the pixel size of the PNG) and one 0/1 column per label; paths are relative to
     the CSV's folder (or absolute). Each item: ``{"image": path, "label": float32 0/1 vector in the order of
     labels, "image_id": the Image value}``, and for ``image_column="PNG"`` also ``"pixel_spacing"``: ``(row,
@@ -496,7 +497,8 @@ def load_chest_xray_csv(
     """
     if image_column not in CHEST_XRAY_IMAGE_COLUMNS:
         raise ValueError(
-            f"load_chest_xray_csv: argument image_column must be one of {CHEST_XRAY_IMAGE_COLUMNS}, got {image_column!r}."
+            f"load_chest_xray_csv: argument image_column must be one of {CHEST_XRAY_IMAGE_COLUMNS}, "
+            f"got {image_column!r}."
         )
     canonical = split_name(split, "load_chest_xray_csv: argument split")
     csv_path = Path(csv_path)
