@@ -511,12 +511,14 @@ def test_unknown_dataset_format_lists_the_tasks_formats(task, formats, tmp_path)
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        ({"task": "ct"}, "task: Unsupported option 'ct'; available options are ['ct-classification', 'ct-segmentation', 'echo-regression']."),
+        ({"task": "ct"}, "task: Unsupported option 'ct'; available options are ['ct-classification', 'ct-segmentation', 'echo-regression', 'cxr-multilabel']."),
         ({"data_policy": "ignore"}, "data_policy: Unsupported option 'ignore'; available options are ['fail', 'skip']."),
         ({"data_policy": "skip"}, "data_policy 'skip' needs report_dir"),
         ({"frame_count_mismatch": "drop"}, "frame_count_mismatch: Unsupported option 'drop'; available options are ['error', 'warn']."),
         ({"dataset_json": "d.json"}, "dataset_json: only used by the 'ct-segmentation' task, not by 'ct-classification'"),
         ({"synthetic_frame_size": 32}, "synthetic_frame_size: only used by the 'echo-regression' task"),
+        ({"validation_fraction": 0.1}, "validation_fraction: only used by the 'ct-segmentation' and 'cxr-multilabel' tasks, not by 'ct-classification'"),
+        ({"label_names": ["Nodule"]}, "label_names: only used by the 'cxr-multilabel' task, not by 'ct-classification'"),
         ({"task": "ct-segmentation", "validation_fraction": 1.0}, "validation_fraction must lie in [0, 1), got 1.0."),
         ({"num_samples": 4, "synthetic_options": {"num_samples": 5}}, "synthetic_options: 'num_samples' is set by the argument num_samples"),
         ({"synthetic_options": {"seed": 5}}, "synthetic_options: 'seed' is set by the argument data_seed"),
@@ -543,6 +545,7 @@ CONFIGS = {
     "afpe_ct_classification": ("ct-classification", "datalist", "@image_readers"),
     "afpe_unetr_ct_segmentation": ("ct-segmentation", "decathlon", "@image_reader"),
     "afpe_echo_regression": ("echo-regression", "echonet", None),
+    "afpe_cxr_multilabel": ("cxr-multilabel", "dicom", None),
 }
 DATA_CALLS = (
     "ensure_dataset",

@@ -24,23 +24,27 @@ from monai.engines import SupervisedEvaluator
 from monai.inferers import Inferer
 
 from monai_afpe.data.adapters import load_echonet_datalist
+from monai_afpe.data.synthetic.chest_xray import generate_chest_xray
 from monai_afpe.data.synthetic.echo import generate_echo
 from monai_afpe.transforms import CheckSpacingRanged
 
 CT, UNETR, ECHO = "afpe_ct_classification", "afpe_unetr_ct_segmentation", "afpe_echo_regression"
-ALL = [CT, UNETR, ECHO]
+CXR = "afpe_cxr_multilabel"
+ALL = [CT, UNETR, ECHO, CXR]
 UNETR_ROI = [32, 32, 16]
 # a small default data set for each bundle's default input (its generated test split)
 TINY_DATA = {
     CT: {"num_samples": 60},
     UNETR: {"num_samples": 10, "synthetic_options#spatial_size": UNETR_ROI, "roi_size": UNETR_ROI},
     ECHO: {"num_samples": 24, "synthetic_frame_size": 32, "frame_size": 32},
+    CXR: {"num_samples": 20},
 }
 # a small network of each bundle, as overrides of network_def's arguments
 TINY_NET = {
     CT: {"hidden_size": 32, "mlp_dim": 128, "num_layers": 1, "num_heads": 2},
     UNETR: {"feature_size": 4, "hidden_size": 32, "mlp_dim": 32, "num_heads": 2},
     ECHO: {"hidden_size": 16, "mlp_dim": 32, "num_layers": 2, "num_heads": 2},
+    CXR: {"hidden_size": 32, "mlp_dim": 128, "num_layers": 1, "num_heads": 2},
 }
 # echo regression: training starts the head at the training targets' mean and standard deviation
 # (output_bias, output_scale: computed from the training list); inference takes both from the checkpoint
@@ -56,8 +60,8 @@ def net_overrides(bundle: str) -> dict:
 
 
 def initialised(bundle: str, configs: list[str], kind: str, root: Path, **override):
-    """An initialised workflow (the CT bundle limited to one thread, as every test here)."""
-    threads = {"num_threads": 1} if bundle == CT else {}
+    """An initialised workflow (the CT and chest X-ray bundles limited to one thread, as every test here)."""
+    threads = {"num_threads": 1} if bundle in (CT, CXR) else {}
     workflow = bundle_workflow(bundle, configs, kind, root, **{**threads, **override})
     workflow.initialize()
     return workflow
@@ -159,6 +163,13 @@ def echo_items(folder: Path) -> tuple[list[dict], list[dict]]:
     return items, items
 
 
+def cxr_items(folder: Path) -> tuple[list[dict], list[dict]]:
+    """Two synthetic DX radiographs of different size and pixel spacing (resized by the preprocessing)."""
+    generate_chest_xray(folder, num_samples=2, seed=0, formats="dicom", fractions=(0.5, 0.0, 0.5))
+    images = sorted(str(p) for p in (folder / "images").glob("*.dcm"))
+    return [{"image": i, "label": np.zeros(4, np.float32)} for i in images], [{"image": i} for i in images]
+
+
 def same_outputs(actual: dict, expected: dict, where: str) -> None:
     for key in ("image", "image_spacing"):
         a, e = actual[key], expected[key]
@@ -176,7 +187,12 @@ def transform_types(compose) -> list[type]:
 def test_inference_preprocessing_equals_validation_and_evaluation(bundle, tmp_path):
     folder = tmp_path / "inputs"
     folder.mkdir()
-    validation_items, inference_items = echo_items(folder) if bundle == ECHO else ct_items(folder, bundle)
+    if bundle == ECHO:
+        validation_items, inference_items = echo_items(folder)
+    elif bundle == CXR:
+        validation_items, inference_items = cxr_items(folder)
+    else:
+        validation_items, inference_items = ct_items(folder, bundle)
     infer = initialised(bundle, ["inference.json"], "infer", tmp_path)
     inference = infer.parser.get_parsed_content("preprocessing")
     assert any(isinstance(t, CheckSpacingRanged) for t in inference.flatten().transforms)

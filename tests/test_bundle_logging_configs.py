@@ -1,10 +1,10 @@
-"""What the three bundles log, read from their configs: the same choices everywhere (runs are in the bundle tests)."""
+"""What the four bundles log, read from their configs: the same choices everywhere (runs are in the bundle tests)."""
 
 import pytest
 from bundle_helpers import config_paths
 from monai.bundle import ConfigParser
 
-BUNDLES = ["afpe_ct_classification", "afpe_echo_regression", "afpe_unetr_ct_segmentation"]
+BUNDLES = ["afpe_ct_classification", "afpe_cxr_multilabel", "afpe_echo_regression", "afpe_unetr_ct_segmentation"]
 
 
 def parsed(bundle: str, *configs: str) -> ConfigParser:

@@ -30,7 +30,9 @@ SOURCES = ["configs/train.json", "configs/baselines/sincos.json", "docs/README.m
 
 
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs a git checkout")
-@pytest.mark.parametrize("bundle", ["afpe_ct_classification", "afpe_echo_regression", "afpe_unetr_ct_segmentation"])
+@pytest.mark.parametrize(
+    "bundle", ["afpe_ct_classification", "afpe_cxr_multilabel", "afpe_echo_regression", "afpe_unetr_ct_segmentation"]
+)
 def test_bundle_outputs_are_ignored_and_sources_are_not(bundle):
     def ignored(paths):
         result = subprocess.run(

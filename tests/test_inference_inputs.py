@@ -67,3 +67,16 @@ def test_prediction_table_gets_a_header_and_the_predicted_class(tmp_path):
     path.write_text("a.avi,55.5,1\n")
     with pytest.raises(ValueError, match=r"predictions.csv, row 1: 2 values, expected 1 \(ejection_fraction\)"):
         label_prediction_csv(path, ["ejection_fraction"], predicted_column=None)
+
+
+def test_multi_label_prediction_table_lists_every_label_at_or_above_the_threshold(tmp_path):
+    path = tmp_path / "predictions.csv"
+    path.write_text("a.dcm,0.9,0.5,0.1\nb.dcm,0.2,0.49,0.3\n")
+    label_prediction_csv(path, ["Effusion", "Nodule", "Cardiomegaly"], threshold=0.5)
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows == [
+        ["image", "p_Effusion", "p_Nodule", "p_Cardiomegaly", "predicted"],
+        ["a.dcm", "0.9", "0.5", "0.1", "Effusion;Nodule"],
+        ["b.dcm", "0.2", "0.49", "0.3", ""],
+    ]

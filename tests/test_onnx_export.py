@@ -67,6 +67,7 @@ def test_unetr_graph_has_dynamic_dense_output(tmp_path, tiny_unetr):
     [
         ("afpe_ct_classification", ["configs/inference.json"]),
         ("afpe_echo_regression", ["configs/inference.json"]),
+        ("afpe_cxr_multilabel", ["configs/inference.json"]),
         ("afpe_unetr_ct_segmentation", ["configs/train.json"]),
     ],
 )

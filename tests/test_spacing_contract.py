@@ -309,6 +309,7 @@ BUNDLE_CONFIGS = {
     "afpe_ct_classification": (["inference.json"], ["train.json", "evaluate.json"]),
     "afpe_unetr_ct_segmentation": (["inference.json"], ["train.json", "evaluate.json"]),
     "afpe_echo_regression": (["inference.json"], ["train.json", "evaluate.json"]),
+    "afpe_cxr_multilabel": (["inference.json"], ["train.json", "evaluate.json"]),
 }
 
 

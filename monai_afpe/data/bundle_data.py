@@ -3,8 +3,8 @@
 Every bundle of this package reads its data from one of a few sources: the seeded synthetic default
 that :func:`~monai_afpe.data.ensure_dataset` generates into an empty ``dataset_dir`` (or a data set of
 the same layout that the user put there), a public layout (Decathlon / BTCV ``dataset.json``,
-EchoNet-Dynamic ``FileList.csv``) or a hospital's own folder with a CSV. :class:`BundleData` names the
-source once, from the options a user overrides on the command line (``dataset_dir``,
+EchoNet-Dynamic ``FileList.csv``, NIH ChestX-ray14, CheXpert) or a hospital's own folder with a CSV.
+:class:`BundleData` names the source once, from the options a user overrides on the command line (``dataset_dir``,
 ``dataset_format``, ``num_samples``, ``data_seed``, ``regenerate_data``, ``data_policy``, ...), and
 gives each config what it needs: the checked items of a split (:meth:`BundleData.split`), the inputs
 of inference (:meth:`BundleData.inference_items`), the reader of the format
@@ -40,15 +40,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from monai.data import ImageReader, load_decathlon_datalist
+from monai.utils import ensure_tuple
 
-from monai_afpe.data.adapters import load_decathlon, load_echonet_datalist, load_hospital_folder
+from monai_afpe.data.adapters import (
+    CHESTXRAY14_LABELS,
+    load_chest_xray_csv,
+    load_chestxray14,
+    load_chexpert,
+    load_decathlon,
+    load_echonet_datalist,
+    load_hospital_folder,
+)
 from monai_afpe.data.dataset_checks import DATA_POLICIES, check_dataset
 from monai_afpe.data.default_dataset import SYNTHETIC_DATASETS, ensure_dataset
 from monai_afpe.data.inference_inputs import inference_items
-from monai_afpe.data.readers import FRAME_COUNT_MISMATCH, UltrasoundCineReader, VideoReader
+from monai_afpe.data.readers import (
+    FRAME_COUNT_MISMATCH,
+    EnhancedDicomReader,
+    RasterImageReader,
+    UltrasoundCineReader,
+    VideoReader,
+)
 from monai_afpe.data.splits import split_name
-from monai_afpe.validation import check_flag
+from monai_afpe.data.synthetic import CHEST_XRAY_LABELS
+from monai_afpe.validation import check_flag, check_per_axis
 
 __all__ = ["BUNDLE_TASKS", "BundleData", "BundleTask"]
 
@@ -61,7 +78,8 @@ class BundleTask:
         synthetic: the synthetic default, a name of :data:`~monai_afpe.data.SYNTHETIC_DATASETS`.
         formats: the accepted ``dataset_format`` values; the first is the default.
         label_key: the item key of the label that :meth:`BundleData.split` checks; None: not checked.
-        label_type: what the label is: ``"class"`` (index), ``"path"`` (label image) or ``"value"`` (number).
+        label_type: what the label is: ``"class"`` (index), ``"path"`` (label image), ``"value"`` (number) or
+            ``"multilabel"`` (0/1 vector, one entry per label name).
         image_pattern: the default ``glob`` pattern of an inference ``image_dir``.
         name_key: inference on the user's images also stores each file name under this key; None: not stored.
         frames_key: the item key of the data list's frame count, checked against the decoded frames.
@@ -103,6 +121,13 @@ BUNDLE_TASKS = {
         name_key="file_name",
         frames_key="num_frames",
     ),
+    "cxr-multilabel": BundleTask(
+        synthetic="chest-xray",
+        formats=("dicom", "png", "chestxray14", "chexpert"),
+        label_key="label",
+        label_type="multilabel",
+        image_pattern="*.dcm",
+    ),
 }
 """The bundles' tasks and the ``dataset_format`` values each accepts (the first is the default):
 
@@ -115,10 +140,16 @@ BUNDLE_TASKS = {
 - ``"echo-regression"`` (``afpe_echo_regression``): ``"echonet"``, EchoNet-Dynamic's ``FileList.csv`` and
   ``Videos/*.avi`` (generated when the folder is empty); ``"dicom"``, the same ``FileList.csv`` with
   ultrasound cine DICOM files in ``DICOM/``.
+- ``"cxr-multilabel"`` (``afpe_cxr_multilabel``): ``"dicom"``, the ``labels.csv`` of the synthetic chest radiographs
+  (generated when the folder is empty) with its DICOM DX files (pixel size from each file); ``"png"``, the same
+  ``labels.csv`` with its PNG exports (pixel size from the CSV); ``"chestxray14"``, NIH ChestX-ray14 as downloaded
+  (PNG, pixel size from ``Data_Entry_2017.csv``); ``"chexpert"``, CheXpert as downloaded (JPEG, which states no
+  pixel size: ``pixel_spacing`` must be given).
 """
 
 _VIDEO_DIRS = {"echonet": "Videos", "dicom": "DICOM"}
-_GENERATED_FORMATS = ("datalist", "decathlon", "echonet", "dicom")  # read from ensure_dataset's index file
+_GENERATED_FORMATS = ("datalist", "decathlon", "echonet", "dicom", "png")  # read from ensure_dataset's index file
+_RASTER_FORMATS = ("png", "chestxray14", "chexpert")  # cxr-multilabel formats read with RasterImageReader
 
 
 def _choice(value: object, allowed: Sequence[str], argument: str, where: str = "") -> str:
@@ -143,17 +174,18 @@ class BundleData:
     from those of an earlier generation warn (or, with ``regenerate_data``, regenerate).
 
     Args:
-        task: one of :data:`BUNDLE_TASKS`: ``"ct-classification"``, ``"ct-segmentation"`` or
-            ``"echo-regression"``.
+        task: one of :data:`BUNDLE_TASKS`: ``"ct-classification"``, ``"ct-segmentation"``,
+            ``"echo-regression"`` or ``"cxr-multilabel"``.
         dataset_dir: the data folder.
         dataset_format: the layout of the data, one of the task's formats (:data:`BUNDLE_TASKS`); None: the
-            task's default (``"datalist"``, ``"decathlon"``, ``"echonet"``).
+            task's default (``"datalist"``, ``"decathlon"``, ``"echonet"``, ``"dicom"``).
         classes: the class set of the labels (a number of classes ``n``: indices ``0..n-1``, or the allowed
-            values), checked by :meth:`split` (class indices, label-image values); None: not checked.
+            values), checked by :meth:`split` (class indices, label-image values); None: not checked. Not used by
+            ``"cxr-multilabel"``, whose labels are checked against ``label_names``.
         reader: the reader(s) that the pipeline's ``LoadImaged`` uses, with which :meth:`split` and
             :meth:`inference_items` read every file once (instances, classes or names; see
-            :func:`~monai_afpe.data.check_dataset`); None: the format's reader for ``"echo-regression"``
-            (:attr:`reader`), MONAI's choice by suffix otherwise.
+            :func:`~monai_afpe.data.check_dataset`); None: the format's reader for ``"echo-regression"`` and
+            ``"cxr-multilabel"`` (:attr:`reader`), MONAI's choice by suffix otherwise.
         data_policy: what a file that cannot be used does: ``"fail"`` (raise) or ``"skip"`` (leave the item
             out and list it in ``data_report_<split>.csv`` in ``report_dir``).
         report_dir: the folder of the skip reports; required with ``data_policy="skip"``.
@@ -170,18 +202,28 @@ class BundleData:
         dataset_json: ``"ct-segmentation"``, format ``"decathlon"``: the ``dataset.json`` to read (paths in it
             relative to its folder); None: the one in ``dataset_dir`` (generated when the folder is empty).
         validation_fraction: ``"ct-segmentation"``, format ``"decathlon"``: for a file without a
-            ``validation`` list, hold out this fraction of ``training`` (seeded with ``data_seed``).
+            ``validation`` list, hold out this fraction of ``training`` (seeded with ``data_seed``);
+            ``"cxr-multilabel"``, format ``"chestxray14"`` (which has no validation list): hold out this fraction of
+            the patients of ``train_val_list.txt`` as the validation split (seeded with ``data_seed``).
         hospital_csv: format ``"hospital"``: the CSV, relative to ``dataset_dir`` or absolute.
         frame_count_mismatch: ``"echo-regression"``: a video whose decoded frame count differs from its
             container's or from the list's ``NumberOfFrames``: ``"error"`` (a file that cannot be used, see
             ``data_policy``) or ``"warn"``.
+        label_names: ``"cxr-multilabel"``: the labels, in the order of the network's outputs: the label columns
+            to read (the ``labels.csv`` columns, CheXpert's observation columns, names of
+            :data:`~monai_afpe.data.adapters.CHESTXRAY14_LABELS`); every item's label vector has one 0/1 entry per
+            name. None: the labels of the synthetic set, :data:`~monai_afpe.data.synthetic.CHEST_XRAY_LABELS`.
+        pixel_spacing: ``"cxr-multilabel"``, PNG / JPEG formats: the pixel size ``(row, column)`` or one value, in
+            mm, of images whose data list states none (CheXpert, the user's images at inference); an item's own
+            ``pixel_spacing`` is kept. None: such an image is an error naming it.
 
     Raises:
         ValueError: an unknown ``task``, ``dataset_format``, ``data_policy`` or ``frame_count_mismatch`` (the
             message names the argument, the value and the allowed values); ``data_policy="skip"`` without
             ``report_dir``; ``validation_fraction`` outside [0, 1); an option that the task does not use
-            (``dataset_json``, ``validation_fraction``, ``synthetic_frame_size``); ``synthetic_options`` that
-            repeat an option given by its own argument.
+            (``dataset_json``, ``validation_fraction``, ``synthetic_frame_size``, ``label_names``,
+            ``pixel_spacing``); ``"cxr-multilabel"`` with empty ``label_names`` or names that are not unique;
+            ``synthetic_options`` that repeat an option given by its own argument.
     """
 
     def __init__(
@@ -204,6 +246,8 @@ class BundleData:
         validation_fraction: float = 0.0,
         hospital_csv: os.PathLike | str = "labels.csv",
         frame_count_mismatch: str = "error",
+        label_names: Sequence[str] | None = None,
+        pixel_spacing: Sequence[float] | float | None = None,
     ) -> None:
         self.task = _choice(task, list(BUNDLE_TASKS), "task")
         spec = BUNDLE_TASKS[self.task]
@@ -218,13 +262,25 @@ class BundleData:
             raise ValueError("data_policy 'skip' needs report_dir, the folder of the report of skipped items.")
         self.frame_count_mismatch = _choice(frame_count_mismatch, FRAME_COUNT_MISMATCH, "frame_count_mismatch")
         unused = {
-            "dataset_json": (dataset_json is not None, "ct-segmentation"),
-            "validation_fraction": (bool(validation_fraction), "ct-segmentation"),
-            "synthetic_frame_size": (synthetic_frame_size is not None, "echo-regression"),
+            "dataset_json": (dataset_json is not None, ("ct-segmentation",)),
+            "validation_fraction": (bool(validation_fraction), ("ct-segmentation", "cxr-multilabel")),
+            "synthetic_frame_size": (synthetic_frame_size is not None, ("echo-regression",)),
+            "label_names": (label_names is not None, ("cxr-multilabel",)),
+            "pixel_spacing": (pixel_spacing is not None, ("cxr-multilabel",)),
         }
         for argument, (given, used_by) in unused.items():
-            if given and self.task != used_by:
-                raise ValueError(f"{argument}: only used by the {used_by!r} task, not by {self.task!r}; leave it out.")
+            if given and self.task not in used_by:
+                users = " and ".join(repr(t) for t in used_by) + (" tasks" if len(used_by) > 1 else " task")
+                raise ValueError(f"{argument}: only used by the {users}, not by {self.task!r}; leave it out.")
+        if self.task == "cxr-multilabel":
+            names = list(CHEST_XRAY_LABELS if label_names is None else ensure_tuple(label_names))
+            if not names or len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+                raise ValueError(
+                    f"label_names: the {self.task!r} task needs the label names, unique non-empty strings in the "
+                    f"order of the network's outputs, got {label_names!r}."
+                )
+            label_names = tuple(names)
+            classes = len(names)
         if not 0.0 <= float(validation_fraction) < 1.0:
             raise ValueError(f"validation_fraction must lie in [0, 1), got {validation_fraction!r}.")
         self.dataset_dir = dataset_dir
@@ -235,6 +291,10 @@ class BundleData:
         self.dataset_json = dataset_json
         self.validation_fraction = validation_fraction
         self.hospital_csv = hospital_csv
+        self.label_names = label_names
+        self.pixel_spacing = (
+            None if pixel_spacing is None else check_per_axis(pixel_spacing, 2, "pixel_spacing", unit="mm")
+        )
         self.generation_options = self._generation_options(
             num_samples, split_fractions, synthetic_frame_size, synthetic_options, progress
         )
@@ -277,7 +337,8 @@ class BundleData:
     @property
     def generated_format(self) -> bool:
         """Whether the format is read from an index file that :func:`ensure_dataset` finds or generates in
-        ``dataset_dir`` (not for ``"hospital"``, nor for ``"decathlon"`` with ``dataset_json``)."""
+        ``dataset_dir`` (not for ``"hospital"``, ``"chestxray14"`` and ``"chexpert"``, nor for ``"decathlon"`` with
+        ``dataset_json``)."""
         return self.dataset_format in _GENERATED_FORMATS and not (
             self.dataset_format == "decathlon" and self.dataset_json
         )
@@ -285,9 +346,14 @@ class BundleData:
     @property
     def source(self) -> str:
         """The file the items come from, for messages: the index file in ``dataset_dir`` (``datalist.json``,
-        ``dataset.json``, ``FileList.csv``), ``dataset_json`` or the hospital CSV. Reads and generates nothing."""
+        ``dataset.json``, ``FileList.csv``, ``labels.csv``), ``dataset_json``, the hospital CSV, NIH ChestX-ray14's
+        ``Data_Entry_2017.csv`` or CheXpert's folder. Reads and generates nothing."""
         if self.dataset_format == "hospital":
             return os.path.join(self.dataset_dir, self.hospital_csv)
+        if self.dataset_format == "chestxray14":
+            return os.path.join(self.dataset_dir, "Data_Entry_2017.csv")
+        if self.dataset_format == "chexpert":
+            return os.fspath(self.dataset_dir)
         if not self.generated_format:
             return os.fspath(self.dataset_json)  # type: ignore[arg-type]
         if self._index is not None:
@@ -296,9 +362,12 @@ class BundleData:
 
     @property
     def reader(self) -> ImageReader | str | type | Sequence | None:
-        """The reader(s) given, or for ``"echo-regression"`` without one the format's: ``VideoReader``
+        """The reader(s) given, or without one the format's: for ``"echo-regression"`` ``VideoReader``
         (grayscale, a 1 mm pixel-size placeholder that ``SetPixelSpacingd`` replaces, ``frame_count_mismatch``)
-        for ``"echonet"``, ``UltrasoundCineReader`` for ``"dicom"``; built once."""
+        for ``"echonet"``, ``UltrasoundCineReader`` for ``"dicom"``; for ``"cxr-multilabel"``
+        ``EnhancedDicomReader`` (projection X-ray pixel size from the file) for ``"dicom"``, ``RasterImageReader``
+        with a 1 mm placeholder that ``SetPixelSpacingd`` replaces by each item's ``pixel_spacing`` for the PNG /
+        JPEG formats; built once."""
         if self._reader is None and self.task == "echo-regression":
             if self.dataset_format == "echonet":
                 self._reader = VideoReader(
@@ -306,6 +375,9 @@ class BundleData:
                 )
             else:
                 self._reader = UltrasoundCineReader()
+        elif self._reader is None and self.task == "cxr-multilabel":
+            raster = self.dataset_format in _RASTER_FORMATS
+            self._reader = RasterImageReader(pixel_spacing=1.0) if raster else EnhancedDicomReader()
         return self._reader
 
     def dataset_index(self) -> Path:
@@ -346,6 +418,8 @@ class BundleData:
                 loader (naming the file and the row or item).
         """
         data_format = self.dataset_format
+        if self.task == "cxr-multilabel":
+            return self._with_pixel_spacing(self._load_chest_xray(split), self.source)
         if data_format == "hospital":
             class_set = self.classes if check_classes and self._spec.label_type == "class" else None
             return load_hospital_folder(
@@ -364,6 +438,56 @@ class BundleData:
             )
         root = os.path.dirname(str(self.dataset_index()))  # echonet, dicom
         return load_echonet_datalist(root, split=split, video_dir=_VIDEO_DIRS[data_format])
+
+    def _load_chest_xray(self, split: str) -> list[dict]:
+        """The items of one split of a ``"cxr-multilabel"`` format, labels in the order of ``label_names``."""
+        data_format, root = self.dataset_format, Path(self.dataset_dir)
+        if data_format in ("dicom", "png"):
+            column = "Path" if data_format == "dicom" else "PNG"
+            return load_chest_xray_csv(self.dataset_index(), split, image_column=column, labels=self.label_names)
+        if data_format == "chexpert":
+            return load_chexpert(root, split, labels=self.label_names)
+        unknown = [n for n in self.label_names if n not in CHESTXRAY14_LABELS]
+        if unknown:
+            raise ValueError(
+                f"label_names: {unknown} are not NIH ChestX-ray14 findings; they are {CHESTXRAY14_LABELS}."
+            )
+        canonical = split_name(split)
+        if canonical == "test":
+            items = load_chestxray14(root, "test")
+        elif not self.validation_fraction:
+            raise ValueError(
+                f"{root}: NIH ChestX-ray14 has no validation list (only train_val_list.txt and test_list.txt): give "
+                "validation_fraction (bundles: --validation_fraction 0.1) to hold out that fraction of its patients."
+            )
+        else:
+            items = load_chestxray14(root, "training")
+            patients = sorted({item["patient_id"] for item in items})
+            rng = np.random.default_rng([self.data_seed])
+            held_out = set(rng.permutation(patients)[: max(1, round(self.validation_fraction * len(patients)))])
+            items = [item for item in items if (item["patient_id"] in held_out) == (canonical == "validation")]
+        columns = [CHESTXRAY14_LABELS.index(n) for n in self.label_names]
+        return [{**item, "label": item["label"][columns]} for item in items]
+
+    def _with_pixel_spacing(self, items: list[dict], source: str | None) -> list[dict]:
+        """``"cxr-multilabel"`` PNG / JPEG items, each with a ``pixel_spacing``: its own, else ``pixel_spacing``.
+
+        Raises:
+            ValueError: an item without one and no ``pixel_spacing`` given, naming the file (and the data list).
+        """
+        if self.dataset_format not in _RASTER_FORMATS:
+            return items
+        for item in items:
+            if item.get("pixel_spacing") is not None:
+                continue
+            if self.pixel_spacing is None:
+                listed = f" (listed in {source})" if source else ""
+                raise ValueError(
+                    f"{item['image']}{listed}: pixel_spacing: a PNG / JPEG file states no pixel size and the data list "
+                    "gives none; give the pixel size in mm (bundles: --pixel_spacing 0.143, or [row, column])."
+                )
+            item["pixel_spacing"] = self.pixel_spacing
+        return items
 
     def _check(self, items: Sequence[dict], name: str, labels: bool, source: str | None) -> list[dict]:
         return check_dataset(
@@ -429,4 +553,6 @@ class BundleData:
             if self._spec.inference_image_only:
                 items = [{"image": item["image"]} for item in items]
             source = self.source
+        elif self.task == "cxr-multilabel":
+            items = self._with_pixel_spacing(items, image_csv and os.fspath(image_csv))
         return self._check(items, "inference", labels=False, source=source)

@@ -60,8 +60,9 @@ __all__ = [
 DATA_POLICIES = ("fail", "skip")
 """What :func:`check_dataset` does with an item whose file cannot be used: raise, or leave it out and report it."""
 
-LABEL_KINDS = ("class", "value", "path")
-"""What an item's label is: class index (or indices), a number (not checked), or the path of a label image."""
+LABEL_KINDS = ("class", "value", "path", "multilabel")
+"""What an item's label is: class index (or indices), a number (not checked), the path of a label image, or a 0/1
+vector with one entry per label (multi-label classification)."""
 
 REPORT_COLUMNS = ("split", "index", "key", "file", "problem")
 """Columns of the skip report: the checked list's name, the item's index in it, the item key, the file, the reason."""
@@ -183,13 +184,22 @@ def _check_listing(
         for path in _paths(item[key]):
             if not os.path.exists(path):
                 raise DatasetCheckError(path, f"{key} ({where})", "file not found")
-    if label_key is None or label_type != "class":
+    if label_key is None or label_type not in ("class", "multilabel"):
         return
     if label_key not in item:
         raise DatasetCheckError(where, label_key, f"missing; the item has {sorted(item)}")
     if allowed is None:
         return
     named = f"{where} ({item.get(file_keys[0])})"
+    if label_type == "multilabel":
+        try:
+            vector = np.asarray(item[label_key], dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            vector = None
+        if vector is None or vector.size != len(allowed) or not np.isin(vector, (0.0, 1.0)).all():
+            problem = f"expected {len(allowed)} labels of 0 or 1 (one per label name), got {item[label_key]!r}"
+            raise DatasetCheckError(named, label_key, problem)
+        return
     try:
         values = np.asarray(item[label_key], dtype=np.float64)
     except (TypeError, ValueError):
@@ -265,9 +275,10 @@ def check_dataset(
         image_keys: item keys holding an image path (or a list of paths, one per channel).
         label_key: item key of the label; None: no label check.
         label_type: ``"class"`` (a class index, or several, checked against ``classes``), ``"value"``
-            (a number, not checked) or ``"path"`` (a label image, read and its values checked).
+            (a number, not checked), ``"path"`` (a label image, read and its values checked) or
+            ``"multilabel"`` (a 0/1 vector of ``classes`` entries, one per label).
         classes: the class set: a number of classes ``n`` (indices ``0..n-1``) or the allowed values;
-            None: class labels are not checked.
+            for ``"multilabel"`` the number of labels; None: labels are not checked.
         frames_key: item key of the frame count the data list gives (EchoNet's ``NumberOfFrames``);
             None: not checked. The container's own declared count is checked by
             :class:`~monai_afpe.data.readers.VideoReader`.
@@ -285,7 +296,8 @@ def check_dataset(
 
     Raises:
         DatasetCheckError: the list is empty; an item lacks a key or names a missing file; a class
-            label is outside ``classes``; with ``policy="fail"``, a file cannot be read or decoded, a
+            label is outside ``classes``; a multi-label vector has another length or a value other than
+            0 / 1; with ``policy="fail"``, a file cannot be read or decoded, a
             label image holds values outside ``classes``, or a frame count differs; with
             ``policy="skip"``, every item was skipped.
         ValueError: an unknown ``policy``, ``label_type`` or ``frame_count_mismatch``, or

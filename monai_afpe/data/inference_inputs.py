@@ -85,7 +85,10 @@ def inference_items(
 
 
 def label_prediction_csv(
-    path: os.PathLike | str, value_names: Sequence[str], predicted_column: str | None = "predicted"
+    path: os.PathLike | str,
+    value_names: Sequence[str],
+    predicted_column: str | None = "predicted",
+    threshold: float | None = None,
 ) -> Path:
     """Give the header-less table of MONAI's ``ClassificationSaver`` a header, in place.
 
@@ -95,6 +98,8 @@ def label_prediction_csv(
             when ``predicted_column`` is set) or ``["ejection_fraction"]``.
         predicted_column: a column with the name of the largest value (a classifier's predicted class),
             or ``None``.
+        threshold: multi-label: the predicted column instead lists, joined by ``;``, the name of every value at
+            or above this probability (empty when none is); None: the largest value's name.
 
     Raises:
         FileNotFoundError: no such file.
@@ -117,7 +122,12 @@ def label_prediction_csv(
                 f"{path}, row {number}: {len(row) - 1} values, expected {len(names)} ({', '.join(names)})."
             )
         values = [float(v) for v in row[1:]]
-        extra = [names[max(range(len(values)), key=values.__getitem__)]] if predicted_column else []
+        if not predicted_column:
+            extra = []
+        elif threshold is None:
+            extra = [names[max(range(len(values)), key=values.__getitem__)]]
+        else:
+            extra = [";".join(n for n, v in zip(names, values) if v >= threshold)]
         table.append([row[0], *row[1:], *extra])
     with open(path, "w", newline="") as stream:
         csv.writer(stream).writerows(table)

@@ -2,14 +2,16 @@
 
 OrganMNIST3D (with the stride-anisotropy protocol), EchoNet-Dynamic (with test-time averaging over
 clips), Decathlon / BTCV ``dataset.json`` files, a hospital's own folder of NIfTI / DICOM with a CSV, and
-chest radiographs: NIH ChestX-ray14, NIH-CXR-LT and CheXpert.
+chest radiographs: NIH ChestX-ray14, NIH-CXR-LT, CheXpert and the synthetic ``labels.csv`` layout.
 """
 
 from monai_afpe.data.adapters.chest_xray import (
+    CHEST_XRAY_IMAGE_COLUMNS,
     CHESTXRAY14_COLUMNS,
     CHESTXRAY14_LABELS,
     CHEXPERT_LABELS,
     UNCERTAIN_POLICIES,
+    load_chest_xray_csv,
     load_chestxray14,
     load_chexpert,
     load_nih_cxr_lt,
@@ -34,10 +36,12 @@ from monai_afpe.data.adapters.organmnist3d import (
 )
 
 __all__ = [
+    "CHEST_XRAY_IMAGE_COLUMNS",
     "CHESTXRAY14_COLUMNS",
     "CHESTXRAY14_LABELS",
     "CHEXPERT_LABELS",
     "UNCERTAIN_POLICIES",
+    "load_chest_xray_csv",
     "load_chestxray14",
     "load_chexpert",
     "load_nih_cxr_lt",

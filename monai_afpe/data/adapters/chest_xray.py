@@ -1,4 +1,4 @@
-"""Public chest radiograph data sets as MONAI datalists: NIH ChestX-ray14, NIH-CXR-LT and CheXpert.
+"""Chest radiograph data sets as MONAI datalists: NIH ChestX-ray14, NIH-CXR-LT, CheXpert and the synthetic layout.
 
 Each function reads a copy the user already has (nothing is downloaded) and returns items
 ``{"image": path, "label": float32 0/1 vector, "pixel_spacing": (row, column) mm (when known), ...}`` with
@@ -14,6 +14,10 @@ decoding the pixels), or given as ``image_size`` (all NIH PNGs are 1024 x 1024) 
 CheXpert JPEGs state no pixel size and the CSVs do not either: their items have no ``pixel_spacing``.
 Load the PNG / JPEG files with :class:`~monai_afpe.data.readers.RasterImageReader` and set each item's
 pixel size with :class:`~monai_afpe.transforms.SetPixelSpacingd`.
+
+:func:`load_chest_xray_csv` reads the ``labels.csv`` layout of
+:func:`~monai_afpe.data.synthetic.generate_chest_xray` (a DICOM and a PNG path per image, the split, the pixel size
+of the PNG and one 0/1 column per label), which also suits a hospital's own export.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from monai_afpe.data.splits import split_name
+from monai_afpe.data.synthetic.chest_xray import CHEST_XRAY_LABELS
 
 __all__ = [
+    "CHEST_XRAY_IMAGE_COLUMNS",
     "CHESTXRAY14_LABELS",
     "CHESTXRAY14_COLUMNS",
     "CHEXPERT_LABELS",
@@ -37,6 +43,7 @@ __all__ = [
     "load_chestxray14",
     "load_nih_cxr_lt",
     "load_chexpert",
+    "load_chest_xray_csv",
 ]
 
 #: the 14 findings of NIH ChestX-ray14 in label-vector order ("No Finding" is the all-zero vector)
@@ -86,6 +93,9 @@ CHEXPERT_LABELS = (
 )
 #: how CheXpert's uncertain labels (-1) are read: as 0, as 1, or masked out (``label_mask`` 0)
 UNCERTAIN_POLICIES = ("zeros", "ones", "ignore")
+#: image columns of the synthetic ``labels.csv`` layout: the DICOM file (pixel size in the file) and the PNG export
+#: (pixel size in the ``PixelSpacingRow`` / ``PixelSpacingColumn`` columns)
+CHEST_XRAY_IMAGE_COLUMNS = ("Path", "PNG")
 #: columns of NIH-CXR-LT CSVs that are not labels (image and patient identifiers)
 _LT_ID_COLUMNS = ("id", "subj_id", "subject_id", "Patient ID", "Image Index", "Path", "split")
 
@@ -447,5 +457,80 @@ def load_chexpert(
                 label[i] = number
         item = {"image": str(path), "label": label, "label_mask": mask, "image_id": value}
         item.update({key: (row[column] or "").strip() for column, key in extras.items() if column in row})
+        items.append(item)
+    return items
+
+
+def load_chest_xray_csv(
+    csv_path: os.PathLike | str,
+    split: str = "training",
+    image_column: str = "Path",
+    labels: Sequence[str] = CHEST_XRAY_LABELS,
+    check_files: bool = True,
+) -> list[dict]:
+    """MONAI items of one split of a ``labels.csv`` in the layout of the synthetic chest radiographs.
+
+    The layout is that of :func:`~monai_afpe.data.synthetic.generate_chest_xray`. The CSV has the columns ``Image``,
+    ``Path`` (DICOM file), ``PNG`` (PNG export), ``Split``, ``PixelSpacingRow``
+    and ``PixelSpacingColumn`` (mm, the pixel size of the PNG) and one 0/1 column per label; paths are relative to
+    the CSV's folder (or absolute). Each item: ``{"image": path, "label": float32 0/1 vector in the order of
+    labels, "image_id": the Image value}``, and for ``image_column="PNG"`` also ``"pixel_spacing"``: ``(row,
+    column)`` mm from the CSV. DICOM items carry no ``pixel_spacing``: the reader takes it from the file
+    (:func:`~monai_afpe.data.readers.projection_pixel_spacing`).
+
+    Args:
+        csv_path: the ``labels.csv``.
+        split: ``"training"``, ``"validation"`` or ``"test"`` (or ``"train"``, ``"val"``; any case); the ``Split``
+            column uses the same names.
+        image_column: ``"Path"`` (DICOM) or ``"PNG"`` (:data:`CHEST_XRAY_IMAGE_COLUMNS`).
+        labels: label columns to read, in this order (default :data:`~monai_afpe.data.synthetic.CHEST_XRAY_LABELS`).
+        check_files: raise if an image is missing.
+
+    Raises:
+        FileNotFoundError: the CSV or an image is missing (naming the CSV row).
+        ValueError: naming the CSV, the row and the column: a missing column, an empty image path, an unknown split
+            name, a label value other than 0 / 1, a pixel size that is not a number > 0; an unknown ``image_column``.
+
+    Example::
+
+        items = load_chest_xray_csv("data/labels.csv", split="validation", image_column="PNG")
+    """
+    if image_column not in CHEST_XRAY_IMAGE_COLUMNS:
+        raise ValueError(
+            f"load_chest_xray_csv: argument image_column must be one of {CHEST_XRAY_IMAGE_COLUMNS}, "
+            f"got {image_column!r}."
+        )
+    canonical = split_name(split, "load_chest_xray_csv: argument split")
+    csv_path = Path(csv_path)
+    labels = tuple(labels)
+    spacing_columns = ("PixelSpacingRow", "PixelSpacingColumn") if image_column == "PNG" else ()
+    needed = ["Image", image_column, "Split", *spacing_columns, *labels]
+    _, rows = _read_csv(csv_path, needed, "chest X-ray label CSV")
+    items = []
+    for line, row in rows:
+        where = f"{csv_path}: row {line}"
+        row_split = split_name(row["Split"], f"{where}: column Split")
+        if row_split != canonical:
+            continue
+        value = (row[image_column] or "").strip()
+        if not value:
+            raise ValueError(f"{where}: column {image_column} is empty.")
+        where = f"{where} ({image_column} {value!r})"
+        path = Path(value) if Path(value).is_absolute() else csv_path.parent / value
+        if check_files and not path.is_file():
+            raise FileNotFoundError(f"{where}: image not found: {path}")
+        label = np.zeros(len(labels), dtype=np.float32)
+        for i, column in enumerate(labels):
+            text = (row[column] or "").strip()
+            try:
+                number = float(text)
+            except ValueError:
+                number = math.nan
+            if number not in (0.0, 1.0):
+                raise ValueError(f"{where}: column {column}: expected a label 0 or 1, got {row[column]!r}.")
+            label[i] = number
+        item = {"image": str(path), "label": label, "image_id": (row["Image"] or "").strip()}
+        if spacing_columns:
+            item["pixel_spacing"] = tuple(_number(where, column, row[column]) for column in spacing_columns)
         items.append(item)
     return items
