@@ -100,6 +100,18 @@ CHEST_XRAY_IMAGE_COLUMNS = ("Path", "PNG")
 _LT_ID_COLUMNS = ("id", "subj_id", "subject_id", "Patient ID", "Image Index", "Path", "split")
 
 
+def _binary_label(row: dict, column: str, where: str) -> float:
+    """The 0 / 1 label in ``row[column]``; anything else is an error naming ``where`` and the column."""
+    text = (row[column] or "").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if value not in (0.0, 1.0):
+        raise ValueError(f"{where}: column {column}: expected a label 0 or 1, got {row[column]!r}.")
+    return value
+
+
 def _read_csv(csv_path: Path, needed: Sequence[str], what: str) -> tuple[list[str], list[tuple[int, dict]]]:
     """Header and ``(line, row)`` pairs of a UTF-8 CSV (byte-order mark accepted), after checking ``needed``."""
     if not csv_path.is_file():
@@ -340,16 +352,7 @@ def load_nih_cxr_lt(
         if not name:
             raise ValueError(f"{where}: column {image_column} is empty.")
         where = f"{where} ({image_column} {name!r})"
-        values = []
-        for column in labels:
-            text = (row[column] or "").strip()
-            try:
-                value = float(text)
-            except ValueError:
-                value = math.nan
-            if value not in (0.0, 1.0):
-                raise ValueError(f"{where}: column {column}: expected a label 0 or 1, got {row[column]!r}.")
-            values.append(value)
+        values = [_binary_label(row, column, where) for column in labels]
         path = files.get(name)
         if path is None:
             if check_files:
@@ -519,16 +522,7 @@ def load_chest_xray_csv(
         path = Path(value) if Path(value).is_absolute() else csv_path.parent / value
         if check_files and not path.is_file():
             raise FileNotFoundError(f"{where}: image not found: {path}")
-        label = np.zeros(len(labels), dtype=np.float32)
-        for i, column in enumerate(labels):
-            text = (row[column] or "").strip()
-            try:
-                number = float(text)
-            except ValueError:
-                number = math.nan
-            if number not in (0.0, 1.0):
-                raise ValueError(f"{where}: column {column}: expected a label 0 or 1, got {row[column]!r}.")
-            label[i] = number
+        label = np.array([_binary_label(row, column, where) for column in labels], dtype=np.float32)
         item = {"image": str(path), "label": label, "image_id": (row["Image"] or "").strip()}
         if spacing_columns:
             item["pixel_spacing"] = tuple(_number(where, column, row[column]) for column in spacing_columns)
