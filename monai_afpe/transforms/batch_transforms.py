@@ -251,7 +251,7 @@ class BatchNormalizeIntensity(Transform):
         return torch.as_tensor(self.normalizer(groups)).reshape(img.shape)
 
 
-class _BatchRandomd(_BatchRandom, MapTransform):
+class _BatchRandomd(RandomizableTrait, MapTransform):
     """Dictionary wrapper of a batch random transform: one draw per batch, applied to every key."""
 
     batch_transform: BatchRandFlip | BatchRandRotate90 | BatchRandTranslate
