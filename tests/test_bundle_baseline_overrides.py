@@ -20,6 +20,7 @@ EXPECTED = {
     ("afpe_echo_regression", "sincos_spacing_embedding"): ("AFPEViT", "sincos", "tokens", False),
     ("afpe_echo_regression", "monai_vit_resample"): ("MonaiViTClassifier", None, None, True),
     ("afpe_echo_regression", "afpe_resample"): ("AFPEViT", "afpe", None, True),
+    ("afpe_echo_regression", "class_token"): ("AFPEViT", "afpe", None, False),
     ("afpe_unetr_ct_segmentation", "sincos"): ("AFPEUNETR", "sincos", None, False),
     ("afpe_unetr_ct_segmentation", "sincos_spacing_embedding"): ("AFPEUNETR", "sincos", "tokens", False),
     ("afpe_unetr_ct_segmentation", "monai_unetr_resample"): ("MonaiUNETR", None, None, True),
@@ -62,7 +63,9 @@ def test_override_changes_only_the_use_of_spacing(bundle, arm):
     assert ("resample_frame_rate" in grid or "Spacingd" in grid) == resamples
 
 
-@pytest.mark.parametrize("arm", ["sincos", "sincos_spacing_embedding", "monai_vit_resample", "afpe_resample"])
+@pytest.mark.parametrize(
+    "arm", ["sincos", "sincos_spacing_embedding", "monai_vit_resample", "afpe_resample", "class_token"]
+)
 def test_echo_overrides_apply_to_inference_alike(arm):
     trained = parser_for("afpe_echo_regression", "train.json", f"baselines/{arm}.json")
     inference = parser_for("afpe_echo_regression", "inference.json", f"baselines/{arm}.json")
@@ -83,3 +86,20 @@ def test_echo_afpe_resample_differs_from_the_monai_arm_only_in_the_network():
     for key in ("fixed_fps", "fixed_pixel_spacing", "clip_period", "fixed_grid"):
         assert afpe.get(key) == monai.get(key), key
     assert afpe.get("network_def") == parser_for("afpe_echo_regression", "train.json").get("network_def")
+
+
+def test_echo_class_token_arm_changes_only_the_pooling_also_on_top_of_resampling():
+    """``class_token`` (and ``afpe_resample+class_token``, as `bundle-baselines` composes them) pools with a
+    class token where the shipped AFPEViT averages its tokens; nothing else in the network changes."""
+    shipped = parser_for("afpe_echo_regression", "train.json").get("network_def")
+    resampled = parser_for("afpe_echo_regression", "train.json", "baselines/afpe_resample.json")
+    for parser in (
+        parser_for("afpe_echo_regression", "train.json", "baselines/class_token.json"),
+        parser_for("afpe_echo_regression", "train.json", "baselines/afpe_resample.json", "baselines/class_token.json"),
+    ):
+        assert shipped["pooling"] == "mean" and parser.get("network_def#pooling") == "cls"
+        assert {k: v for k, v in parser.get("network_def").items() if k != "pooling"} == {
+            k: v for k, v in shipped.items() if k != "pooling"
+        }
+    assert parser.get("fixed_grid") == resampled.get("fixed_grid")
+    assert parser.get("clip_period") == resampled.get("clip_period")

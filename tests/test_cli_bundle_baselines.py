@@ -15,6 +15,7 @@ def bundle(tmp_path):
     (tmp_path / "configs" / "train.json").write_text("{}")
     (tmp_path / "configs" / "evaluate.json").write_text("{}")
     (tmp_path / "configs" / "baselines" / "sincos.json").write_text(json.dumps({"pos_embed": "sincos"}))
+    (tmp_path / "configs" / "baselines" / "class_token.json").write_text(json.dumps({"pooling": "cls"}))
     return tmp_path
 
 
@@ -37,11 +38,20 @@ def test_shipped_arm_runs_train_then_evaluate_and_an_override_is_merged_in_betwe
     override = baseline_commands(bundle, "sincos", 0)
     assert override[1][5] == "['configs/train.json', 'configs/baselines/sincos.json', 'configs/evaluate.json']"
     assert "baselines/sincos/seed0/models" in override[0]
+    composed = baseline_commands(bundle, "sincos+class_token", 1)
+    assert composed[0][5] == (
+        "['configs/train.json', 'configs/baselines/sincos.json', 'configs/baselines/class_token.json']"
+    )
+    assert "baselines/sincos+class_token/seed1/eval" in composed[1]
 
 
 def test_unknown_arm_names_the_arms_there_are(bundle):
-    with pytest.raises(ValueError, match=r"no arm 'rotary'; the arms are afpe, sincos\."):
+    with pytest.raises(ValueError, match=r"no arm 'rotary'; the arms are afpe, class_token, sincos, composed"):
         baseline_commands(bundle, "rotary", 0)
+    with pytest.raises(ValueError, match=r"no arm 'rotary' \(in 'sincos\+rotary'\)"):
+        baseline_commands(bundle, "sincos+rotary", 0)
+    with pytest.raises(ValueError, match=r"no arm 'afpe' \(in 'afpe\+sincos'\)"):
+        baseline_commands(bundle, "afpe+sincos", 0)  # the shipped configs are always the base
     assert main(["bundle-baselines", str(bundle), "--arms", "afpe", "rotary"]) == 2
     assert not (bundle / "baselines").exists()  # nothing ran
 

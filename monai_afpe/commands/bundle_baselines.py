@@ -6,7 +6,9 @@ A baseline arm is the bundle's own recipe with only the network's use of spacing
 and frequency draw; the data stay those of ``data_seed``) and evaluates on the test split; checkpoints,
 metrics, the log and the wall time go to ``<bundle>/baselines/<arm>/seed<k>/``. A run whose
 ``eval/metrics.csv`` holds test metrics (``test_*``; training writes its validation metrics to the same
-file) is kept, so an interrupted table resumes where it stopped. Arguments after
+file) is kept, so an interrupted table resumes where it stopped. Arms compose with ``+``:
+``afpe_resample+class_token`` merges ``afpe_resample.json`` and then ``class_token.json``, so one change can
+be tried on top of another without a file that repeats both. Arguments after
 ``--`` go to every ``python -m monai.bundle run`` unchanged (e.g. ``-- --max_epochs 2 --num_samples 48``
 for a smoke test).
 
@@ -39,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--arms",
         nargs="+",
         default=None,
-        help=f"'{SHIPPED_ARM}' (the shipped configs) and override names in configs/baselines/ (default: all); "
-        "arguments after -- go to every bundle run",
+        help=f"'{SHIPPED_ARM}' (the shipped configs) and override names in configs/baselines/ (default: all), "
+        "composed with '+' (a+b merges a.json, then b.json); arguments after -- go to every bundle run",
     )
     parser.add_argument("--table-only", action="store_true", help="print the table of finished runs, run nothing")
 
@@ -52,14 +54,23 @@ def _available_arms(bundle: Path) -> list[str]:
 def baseline_commands(bundle: str | Path, arm: str, seed: int, extra: Sequence[str] = ()) -> list[list[str]]:
     """The train and the evaluate command of one (arm, seed), to run in the bundle folder.
 
+    ``arm`` is ``afpe``, an override name, or override names joined by ``+`` (merged in that order).
+
     Raises:
-        ValueError: ``arm`` is neither ``afpe`` nor a file in ``configs/baselines/``, naming the ones there are.
+        ValueError: ``arm`` is neither ``afpe`` nor override files in ``configs/baselines/``, naming the ones
+            there are.
     """
     bundle = Path(bundle)
     arms = _available_arms(bundle)
-    if arm not in arms:
-        raise ValueError(f"{bundle / 'configs' / 'baselines'}: no arm '{arm}'; the arms are {', '.join(arms)}.")
-    configs = ["configs/train.json"] + ([] if arm == SHIPPED_ARM else [f"configs/baselines/{arm}.json"])
+    parts = [] if arm == SHIPPED_ARM else arm.split("+")
+    for part in parts:
+        if part == SHIPPED_ARM or part not in arms:
+            raise ValueError(
+                f"{bundle / 'configs' / 'baselines'}: no arm '{part}'"
+                + (f" (in '{arm}')" if len(parts) > 1 else "")
+                + f"; the arms are {', '.join(arms)}, composed with '+'."
+            )
+    configs = ["configs/train.json"] + [f"configs/baselines/{part}.json" for part in parts]
     out = f"baselines/{arm}/seed{seed}"
     common = ["--seed", str(seed), "--ckpt_dir", f"{out}/models", "--output_dir", f"{out}/eval", *extra]
     run = [sys.executable, "-m", "monai.bundle", "run", "--config_file"]
