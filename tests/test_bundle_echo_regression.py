@@ -98,6 +98,26 @@ def test_train_writes_data_and_checkpoints(trained):
     assert contract["samples"] == iterations * TINY["batch_size"]
 
 
+def test_a_training_clip_is_preprocessed_as_evaluation_preprocesses_it(trained):
+    """Training resizes the whole video before the cache and leaves the intensity scaling to the batch
+    normalisation (it cancels there); each clip it yields, once normalised, equals one of the clips that
+    evaluation cuts from the same video (every start, one frame apart), resized and scaled per clip."""
+    root, _ = trained
+    workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=root, **TINY, val_clip_stride=1)
+    workflow.initialize()
+    parsed = workflow.parser.get_parsed_content
+    item = parsed("train_datalist")[0]
+    clip = parsed("train#preprocessing")(dict(item))
+    normalise = parsed("train#batch_augmentation")[-1]
+    trained_clip = normalise({"image": clip["image"][None]})["image"][0]
+    evaluated = parsed("validate#preprocessing")(dict(item))
+    clips = evaluated["image"]
+    assert trained_clip.shape == clips.shape[1:] and len(clips) > 1
+    errors = (clips - trained_clip).abs().flatten(1).amax(1)
+    assert float(errors.min()) < 1e-4 and float(errors.max()) > 0.1  # one of them, not every clip alike
+    torch.testing.assert_close(clip["image_spacing"], evaluated["image_spacing"])
+
+
 def test_training_logs_the_loss_and_the_learning_rate(trained, tmp_path):
     """The console gets the loss and the learning rate every log_interval iterations, TensorBoard (when installed)
     at every iteration (the trainer keeps its output as one dictionary, decollate=False)."""
