@@ -21,6 +21,8 @@ EXPECTED = {
     ("afpe_echo_regression", "monai_vit_resample"): ("MonaiViTClassifier", None, None, True),
     ("afpe_echo_regression", "afpe_resample"): ("AFPEViT", "afpe", None, True),
     ("afpe_echo_regression", "class_token"): ("AFPEViT", "afpe", None, False),
+    ("afpe_echo_regression", "lfpe"): ("AFPEViT", "lfpe", None, False),
+    ("afpe_echo_regression", "learnable_positions"): ("AFPEViT", "learnable", None, False),
     ("afpe_unetr_ct_segmentation", "sincos"): ("AFPEUNETR", "sincos", None, False),
     ("afpe_unetr_ct_segmentation", "sincos_spacing_embedding"): ("AFPEUNETR", "sincos", "tokens", False),
     ("afpe_unetr_ct_segmentation", "monai_unetr_resample"): ("MonaiUNETR", None, None, True),
@@ -64,7 +66,16 @@ def test_override_changes_only_the_use_of_spacing(bundle, arm):
 
 
 @pytest.mark.parametrize(
-    "arm", ["sincos", "sincos_spacing_embedding", "monai_vit_resample", "afpe_resample", "class_token"]
+    "arm",
+    [
+        "sincos",
+        "sincos_spacing_embedding",
+        "monai_vit_resample",
+        "afpe_resample",
+        "class_token",
+        "lfpe",
+        "learnable_positions",
+    ],
 )
 def test_echo_overrides_apply_to_inference_alike(arm):
     trained = parser_for("afpe_echo_regression", "train.json", f"baselines/{arm}.json")
