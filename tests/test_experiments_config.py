@@ -274,7 +274,7 @@ def _keys(section) -> list[str]:
     return [f.name for f in fields(section)]
 
 
-_SCALE_KEYS = ["values" if key == "scales" else key for key in _keys(ScalePolicy)] + ["match_bandwidth"]
+_SCALE_KEYS = ["values" if key == "scales" else key for key in _keys(ScalePolicy)] + ["match_bandwidth", "proportions"]
 _TOP_KEYS = [key for key in _keys(ExperimentConfig) if key not in ("preset", "path")] + ["presets"]
 _EMBEDDING_OPTIONS = [k for k in positional_embedding_options("afpe") if k not in ("scales", "seed", "patch_size")]
 _MODEL_KEYS = list(dict.fromkeys(_keys(ViTModelConfig) + _keys(UNETRModelConfig)))

@@ -92,5 +92,5 @@ def test_echo_clips_and_a_halved_frame_rate(tmp_path):
     assert 25 <= float(data.train.targets.min()) and float(data.train.targets.max()) <= 75  # EF in %
     with pytest.raises(ValueError, match=r"test set 'x': unknown options \['frame_rate'\]"):
         load_experiment_data({"source": "echo", "echo": echo}, tmp_path, test_sets={"x": {"frame_rate": 2}})
-    with pytest.raises(ValueError, match="resample applies to volumes"):
+    with pytest.raises(ValueError, match="resample applies to images"):
         load_experiment_data({"source": "echo", "echo": echo}, tmp_path, resample={"spacing": 1.0, "spatial_size": 8})

@@ -192,7 +192,11 @@ def test_cases_csv_round_trip_and_errors(tmp_path):
     with pytest.raises(ValueError, match="target.csv, line 3: case 0 .* must name the same test case for every arm"):
         read_cases(tmp_path / "target.csv")
     (tmp_path / "columns.csv").write_text("condition,arm,seed,test_set,case,target,score\nc,a,0,t,0,1,0.5\n")
-    with pytest.raises(ValueError, match=r"prob_0 ... prob_\{K-1\} \(K >= 2, classification\) or prediction"):
+    with pytest.raises(
+        ValueError,
+        match=r"prob_0 ... prob_\{K-1\} \(K >= 2, classification\), label_prob_0 ... label_prob_\{K-1\} "
+        r"\(multi-label\) or prediction",
+    ):
         read_cases(tmp_path / "columns.csv")
     (tmp_path / "no_case.csv").write_text("condition,arm,seed,test_set,target,prediction\n")
     with pytest.raises(ValueError, match=r"missing columns \['case'\]"):

@@ -8,9 +8,10 @@ encoder) or MONAI's own ``UNETR`` (:class:`~monai_afpe.networks.nets.MonaiUNETR`
 
 Scales (arXiv 2509.02488, docs/design.md §2) are resolved against the data the arm trains on: spacing
 policies use the training set's median spacing (one spacing per data set in the stride protocol),
-``match_bandwidth`` gives an isotropic encoding the Euclidean norm ``||s||`` of another arm's scales,
-so that an isotropic and an anisotropic arm differ in the *shape* of their kernel and not in its
-overall bandwidth — the confound of the paper's comparison (IFPE at 1.0 vs AFPE at 0.5 / k).
+``match_bandwidth`` gives an encoding the Euclidean norm ``||s||`` of another arm's scales, isotropic or
+in given per-axis ``proportions``, so that an isotropic and an anisotropic arm differ in the *shape* of
+their kernel and not in its overall bandwidth — the confound of the paper's comparison (IFPE at 1.0 vs
+AFPE at 0.5 / k); a sweep of ``proportions`` at one bandwidth is the paper's ``s_row / s_col`` sweep.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from monai.utils import ensure_tuple
 
 from monai_afpe.experiments.config import (
     NETWORK_MODEL_CONFIGS,
@@ -109,8 +111,16 @@ def resolve_scales(
             raise ValueError(
                 f"arm {arm.name!r}: match_bandwidth arm {spec['match_bandwidth']!r} has no explicit scales."
             )
-        norm = math.sqrt(sum(s * s for s in target))
-        return (norm / math.sqrt(m),) * m
+        proportions = [float(p) for p in ensure_tuple(spec.get("proportions", 1.0))]
+        if len(proportions) == 1:
+            proportions *= m
+        if len(proportions) != m:
+            raise ValueError(
+                f"arm {arm.name!r}: scales.proportions needs one value or {m} (one per spatial axis), got "
+                f"{spec['proportions']!r}."
+            )
+        factor = math.sqrt(sum(s * s for s in target)) / math.sqrt(sum(p * p for p in proportions))
+        return tuple(factor * p for p in proportions)
     options = dict(spec)
     if override is not None:
         options[override[0]] = override[1]
@@ -168,6 +178,7 @@ def build_network(
             spatial_dims=spatial_dims,
             pos_embed=arm.pos_embed,
             num_classes=data.num_outputs,
+            task=data.task,
             **options,
         )
     arms = {a.name: a for a in config.arms}

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
+from monai.utils import ensure_tuple
 
 from monai_afpe.experiments.data import (
     DATA_OPTION_KEYS,
@@ -98,8 +99,8 @@ DATA_SOURCES = tuple(SOURCE_TASKS)
 #: the tasks each network learns (a data source's task is :data:`~monai_afpe.experiments.data.SOURCE_TASKS`):
 #: the project's AFPEViT and AFPEUNETR, or MONAI's own ViT and UNETR (fused attention)
 NETWORK_TASKS = {
-    "afpe_vit": ("classification", "regression"),
-    "monai_vit": ("classification",),
+    "afpe_vit": ("classification", "multilabel", "regression"),
+    "monai_vit": ("classification", "multilabel"),
     "afpe_unetr": ("segmentation",),
     "monai_unetr": ("segmentation",),
 }
@@ -115,8 +116,9 @@ _UNETR_SPACING_TARGETS = ("tokens", "film")
 #: positional kinds without scales
 _UNSCALED_KINDS = ("none", "learnable", "sincos")
 #: the keys of a ``scales`` mapping: the options of ScalePolicy (whose ``scales`` the config calls ``values``),
-#: or ``match_bandwidth`` alone
-_SCALE_KEYS = tuple("values" if f.name == "scales" else f.name for f in fields(ScalePolicy)) + ("match_bandwidth",)
+#: or ``match_bandwidth`` with optional ``proportions``
+_BANDWIDTH_KEYS = ("match_bandwidth", "proportions")
+_SCALE_KEYS = tuple("values" if f.name == "scales" else f.name for f in fields(ScalePolicy)) + _BANDWIDTH_KEYS
 #: the numeric keys of a ``scales`` mapping, which an arm's ``tune`` can vary
 _TUNABLE_SCALE_KEYS = ("base_scale", "temporal_base_scale", "multipliers", "values")
 #: options of the positional embedding that the harness sets (not ``pos_embed_kwargs``)
@@ -355,17 +357,23 @@ def _axis_groups(where: str, value: Any) -> Sequence:
 
 
 def _scales(where: str, value: Any) -> Any:
-    """An arm's ``scales``: a number or per-axis list, ``{match_bandwidth: arm}``, or the options of ScalePolicy."""
+    """An arm's ``scales``: a number or per-axis list, ``{match_bandwidth: arm[, proportions: per-axis]}``, or the
+    options of ScalePolicy."""
     if not isinstance(value, Mapping):
         return _lengths(where, value)
     spec = _check_keys(where, value, _SCALE_KEYS)
+    if "proportions" in spec and "match_bandwidth" not in spec:
+        _fail(f"{where}.proportions", "needs match_bandwidth: the arm whose overall bandwidth ||s|| the scales take.")
     if "match_bandwidth" in spec:
-        if len(spec) != 1:
+        others = sorted(set(spec) - set(_BANDWIDTH_KEYS))
+        if others:
             _fail(
                 where,
-                f"match_bandwidth stands alone (one isotropic scale), got also {sorted(set(spec) - {'match_bandwidth'})}.",
+                f"match_bandwidth takes only proportions (the per-axis shape of the scales), got also {others}.",
             )
         _text(f"{where}.match_bandwidth", spec["match_bandwidth"])
+        if "proportions" in spec:
+            _lengths(f"{where}.proportions", spec["proportions"])
         return spec
     try:
         policy = ScalePolicy(**{("scales" if key == "values" else key): v for key, v in spec.items()})
@@ -649,8 +657,8 @@ class ArmConfig(_Section):
         scales: for Fourier kinds: ``None`` (the kind's default), a number or per-axis list, or a
             mapping with ``policy`` (``physical``, ``resolution``, ``fixed`` with ``values``) and the
             options of :class:`~monai_afpe.transforms.ScalePolicy` (the policy filled in), or
-            ``match_bandwidth: <arm>`` (one isotropic scale with the Euclidean norm of that arm's scales: equal
-            overall bandwidth).
+            ``match_bandwidth: <arm>``: scales with the Euclidean norm ``||s||`` of that arm's (equal overall
+            bandwidth), isotropic, or in the per-axis ``proportions`` (``[4, 1]``: ``s_0 / s_1 = 4``).
         pos_embed_kwargs: further options of the embedding (``mode``, ``reference_extent``, ``cls_position``; its
             options are :func:`~monai_afpe.networks.blocks.positional_embedding_options`, less those the harness
             sets: ``scales``, ``seed``, ``patch_size``).
@@ -723,6 +731,12 @@ class ArmConfig(_Section):
         _check_keys(
             "pos_embed_kwargs", self.pos_embed_kwargs, [k for k in options if k not in _HARNESS_EMBEDDING_OPTIONS]
         )
+        proportions = self.scales.get("proportions") if isinstance(self.scales, Mapping) else None
+        if kind == "ifpe" and proportions is not None and len(set(ensure_tuple(proportions))) > 1:
+            _fail(
+                "scales.proportions",
+                f"arm {name!r}: ifpe has one isotropic scale; unequal proportions {proportions!r} need pos_embed afpe.",
+            )
         if self.tune is not None and (not isinstance(self.scales, Mapping) or "match_bandwidth" in self.scales):
             _fail("tune", "needs a 'scales' mapping (policy and options) whose key it varies.")
 

@@ -1,6 +1,6 @@
 """In-memory data for the experiments: generated or user data, read once through MONAI readers, kept as tensors.
 
-Four sources (``data.source`` in a config; :data:`SOURCE_TASKS` gives the task of each):
+Five sources (``data.source`` in a config; :data:`SOURCE_TASKS` gives the task of each):
 
 - ``organ_shapes``: the synthetic anisotropic CT classification set
   (:func:`~monai_afpe.data.synthetic.generate_organ_shapes`), ``protocol: stride`` (every k-th slice,
@@ -28,8 +28,16 @@ Four sources (``data.source`` in a config; :data:`SOURCE_TASKS` gives the task o
   the cache folder and read with ``LoadImaged``; image and label map are resampled together (bilinear and
   nearest) when an arm resamples, then cropped or padded to a fixed input size divisible by 16 (UNETR's
   patch). Targets are the label maps.
+- ``chest_xray``: synthetic PA chest radiographs with several exact labels each
+  (:func:`~monai_afpe.data.synthetic.generate_chest_xray`: :data:`~monai_afpe.data.synthetic.CHEST_XRAY_LABELS`,
+  defined in mm), a multi-label task like the paper's NIH chest X-ray one. Generated once into the cache
+  folder as DICOM DX files (``format: dicom``, pixel size read from each file by
+  :class:`~monai_afpe.data.readers.EnhancedDicomReader`) or PNG exports (``format: png``, pixel size from
+  ``labels.csv``), listed by :func:`~monai_afpe.data.adapters.load_chest_xray_csv`. Images of every drawn
+  size are resized to ``spatial_size`` (``Resized``, area interpolation), so the pixel spacing of the network
+  input differs per image and per axis. Targets are float32 0/1 vectors, one entry per label.
 
-Organ-shapes and CT-segmentation test sets may be drawn anew (options ``num_samples``, ``seed``,
+Organ-shapes, CT-segmentation and chest X-ray test sets may be drawn anew (options ``num_samples``, ``seed``,
 ``generator``): a set of fresh volumes, all used for testing, with generator options merged over the
 training data's, e.g. ``{generator: {slice_spacing_range: [4, 6]}}`` for slices thicker than any seen
 in training. Their seed defaults to the data seed + :data:`SHIFTED_TEST_SEED_OFFSET`, so no organ
@@ -40,12 +48,14 @@ Spacing always comes from the image's affine after the last spatial transform
 (CT: ``intensity_range`` in HU) mapped to [0, 1]; classification volumes are then normalised per volume
 to zero mean and unit standard deviation (``NormalizeIntensityd``; the small organ is otherwise a faint
 signal on a bright background and ViTs trained from scratch barely move from chance), segmentation
-volumes stay in [0, 1] as in the CT segmentation bundle. Videos stay uint8 until a batch is drawn, then
+volumes stay in [0, 1] as in the CT segmentation bundle; radiographs are normalised per image (as in the chest
+X-ray bundle), then resized. Videos stay uint8 until a batch is drawn, then
 scale to [0, 1].
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -95,6 +105,7 @@ _SOURCE_KEYS = {
         "generator",
     ),
     "ct_segmentation": ("num_samples", "fractions", "spatial_size", "input_size", "intensity_range", "generator"),
+    "chest_xray": ("num_samples", "fractions", "spatial_size", "format", "generator"),
 }
 #: keys of a config's ``data`` mapping (and of a condition's ``data`` overrides)
 DATA_OPTION_KEYS = ("source",) + _COMMON_KEYS + tuple(_SOURCE_KEYS)
@@ -104,6 +115,7 @@ TEST_SET_OPTION_KEYS = {
     "organmnist3d": (),
     "echo": ("frame_step", "fps"),
     "ct_segmentation": ("num_samples", "seed", "generator"),
+    "chest_xray": ("num_samples", "seed", "generator"),
 }
 #: what a model learns from each source
 SOURCE_TASKS = {
@@ -111,6 +123,7 @@ SOURCE_TASKS = {
     "organmnist3d": "classification",
     "echo": "regression",
     "ct_segmentation": "segmentation",
+    "chest_xray": "multilabel",
 }
 #: added to the data seed for a drawn test set that gives no seed of its own
 SHIFTED_TEST_SEED_OFFSET = 1000003
@@ -131,8 +144,8 @@ class Split:
 
     Attributes:
         images: ``(N, C, *spatial)``, or ``(N, clips, C, *spatial)`` when ``clips`` (several clips per sample).
-        targets: class indices ``(N,)`` (int64), regression targets ``(N,)`` (float32) or label maps
-            ``(N, 1, *spatial)`` (int64).
+        targets: class indices ``(N,)`` (int64), regression targets ``(N,)`` (float32), 0/1 label vectors
+            ``(N, K)`` (float32, multi-label) or label maps ``(N, 1, *spatial)`` (int64).
         spacing: ``(N, m)`` float32, per spatial axis of the network input (mm, s).
         clips: whether ``images`` holds several clips per sample whose predictions are averaged.
     """
@@ -282,13 +295,15 @@ class ExperimentData:
     """Training, validation and test data of one condition (and one preprocessing variant).
 
     Attributes:
-        task: ``"classification"``, ``"regression"`` or ``"segmentation"``.
-        num_outputs: classes (for segmentation: labels including the background), or 1 for regression.
+        task: ``"classification"``, ``"multilabel"``, ``"regression"`` or ``"segmentation"``.
+        num_outputs: classes (multi-label: labels; segmentation: labels including the background), or 1 for
+            regression.
         train: the training split (for videos: whole videos, see :meth:`training_split`).
         validation: the validation split, as evaluated.
         tests: test split per test set name, as evaluated.
         input_size: spatial size of a network input.
-        class_names: names of the classes (classification) or of the labels, background first (segmentation).
+        class_names: names of the classes (classification), of the labels (multi-label), or of the labels,
+            background first (segmentation).
         target_mean, target_std: of the training targets (regression: the head's bias and scale).
         info: the data folder and the loading (and preprocessing) time per sample, in seconds.
         clip_sampler: for videos: cuts the training clips of each epoch (a :class:`VideoClipSampler`), else ``None``.
@@ -367,12 +382,55 @@ def _check_echo_options(options: Mapping) -> None:
         _frame_rate_augmentation(options["train_frame_rate"])
 
 
+def _check_generator_keys(where: str, generator: Any) -> dict:
+    """A chest X-ray ``generator`` mapping whose keys are fields of
+    :class:`~monai_afpe.data.synthetic.ChestXrayConfig` (its values are checked where the data is generated)."""
+    from monai_afpe.data.synthetic.chest_xray import ChestXrayConfig
+
+    allowed = [f.name for f in dataclasses.fields(ChestXrayConfig)]
+    if not isinstance(generator, Mapping):
+        raise ValueError(
+            f"{where}: expected a mapping of ChestXrayConfig options ({', '.join(allowed)}), got {generator!r}."
+        )
+    unknown = sorted(set(generator) - set(allowed))
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; the chest X-ray generator takes {', '.join(allowed)}.")
+    return dict(generator)
+
+
+def _check_chest_xray_options(options: Mapping) -> None:
+    """Check the options of the chest X-ray source (``data.chest_xray``), naming the key, the value and what is
+    allowed; the generator options are checked by building the generator's configuration."""
+    from monai_afpe.data.synthetic.chest_xray import CHEST_XRAY_FORMATS, ChestXrayConfig
+
+    where = "data.chest_xray"
+    if "num_samples" in options:
+        check_positive_int(options["num_samples"], f"{where}.num_samples", "images")
+    if "format" in options and options["format"] not in CHEST_XRAY_FORMATS:
+        raise ValueError(
+            f"{where}.format: expected one of {', '.join(CHEST_XRAY_FORMATS)} (the files read), got {options['format']!r}."
+        )
+    if "spatial_size" in options:
+        size = options["spatial_size"]
+        sizes = list(size) if isinstance(size, Sequence) and not isinstance(size, str) else [size]
+        if len(sizes) not in (1, 2) or not all(is_positive_int(v) for v in sizes):
+            raise ValueError(
+                f"{where}.spatial_size: expected one or 2 positive integers (rows, columns of the network input), "
+                f"got {size!r}."
+            )
+    generator = _check_generator_keys(f"{where}.generator", options.get("generator") or {})
+    try:
+        ChestXrayConfig(**generator)
+    except ValueError as error:
+        raise ValueError(f"{where}.generator: {error}") from None
+
+
 def check_test_set_options(source: str, name: str, options: Mapping) -> None:
     """Check the options of test set ``name`` of data source ``source`` (see :data:`TEST_SET_OPTION_KEYS`).
 
     Raises:
         ValueError: unknown options; for echo, ``frame_step`` not a positive integer, ``fps`` not a finite
-            number > 0, or both given.
+            number > 0, or both given; for chest_xray, generator options the generator does not take.
     """
     unknown = sorted(set(options) - set(TEST_SET_OPTION_KEYS[source]))
     if unknown:
@@ -380,6 +438,8 @@ def check_test_set_options(source: str, name: str, options: Mapping) -> None:
             f"test set {name!r}: unknown options {unknown}; {source} test sets take "
             f"{list(TEST_SET_OPTION_KEYS[source]) or 'no options'}."
         )
+    if source == "chest_xray" and "generator" in options:
+        _check_generator_keys(f"test set {name!r}: generator", options["generator"])
     if source != "echo":
         return
     if "frame_step" in options:
@@ -400,7 +460,8 @@ def source_options(options: Mapping) -> dict:
     Raises:
         ValueError: an unknown source, unknown top-level keys, keys the source does not take, or invalid echo clip
             options (``clip_period`` with ``clip_frame_interval``, ``test_clip_stride`` with ``test_clips``, bad
-            values, a bad ``train_frame_rate``).
+            values, a bad ``train_frame_rate``), or invalid chest X-ray options (``format``, ``spatial_size``,
+            ``num_samples``, ``generator`` keys and values).
     """
     source = look_up_option(options.get("source"), tuple(_SOURCE_KEYS))
     unknown = sorted(set(options) - set(DATA_OPTION_KEYS))
@@ -416,6 +477,13 @@ def source_options(options: Mapping) -> dict:
         raise ValueError("data.anisotropy (a slice stride) applies to volumes, not to the echo source.")
     if source == "echo":
         _check_echo_options(specific)
+    if source == "chest_xray":
+        if "anisotropy" in options:
+            raise ValueError(
+                "data.anisotropy (a slice stride) applies to volumes, not to the 2D chest_xray source: its pixel "
+                "spacing is drawn per image (data.chest_xray.generator.spacing_range)."
+            )
+        _check_chest_xray_options(specific)
     if source == "ct_segmentation" and "anisotropy" in options:
         raise ValueError(
             "data.anisotropy (a slice stride) is not an option of the ct_segmentation source: it draws the slice "
@@ -462,23 +530,34 @@ def _resample_transforms(
     return [Spacingd(keys, pixdim=pixdim, mode=mode), ResizeWithPadOrCropd(keys, spatial_size=size)]
 
 
+def _decathlon_reader(label_paths: bool) -> Callable[[Path, str], list[dict]]:
+    """``read(datalist, key)``: the items of one key of a Decathlon-style datalist, paths resolved against its
+    folder; ``label_paths``: whether labels are files (label maps) or class indices."""
+    from monai.data import load_decathlon_datalist
+
+    def read(datalist: Path, key: str) -> list[dict]:
+        return load_decathlon_datalist(datalist, label_paths, data_list_key=key, base_dir=datalist.parent)
+
+    return read
+
+
 def _generated_items(
     name: str,
     generate: Callable[..., Any],
-    datalist_file: str,
-    label_paths: bool,
+    index_file: str,
+    read: Callable[[Path, str], list[dict]],
     arguments: dict,
     cache_dir: Path,
     test_sets: Mapping[str, Mapping],
     progress: bool,
 ) -> tuple[list[list[dict]], dict[str, list[dict] | None], Path]:
-    """Items of a generated Decathlon-style data set and of its drawn test sets, each generated once into the cache.
+    """Items of a generated data set and of its drawn test sets, each generated once into the cache.
 
     Args:
         name: prefix of the cache folders.
-        generate: ``generate(folder, progress=..., **arguments)`` writes the data set and ``datalist_file``.
-        datalist_file: the file (in the folder) that :func:`monai.data.load_decathlon_datalist` reads.
-        label_paths: whether labels are files (label maps, resolved against the folder) or class indices.
+        generate: ``generate(folder, progress=..., **arguments)`` writes the data set and ``index_file``.
+        index_file: the file (in the folder) that lists the items and their splits.
+        read: ``read(index path, split)`` gives the items of ``"training"``, ``"validation"`` or ``"test"``.
         arguments: the generator's arguments (the cache key), ``seed`` and ``num_samples`` among them.
         cache_dir: the cache folder.
         test_sets: test set name -> options; a test set with options is drawn anew: every volume of a fresh
@@ -490,16 +569,13 @@ def _generated_items(
         the items of the training, validation and test splits; per test set its drawn items, or ``None`` for
         the plain test split; the data set's folder.
     """
-    from monai.data import load_decathlon_datalist
 
     def items(arguments: dict, keys: tuple[str, ...]) -> list[dict]:
         folder = _cache_folder(cache_dir, name, arguments)
-        datalist = folder / datalist_file
-        if not datalist.is_file():
+        index = folder / index_file
+        if not index.is_file():
             generate(folder, progress=progress, **arguments)
-        return [
-            i for k in keys for i in load_decathlon_datalist(datalist, label_paths, data_list_key=k, base_dir=folder)
-        ]
+        return [i for k in keys for i in read(index, k)]
 
     splits = [items(arguments, (key,)) for key in ("training", "validation", "test")]
     drawn: dict[str, list[dict] | None] = {}
@@ -554,7 +630,14 @@ def _load_organ_shapes(
         **dict(options.get("generator") or {}),
     }
     splits, drawn, folder = _generated_items(
-        "organ_shapes", generate_organ_shapes, "datalist.json", False, arguments, cache_dir, test_sets, progress
+        "organ_shapes",
+        generate_organ_shapes,
+        "datalist.json",
+        _decathlon_reader(False),
+        arguments,
+        cache_dir,
+        test_sets,
+        progress,
     )
     low, high = (float(v) for v in options.get("intensity_range", (-100.0, 300.0)))
     transform = Compose(
@@ -605,7 +688,14 @@ def _load_ct_segmentation(
             f"got {list(input_size)}."
         )
     splits, drawn, folder = _generated_items(
-        "ct_segmentation", generate_ct_segmentation, "dataset.json", True, arguments, cache_dir, test_sets, progress
+        "ct_segmentation",
+        generate_ct_segmentation,
+        "dataset.json",
+        _decathlon_reader(True),
+        arguments,
+        cache_dir,
+        test_sets,
+        progress,
     )
     low, high = (float(v) for v in options.get("intensity_range", (-175.0, 250.0)))
     keys = ("image", "label")
@@ -634,6 +724,65 @@ def _load_ct_segmentation(
         tests=tests,
         input_size=input_size,
         class_names=tuple(CT_SEGMENTATION_LABELS[k] for k in sorted(CT_SEGMENTATION_LABELS)),
+        info={"data_dir": str(folder), "load_seconds_per_sample": float(np.mean([s1, s2, s3]))},
+    )
+
+
+def _load_chest_xray(
+    options: dict, cache_dir: Path, resample: Mapping | None, test_sets: Mapping[str, Mapping], progress: bool
+) -> ExperimentData:
+    from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, NormalizeIntensityd, Resized
+
+    from monai_afpe.data.adapters.chest_xray import load_chest_xray_csv
+    from monai_afpe.data.readers import EnhancedDicomReader, RasterImageReader
+    from monai_afpe.data.synthetic.chest_xray import CHEST_XRAY_LABELS, generate_chest_xray
+    from monai_afpe.transforms import ExtractSpacingd, SetPixelSpacingd
+
+    image_format = options.get("format", "dicom")
+    arguments = {
+        "num_samples": int(options.get("num_samples", 600)),
+        "seed": int(options.get("seed", 0)),
+        "formats": [image_format],
+        "fractions": tuple(options.get("fractions", (0.7, 0.15, 0.15))),
+        **dict(options.get("generator") or {}),
+    }
+    column = "Path" if image_format == "dicom" else "PNG"
+
+    def read(labels_csv: Path, split: str) -> list[dict]:
+        return load_chest_xray_csv(labels_csv, split, image_column=column)
+
+    splits, drawn, folder = _generated_items(
+        "chest_xray", generate_chest_xray, "labels.csv", read, arguments, cache_dir, test_sets, progress
+    )
+    size = tuple(int(s) for s in ensure_tuple_rep(options.get("spatial_size", 64), 2))
+    png = image_format == "png"
+    transform = Compose(
+        [
+            LoadImaged(
+                "image", reader=RasterImageReader(pixel_spacing=1.0) if png else EnhancedDicomReader(), image_only=True
+            ),
+            EnsureChannelFirstd("image"),
+            *([SetPixelSpacingd("image", spacing_key="pixel_spacing", spatial_axes=(0, 1))] if png else []),
+            NormalizeIntensityd("image"),
+            *(_resample_transforms(resample, 2) if resample is not None else [Resized("image", size, mode="area")]),
+            ExtractSpacingd("image", units_key_postfix=None),
+        ]
+    )
+
+    def split(items: list[dict]) -> tuple[Split, float]:
+        images, labels, spacing, seconds = _stack_items(items, transform)
+        return Split(images, labels.float(), spacing), seconds
+
+    (train, s1), (validation, s2), (test, s3) = (split(items) for items in splits)
+    tests = {name: test if items is None else split(items)[0] for name, items in drawn.items()}
+    return ExperimentData(
+        task="multilabel",
+        num_outputs=len(CHEST_XRAY_LABELS),
+        train=train,
+        validation=validation,
+        tests=tests,
+        input_size=tuple(train.images.shape[2:]),
+        class_names=tuple(CHEST_XRAY_LABELS),
         info={"data_dir": str(folder), "load_seconds_per_sample": float(np.mean([s1, s2, s3]))},
     )
 
@@ -756,7 +905,8 @@ def load_experiment_data(
             the shared keys (``seed``, ``anisotropy``) and one sub-mapping per source.
         cache_dir: folder of generated data sets (default :func:`default_cache_dir`).
         resample: ``{spacing, spatial_size}`` to resample every image (and label map) to (``Spacingd`` then
-            ``ResizeWithPadOrCropd``), or ``None`` for native resolution. Not for videos.
+            ``ResizeWithPadOrCropd``), or ``None`` for native resolution (chest radiographs: resized to
+            ``spatial_size``). Not for videos.
         test_sets: test set name -> options (see :data:`TEST_SET_OPTION_KEYS`); default one plain ``test``.
         progress: show progress bars while generating data.
 
@@ -772,13 +922,16 @@ def load_experiment_data(
     if source == "echo":
         if resample is not None:
             raise ValueError(
-                "resample applies to volumes (organ_shapes, organmnist3d, ct_segmentation), not to echo videos."
+                "resample applies to images (organ_shapes, organmnist3d, ct_segmentation, chest_xray), not to echo "
+                "videos."
             )
         return _load_echo(options, cache_dir, test_sets, progress)
     if source == "organ_shapes":
         return _load_organ_shapes(options, cache_dir, resample, test_sets, progress)
     if source == "ct_segmentation":
         return _load_ct_segmentation(options, cache_dir, resample, test_sets, progress)
+    if source == "chest_xray":
+        return _load_chest_xray(options, cache_dir, resample, test_sets, progress)
     data = _load_organmnist3d(options, resample)
     data.tests = {name: data.tests["test"] for name in test_sets}
     return data

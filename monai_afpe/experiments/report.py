@@ -12,9 +12,13 @@ Holm-adjusted together, and nothing is marked significant with fewer than
 
 ``cases.csv`` (one row per condition, arm, seed, test set and test case) has the columns
 ``condition, arm, seed, test_set, case, target`` followed by ``prob_0 ... prob_{K-1}`` (class
-probabilities) for classification or ``prediction`` for regression and segmentation (there the case's
-mean foreground Dice, with ``target`` 1.0; the metric ``dice`` is the mean of the per-case values);
-``case`` is the 0-based index of the case in its test set, the same for every arm and seed.
+probabilities) for classification, ``label_prob_0 ... label_prob_{K-1}`` (one probability per label) for a
+multi-label task, whose ``target`` is the label vector as the integer ``sum_k y_k 2^k`` (:func:`label_bits`),
+or ``prediction`` for regression and segmentation (there the case's mean foreground Dice, with ``target`` 1.0;
+the metric ``dice`` is the mean of the per-case values); ``case`` is the 0-based index of the case in its test
+set, the same for every arm and seed. Multi-label results also hold per-label AUROC and AUPRC
+(``auroc_<label>``, ``auprc_<label>``), reported per label against the arms' scale ratio
+(:mod:`~monai_afpe.experiments.per_label`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 
 from monai_afpe.experiments.config import PrimaryComparison
 from monai_afpe.experiments.finetune_curve import finetune_section
+from monai_afpe.experiments.per_label import per_label_section
 from monai_afpe.experiments.statistics import (
     MIN_SEEDS_FOR_SIGNIFICANCE,
     PairedComparison,
@@ -49,7 +54,9 @@ __all__ = [
     "PAIRED_METRICS",
     "CASE_KEY_COLUMNS",
     "CASE_RESAMPLES",
+    "MAX_CASE_LABELS",
     "CasePredictions",
+    "label_bits",
     "write_results_csv",
     "read_results_csv",
     "read_csv_rows",
@@ -70,10 +77,11 @@ __all__ = [
 ]
 
 #: metrics in the order tables show them (per-label Dice columns follow ``dice``)
-METRIC_ORDER = ("auroc", "accuracy", "dice", "r2", "mae", "rmse", "loss")
+METRIC_ORDER = ("auroc", "auprc", "accuracy", "dice", "r2", "mae", "rmse", "loss")
 #: column titles
 METRIC_LABELS = {
     "auroc": "AUROC",
+    "auprc": "AUPRC",
     "accuracy": "accuracy",
     "dice": "Dice",
     "r2": "R²",
@@ -84,13 +92,17 @@ METRIC_LABELS = {
 #: the prefix of per-label Dice columns, e.g. ``dice_liver`` (higher is better; summary tables only)
 PER_LABEL_DICE_PREFIX = "dice_"
 #: metrics that get paired-difference and generalisation tables (RMSE, loss, per-label Dice: summary only)
-PAIRED_METRICS = ("auroc", "accuracy", "dice", "r2", "mae")
-#: the leading columns of ``cases.csv``; then ``prob_0 ... prob_{K-1}`` or ``prediction``
+PAIRED_METRICS = ("auroc", "auprc", "accuracy", "dice", "r2", "mae")
+#: the leading columns of ``cases.csv``; then ``prob_0 ... prob_{K-1}``, ``label_prob_0 ... label_prob_{K-1}`` or
+#: ``prediction``
 CASE_KEY_COLUMNS = ("condition", "arm", "seed", "test_set", "case", "target")
+#: most labels of a multi-label ``target`` (an integer of K bits, exact in the float a CSV reader parses)
+MAX_CASE_LABELS = 52
 #: bootstrap replicates over seeds and test cases behind every interval computed from ``cases.csv``
 CASE_RESAMPLES = 2000
 _HIGHER_IS_BETTER = {
     "auroc": True,
+    "auprc": True,
     "accuracy": True,
     "dice": True,
     "r2": True,
@@ -133,14 +145,30 @@ class CasePredictions:
     """Per-case predictions of every arm and seed on one test set of one condition.
 
     Attributes:
-        targets: ``(n_cases,)`` class indices (classification), values (regression) or 1.0 (segmentation),
-            case by case.
-        predictions: arm -> seed -> ``(n_cases, K)`` class probabilities or ``(n_cases,)`` values (for
-            segmentation each case's mean foreground Dice).
+        targets: ``(n_cases,)`` class indices (classification), values (regression) or 1.0 (segmentation), or
+            ``(n_cases, K)`` 0/1 label vectors (multi-label), case by case.
+        predictions: arm -> seed -> ``(n_cases, K)`` class (or label) probabilities or ``(n_cases,)`` values
+            (for segmentation each case's mean foreground Dice).
     """
 
     targets: np.ndarray
     predictions: dict[str, dict[int, np.ndarray]]
+
+
+def label_bits(labels: np.ndarray) -> np.ndarray:
+    """0/1 label vectors ``(n_cases, K)`` as the integers ``sum_k y_k 2^k`` that ``cases.csv`` holds as the target of
+    a multi-label case (:func:`read_cases` turns them back into label vectors, ``K`` from the prediction columns).
+
+    Raises:
+        ValueError: label vectors with values other than 0 and 1 or more than :data:`MAX_CASE_LABELS` labels.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.shape[1] > MAX_CASE_LABELS or not np.all((labels == 0) | (labels == 1)):
+        raise ValueError(
+            f"multi-label targets must be 0/1 label vectors (n_cases, K) with K <= {MAX_CASE_LABELS}, got shape "
+            f"{labels.shape}."
+        )
+    return labels.astype(np.int64) @ (np.int64(1) << np.arange(labels.shape[1], dtype=np.int64))
 
 
 def case_rows(
@@ -150,10 +178,19 @@ def case_rows(
 
     Args:
         condition, arm, seed, test_set: which run and test set.
-        predictions: ``(n_cases, K)`` class probabilities or ``(n_cases,)`` regression values.
-        targets: ``(n_cases,)`` class indices or values.
+        predictions: ``(n_cases, K)`` class (or label) probabilities or ``(n_cases,)`` regression values.
+        targets: ``(n_cases,)`` class indices or values, or ``(n_cases, K)`` 0/1 label vectors (multi-label).
     """
-    predictions, targets = np.asarray(predictions), np.asarray(targets).reshape(-1)
+    predictions, targets = np.asarray(predictions), np.asarray(targets)
+    multilabel = targets.ndim == 2
+    if multilabel:
+        if predictions.shape != targets.shape:
+            raise ValueError(
+                f"multi-label predictions must have the shape of the label vectors {targets.shape}, got "
+                f"{predictions.shape}."
+            )
+        targets = label_bits(targets)
+    targets = targets.reshape(-1)
     if predictions.ndim not in (1, 2) or predictions.shape[0] != targets.size:
         raise ValueError(
             f"predictions must be (n_cases, K) probabilities or (n_cases,) values with n_cases = {targets.size} "
@@ -164,7 +201,9 @@ def case_rows(
     predictions = np.vectorize(lambda value: float(f"{value:.6g}"), otypes=[float])(predictions)
     for case, (target, prediction) in enumerate(zip(targets.tolist(), predictions.tolist())):
         row = {"condition": condition, "arm": arm, "seed": int(seed), "test_set": test_set, "case": case}
-        if predictions.ndim == 2:
+        if multilabel:
+            row.update({"target": int(target), **{f"label_prob_{k}": p for k, p in enumerate(prediction)}})
+        elif predictions.ndim == 2:
             row.update({"target": int(target), **{f"prob_{k}": p for k, p in enumerate(prediction)}})
         else:
             row.update({"target": target, "prediction": prediction})
@@ -173,14 +212,18 @@ def case_rows(
 
 
 def _prediction_columns(columns: Sequence[str], where: str) -> list[str]:
-    """``prob_0 ... prob_{K-1}`` (K >= 2, in order) or ``["prediction"]``; anything else is an error."""
+    """``prob_0 ... prob_{K-1}`` (K >= 2, in order), ``label_prob_0 ... label_prob_{K-1}`` (K >= 1) or
+    ``["prediction"]``; anything else is an error."""
     extra = [c for c in columns if c not in CASE_KEY_COLUMNS]
     probabilities = [f"prob_{k}" for k in range(len(extra))]
+    labels = [f"label_prob_{k}" for k in range(len(extra))]
     if extra == ["prediction"] or (len(extra) >= 2 and sorted(extra) == sorted(probabilities)):
         return ["prediction"] if extra == ["prediction"] else probabilities
+    if extra and sorted(extra) == sorted(labels):
+        return labels
     raise ValueError(
         f"{where}: after {', '.join(CASE_KEY_COLUMNS)} expected columns prob_0 ... prob_{{K-1}} (K >= 2, "
-        f"classification) or prediction (regression), got {extra}."
+        f"classification), label_prob_0 ... label_prob_{{K-1}} (multi-label) or prediction (regression), got {extra}."
     )
 
 
@@ -285,7 +328,9 @@ def read_cases(path: Path | str) -> dict[tuple[str, str], CasePredictions]:
                 array = np.array([by_case[c] for c in range(num_cases)])
                 predictions.setdefault(arm, {})[seed] = array[:, 0] if columns == ["prediction"] else array
         target_array = np.array([targets[key][c] for c in range(num_cases)])
-        if columns != ["prediction"]:
+        if columns[0].startswith("label_prob_"):  # label vectors from their bits
+            target_array = (target_array.astype(np.int64)[:, None] >> np.arange(len(columns))) & 1
+        elif columns != ["prediction"]:
             target_array = target_array.astype(int)
         result[key] = CasePredictions(target_array, predictions)
     return result
@@ -994,6 +1039,8 @@ def write_benchmark_report(
     for metric in paired_metrics:
         if not metric.startswith(PER_LABEL_DICE_PREFIX):
             lines += finetune_section(rows, metric, output_dir, metric_label(metric))
+    for metric in ("auroc", "auprc"):
+        lines += per_label_section(rows, metric, output_dir, metric_label(metric))
     lines += ["## Costs (means over seeds)", "", cost_table(rows), ""]
     note = statistics_note(len(seeds), confidence, len(tested), with_cases=bool(cases))
     lines += ["## How to read the statistics", "", note, ""]

@@ -26,7 +26,8 @@ Two summaries of ``d`` are reported:
 The seed-level interval ignores that every seed is scored on one finite test set. When per-case
 predictions are kept, :func:`hierarchical_bootstrap` resamples both levels: seeds with replacement and,
 in the same replicate, the test cases with replacement, recomputing the metric from the predictions
-(so AUROC and R², which are not means over cases, are handled correctly). Segmentation keeps each case's
+(so AUROC and R², which are not means over cases, are handled correctly); multi-label AUROC (0/1 label
+vectors as targets, one probability per label) is the macro mean over labels. Segmentation keeps each case's
 mean foreground Dice as its prediction, and the metric ``dice`` is the mean of these per-case values. Its interval includes the
 test-set sampling noise and does not shrink below it however many seeds are run.
 
@@ -278,6 +279,9 @@ def may_mark_significant(num_seeds: int, adjusted_p_value: float, alpha: float =
 def _auroc(probabilities: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Macro one-vs-rest AUROC of every seed under every case weighting, by a weighted rank count.
 
+    ``targets`` are class indices ``(N,)`` or, for a multi-label task, 0/1 label vectors ``(N, K)`` (then
+    "class" below reads "label": the positives of label ``k`` are the cases with ``targets[:, k] = 1``).
+
     A case with weight ``w`` counts ``w`` times (a bootstrap multiplicity). Per class, AUROC is the
     weighted fraction of (positive, negative) pairs ranked correctly, ties counting one half (the
     Mann-Whitney statistic, as :func:`monai.metrics.compute_roc_auc`). A class without positives or
@@ -285,11 +289,12 @@ def _auroc(probabilities: np.ndarray, targets: np.ndarray, weights: np.ndarray) 
     weighting where no class is defined gives NaN.
     """
     num_seeds, _, num_classes = probabilities.shape
+    is_class = targets == 1 if targets.ndim == 2 else targets[:, None] == np.arange(num_classes)
     total = weights.sum(axis=1)
     auc_sum = np.zeros((num_seeds, weights.shape[0]))
     defined_classes = np.zeros(weights.shape[0])
     for k in range(num_classes):
-        positive = targets == k
+        positive = is_class[:, k]
         positive_total = weights[:, positive].sum(axis=1)
         defined = (positive_total > 0) & (positive_total < total)
         if not defined.any():
@@ -341,10 +346,14 @@ def _stack_predictions(name: str, predictions: Sequence[np.ndarray], metric: str
     if stacked.ndim < 2 or stacked.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one seed's per-case predictions, got shape {stacked.shape}.")
     expected = "(n_cases, n_classes)" if metric in ("accuracy", "auroc") else "(n_cases,)"
-    if stacked.ndim != (3 if metric in ("accuracy", "auroc") else 2) or stacked.shape[1] != targets.size:
+    if stacked.ndim != (3 if metric in ("accuracy", "auroc") else 2) or stacked.shape[1] != targets.shape[0]:
         raise ValueError(
-            f"{name}: metric {metric!r} needs per seed an array of shape {expected} with n_cases = {targets.size} "
-            f"(the targets), got {stacked.shape[1:]}."
+            f"{name}: metric {metric!r} needs per seed an array of shape {expected} with n_cases = "
+            f"{targets.shape[0]} (the targets), got {stacked.shape[1:]}."
+        )
+    if targets.ndim == 2 and stacked.shape[2] != targets.shape[1]:
+        raise ValueError(
+            f"{name}: multi-label targets have {targets.shape[1]} labels, the predictions {stacked.shape[2]} columns."
         )
     if not np.all(np.isfinite(stacked)):
         raise ValueError(f"{name} must be finite.")
@@ -388,12 +397,32 @@ class HierarchicalComparison:
         return self.ci_low > 0.0 or self.ci_high < 0.0
 
 
+def _targets(targets: np.ndarray, metric: str) -> np.ndarray:
+    """``targets`` as float64: ``(n_cases,)``, or 0/1 label vectors ``(n_cases, K)`` for multi-label ``auroc``.
+
+    Raises:
+        ValueError: label vectors for another metric, or with values other than 0 and 1.
+    """
+    targets = np.asarray(targets, dtype=np.float64)
+    if targets.ndim != 2:
+        return targets.reshape(-1)
+    if metric != "auroc":
+        raise ValueError(
+            f"0/1 label vectors (n_cases, K) as targets are multi-label: metric 'auroc' only, got {metric!r}."
+        )
+    if not np.all((targets == 0) | (targets == 1)):
+        raise ValueError("multi-label targets must be 0/1 label vectors (n_cases, K).")
+    return targets
+
+
 def case_metric(metric: str, predictions: np.ndarray, targets: np.ndarray) -> float:
     """``metric`` of one set of per-case predictions, as :func:`hierarchical_bootstrap` computes it.
 
     Args:
         metric: ``accuracy`` or ``auroc`` (macro one-vs-rest; ``predictions`` are class probabilities
-            ``(n_cases, K)``, ``targets`` class indices), ``r2`` or ``mae`` (``predictions`` and
+            ``(n_cases, K)``, ``targets`` class indices; for ``auroc`` also multi-label: ``predictions`` label
+            probabilities ``(n_cases, K)``, ``targets`` 0/1 label vectors ``(n_cases, K)``, the macro mean over
+            labels), ``r2`` or ``mae`` (``predictions`` and
             ``targets`` are values ``(n_cases,)``), or ``dice`` (``predictions`` are each case's Dice
             ``(n_cases,)``, the metric is their mean; ``targets`` only give the number of cases).
         predictions: per-case predictions.
@@ -406,9 +435,9 @@ def case_metric(metric: str, predictions: np.ndarray, targets: np.ndarray) -> fl
     """
     if metric not in CASE_METRICS:
         raise ValueError(f"metric must be one of {', '.join(CASE_METRICS)}, got {metric!r}.")
-    targets = np.asarray(targets, dtype=np.float64).reshape(-1)
+    targets = _targets(targets, metric)
     stacked = _stack_predictions("predictions", [predictions], metric, targets)
-    return float(_weighted_metric(metric, stacked, targets, np.ones((1, targets.size)))[0, 0])
+    return float(_weighted_metric(metric, stacked, targets, np.ones((1, targets.shape[0])))[0, 0])
 
 
 def hierarchical_bootstrap(
@@ -436,7 +465,8 @@ def hierarchical_bootstrap(
             ``(n_cases, K)`` for ``accuracy`` and ``auroc``, values ``(n_cases,)`` for ``r2`` and ``mae``,
             per-case Dice ``(n_cases,)`` for ``dice``.
         reference_predictions: the reference arm's, for the same seeds in the same order.
-        targets: ``(n_cases,)`` class indices or values, the same for every seed.
+        targets: ``(n_cases,)`` class indices or values, or for multi-label ``auroc`` 0/1 label vectors
+            ``(n_cases, K)``; the same for every seed.
         metric: one of :data:`CASE_METRICS`.
         confidence: nominal level of the interval.
         num_resamples: bootstrap replicates (at least 100).
@@ -451,9 +481,9 @@ def hierarchical_bootstrap(
     confidence = _check_confidence(confidence)
     if num_resamples < 100:
         raise ValueError(f"num_resamples must be at least 100, got {num_resamples!r}.")
-    targets = np.asarray(targets, dtype=np.float64).reshape(-1)
-    if targets.size < 2:
-        raise ValueError(f"targets must hold at least 2 test cases, got {targets.size}.")
+    targets = _targets(targets, metric)
+    if targets.shape[0] < 2:
+        raise ValueError(f"targets must hold at least 2 test cases, got {targets.shape[0]}.")
     arm = _stack_predictions("predictions", predictions, metric, targets)
     reference = _stack_predictions("reference_predictions", reference_predictions, metric, targets)
     if arm.shape != reference.shape:
@@ -461,8 +491,10 @@ def hierarchical_bootstrap(
             "paired comparison needs the same seeds and cases for both arms, "
             f"got shapes {arm.shape} and {reference.shape}."
         )
-    if metric in ("accuracy", "auroc") and not (
-        np.all(targets == np.round(targets)) and targets.min() >= 0 and targets.max() < arm.shape[2]
+    if (
+        metric in ("accuracy", "auroc")
+        and targets.ndim == 1
+        and not (np.all(targets == np.round(targets)) and targets.min() >= 0 and targets.max() < arm.shape[2])
     ):
         raise ValueError(f"metric {metric!r} needs class indices in [0, {arm.shape[2] - 1}] as targets.")
     num_seeds, num_cases = arm.shape[:2]

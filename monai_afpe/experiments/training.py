@@ -1,7 +1,10 @@
 """Train one network on in-memory data and evaluate it: AdamW, warm-up + cosine, bf16 autocast, honest timing.
 
 Metrics use MONAI: :func:`monai.metrics.compute_roc_auc` (macro average over classes, one-vs-rest) for
-classification, ignite's ``R2Score`` and MONAI's :class:`~monai.metrics.MAEMetric` and
+classification; for multi-label tasks (one sigmoid per label, loss ``BCEWithLogits``, as the chest X-ray
+task of arXiv 2509.02488) :func:`~monai.metrics.compute_roc_auc` and
+:func:`~monai.metrics.compute_average_precision` per label (``auroc_<label>``, ``auprc_<label>``) and their
+macro means ``auroc`` and ``auprc``; ignite's ``R2Score`` and MONAI's :class:`~monai.metrics.MAEMetric` and
 :class:`~monai.metrics.MSEMetric` (RMSE as the root of the mean) for regression, MONAI's
 :class:`~monai.metrics.DiceMetric` on the one-hot argmax for segmentation (loss: MONAI's ``DiceCELoss``).
 Video splits with several clips per sample are predicted with
@@ -18,11 +21,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from monai.utils import ensure_tuple
 
 from monai_afpe.experiments.arms import tokens_per_sample
 from monai_afpe.experiments.config import TrainingConfig
@@ -40,16 +44,18 @@ __all__ = [
     "saved_activation_bytes",
     "case_targets",
     "dice_per_case",
+    "multilabel_metrics",
     "evaluate",
     "train_flops_per_sample",
 ]
 
 #: the metric that selects tuned candidates and drives the scale search, per task
-PRIMARY_METRICS = {"classification": "auroc", "regression": "r2", "segmentation": "dice"}
+PRIMARY_METRICS = {"classification": "auroc", "multilabel": "auroc", "regression": "r2", "segmentation": "dice"}
 #: True where a higher value is better
 METRIC_DIRECTIONS = {
     "accuracy": True,
     "auroc": True,
+    "auprc": True,
     "loss": False,
     "r2": True,
     "mae": False,
@@ -66,7 +72,7 @@ class RunResult:
         validation: metrics on the validation split.
         tests: metrics per test set.
         test_predictions: per test set, the prediction of every case: class probabilities ``(N, K)``,
-            regression values ``(N,)`` or each case's mean foreground Dice ``(N,)`` (for statistics that
+            label probabilities ``(N, K)`` (multi-label), regression values ``(N,)`` or each case's mean foreground Dice ``(N,)`` (for statistics that
             resample test cases).
         history: per epoch: ``train_loss`` and, when a callback asked for it, validation metrics.
         seconds_per_epoch: mean wall-clock seconds of a training epoch.
@@ -121,6 +127,8 @@ def _lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
 def _loss(task: str, outputs: torch.Tensor, targets: torch.Tensor, target_std: float) -> torch.Tensor:
     if task == "classification":
         return F.cross_entropy(outputs.float(), targets)
+    if task == "multilabel":
+        return F.binary_cross_entropy_with_logits(outputs.float(), targets.float())
     if task == "segmentation":
         from monai.losses import DiceCELoss
 
@@ -176,16 +184,19 @@ def dice_per_case(outputs: torch.Tensor, targets: torch.Tensor, num_labels: int)
 
 
 def case_predictions(outputs: torch.Tensor, targets: torch.Tensor, data: ExperimentData) -> torch.Tensor:
-    """What is kept per case: class probabilities ``(N, K)``, regression values ``(N,)`` or, for segmentation,
-    each case's mean foreground Dice ``(N,)`` (a mean over cases, so test cases can be resampled)."""
+    """What is kept per case: class probabilities ``(N, K)``, label probabilities ``(N, K)`` (multi-label: the
+    sigmoid of each logit), regression values ``(N,)`` or, for segmentation, each case's mean foreground Dice
+    ``(N,)`` (a mean over cases, so test cases can be resampled)."""
     if data.task == "segmentation":
         return dice_per_case(outputs, targets, data.num_outputs).mean(dim=1)
+    if data.task == "multilabel":
+        return outputs.sigmoid()
     return outputs.softmax(dim=1) if data.task == "classification" else outputs[:, 0]
 
 
 def case_targets(split: Split, task: str) -> torch.Tensor:
-    """The target ``cases.csv`` records per case: the class index or value, or for segmentation 1.0 (the Dice of
-    a perfect prediction; the case's Dice itself is its prediction)."""
+    """The target ``cases.csv`` records per case: the class index, 0/1 label vector (multi-label) or value, or for
+    segmentation 1.0 (the Dice of a perfect prediction; the case's Dice itself is its prediction)."""
     return torch.ones(len(split)) if task == "segmentation" else split.targets
 
 
@@ -196,8 +207,43 @@ def evaluate(
     return split_metrics(predict(model, split, training, device), split.targets, data)
 
 
+def multilabel_metrics(probabilities: torch.Tensor, targets: torch.Tensor, label_names: Sequence[str]) -> dict:
+    """AUROC and AUPRC of a multi-label prediction: macro means ``auroc``, ``auprc`` and per label
+    ``auroc_<label>``, ``auprc_<label>``.
+
+    Per label, MONAI's :func:`~monai.metrics.compute_roc_auc` and :func:`~monai.metrics.compute_average_precision`
+    (average precision, ``sum_n (R_n - R_{n-1}) P_n``, as the chest X-ray bundle's ``per_label_metrics``). A label
+    without positives or without negatives among the cases scores NaN and is left out of the macro means
+    (MONAI's ``average="macro"`` would make the mean NaN); a mean over no defined label is NaN.
+
+    Args:
+        probabilities: ``(N, K)`` scores per label (probabilities or logits: both metrics depend on the order only).
+        targets: ``(N, K)`` 0/1 labels.
+        label_names: the ``K`` label names, in column order.
+
+    Raises:
+        ValueError: shapes that differ or a number of names other than ``K``.
+    """
+    from monai.metrics import compute_average_precision, compute_roc_auc
+
+    if probabilities.shape != targets.shape or probabilities.ndim != 2 or len(label_names) != targets.shape[1]:
+        raise ValueError(
+            f"multilabel_metrics: probabilities and targets must both be (N, K) with K = {len(label_names)} label "
+            f"names, got {tuple(probabilities.shape)} and {tuple(targets.shape)}."
+        )
+    macro, per_label = {}, {}
+    for score, compute in (("auroc", compute_roc_auc), ("auprc", compute_average_precision)):
+        # one label gives MONAI a single value, several a list
+        values = [float(v) for v in ensure_tuple(compute(probabilities.float(), targets.float(), average="none"))]
+        defined = [v for v in values if math.isfinite(v)]
+        macro[score] = sum(defined) / len(defined) if defined else math.nan
+        per_label.update({f"{score}_{name}": v for name, v in zip(label_names, values)})
+    return {**macro, **per_label}
+
+
 def split_metrics(predictions: torch.Tensor, targets: torch.Tensor, data: ExperimentData) -> dict:
-    """Metrics of raw outputs ``predictions`` against ``targets``: accuracy, AUROC and loss; R², MAE, RMSE and
+    """Metrics of raw outputs ``predictions`` against ``targets``: accuracy, AUROC and loss; for multi-label
+    tasks AUROC, AUPRC (macro and per label, see :func:`multilabel_metrics`) and loss; R², MAE, RMSE and
     loss; or for segmentation ``dice`` (mean over cases and foreground labels, see :func:`dice_per_case`),
     ``dice_<label>`` per foreground label and the loss."""
     from ignite.metrics.regression import R2Score
@@ -208,6 +254,8 @@ def split_metrics(predictions: torch.Tensor, targets: torch.Tensor, data: Experi
         dice = dice_per_case(predictions, targets, data.num_outputs)
         per_label = {f"dice_{name}": float(dice[:, k].mean()) for k, name in enumerate(data.class_names[1:])}
         return {"dice": float(dice.mean()), **per_label, "loss": loss}
+    if data.task == "multilabel":
+        return {**multilabel_metrics(predictions.sigmoid(), targets, data.class_names), "loss": loss}
     if data.task == "classification":
         probabilities = predictions.softmax(dim=1)
         one_hot = F.one_hot(targets, data.num_outputs).float()
