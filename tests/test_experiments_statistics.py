@@ -1,7 +1,6 @@
 """Paired statistics: bootstrap over seeds and over seeds x test cases, exact sign-flip test, Holm correction."""
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -246,12 +245,11 @@ def test_a_resample_lacking_a_class_skips_that_class():
     assert 100 < c.num_undefined < 300  # (29/30)^30 ~ 0.36 of 500
 
 
-def test_hierarchical_bootstrap_speed_and_errors():
+def test_hierarchical_bootstrap_at_a_harness_size_and_errors():
     a, targets = _classification(6, 300, 6, 1.0, seed=1)
     b, _ = _classification(6, 300, 6, 0.8, seed=2)
-    start = time.perf_counter()
-    hierarchical_bootstrap(list(a), list(b), targets, "auroc", num_resamples=2000)
-    assert time.perf_counter() - start < 15.0  # about 1 s on one core
+    c = hierarchical_bootstrap(list(a), list(b), targets, "auroc", num_resamples=2000)
+    assert c.num_undefined == 0 and np.isfinite([c.ci_low, c.ci_high]).all() and c.ci_low < c.ci_high
     with pytest.raises(ValueError, match="metric must be one of accuracy, auroc, r2, mae, dice, got 'f1'"):
         hierarchical_bootstrap(list(a), list(b), targets, "f1")
     with pytest.raises(ValueError, match=r"same seeds and cases for both arms, got shapes \(6, 300, 6\) and \(5"):

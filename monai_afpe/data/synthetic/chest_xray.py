@@ -137,7 +137,9 @@ class ChestXrayConfig:
 
     Raises:
         ValueError: naming the argument and the value: a range that is not ``(low, high)`` within its bounds, a
-            threshold outside the open range it cuts (the label would be constant), an unknown ``spacing_tags``.
+            threshold outside the open range it cuts (the label would be constant), an unknown ``spacing_tags``,
+            or a field of view too small for the anatomy it draws (the smallest image's thorax must hold the
+            largest dome difference).
     """
 
     image_size_range: tuple[int, int] = (256, 384)
@@ -201,6 +203,18 @@ class ChestXrayConfig:
                 )
         if self.spacing_tags not in SPACING_TAGS:
             raise ValueError(f"spacing_tags must be one of {SPACING_TAGS}, got {self.spacing_tags!r}.")
+        # the lower costophrenic angle lies at most 0.55 thorax half-heights plus half the dome difference below
+        # the centre, and must stay inside the thorax (1 % to spare for the rounding of the stated spacing)
+        half_height = 0.99 * self.fill_range[0] * self.image_size_range[0] * self.spacing_range[0] / 2.0
+        if 0.55 * half_height + self.dome_difference_range[1] / 2.0 >= half_height:
+            raise ValueError(
+                f"the field of view is too small for the anatomy: the smallest image (image_size_range "
+                f"{self.image_size_range[0]} px x spacing_range {self.spacing_range[0]} mm x fill_range "
+                f"{self.fill_range[0]}) gives a thorax {2 * half_height:.1f} mm high, and a dome difference up to "
+                f"dome_difference_range {self.dome_difference_range[1]} mm needs more than "
+                f"{2 * self.dome_difference_range[1] / 0.9:.1f} mm; raise image_size_range or spacing_range, or "
+                "lower dome_difference_range."
+            )
 
 
 @dataclass(frozen=True)
