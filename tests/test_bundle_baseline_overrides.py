@@ -16,13 +16,13 @@ TINY = {
     "afpe_unetr_ct_segmentation": ({"feature_size": 4, "hidden_size": 24, "mlp_dim": 32, "num_heads": 2}, (64, 64, 32)),
 }
 EXPECTED = {
-    ("afpe_echo_regression", "sincos"): ("AFPEViT", "sincos", None, False),
-    ("afpe_echo_regression", "sincos_spacing_embedding"): ("AFPEViT", "sincos", "tokens", False),
+    ("afpe_echo_regression", "sincos"): ("AFPEViT", "sincos", None, True),
+    ("afpe_echo_regression", "sincos_spacing_embedding"): ("AFPEViT", "sincos", "tokens", True),
     ("afpe_echo_regression", "monai_vit_resample"): ("MonaiViTClassifier", None, None, True),
-    ("afpe_echo_regression", "afpe_resample"): ("AFPEViT", "afpe", None, True),
-    ("afpe_echo_regression", "class_token"): ("AFPEViT", "afpe", None, False),
-    ("afpe_echo_regression", "lfpe"): ("AFPEViT", "lfpe", None, False),
-    ("afpe_echo_regression", "learnable_positions"): ("AFPEViT", "learnable", None, False),
+    ("afpe_echo_regression", "native"): ("AFPEViT", "afpe", None, False),
+    ("afpe_echo_regression", "mean_pooling"): ("AFPEViT", "afpe", None, True),
+    ("afpe_echo_regression", "lfpe"): ("AFPEViT", "lfpe", None, True),
+    ("afpe_echo_regression", "learnable_positions"): ("AFPEViT", "learnable", None, True),
     ("afpe_unetr_ct_segmentation", "sincos"): ("AFPEUNETR", "sincos", None, False),
     ("afpe_unetr_ct_segmentation", "sincos_spacing_embedding"): ("AFPEUNETR", "sincos", "tokens", False),
     ("afpe_unetr_ct_segmentation", "monai_unetr_resample"): ("MonaiUNETR", None, None, True),
@@ -71,8 +71,8 @@ def test_override_changes_only_the_use_of_spacing(bundle, arm):
         "sincos",
         "sincos_spacing_embedding",
         "monai_vit_resample",
-        "afpe_resample",
-        "class_token",
+        "native",
+        "mean_pooling",
         "lfpe",
         "learnable_positions",
     ],
@@ -90,27 +90,27 @@ def test_echo_overrides_apply_to_inference_alike(arm):
     assert a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
 
 
-def test_echo_afpe_resample_differs_from_the_monai_arm_only_in_the_network():
-    """The arm that separates the two changes of the winning arm: the shipped AFPEViT on its resampled clips."""
-    afpe = parser_for("afpe_echo_regression", "train.json", "baselines/afpe_resample.json")
+def test_echo_monai_arm_differs_from_the_shipped_configuration_only_in_the_network():
+    """Both resample every video to 30 fps and 2.5 mm and cut clips 0.1 s apart; the network differs."""
+    shipped = parser_for("afpe_echo_regression", "train.json")
     monai = parser_for("afpe_echo_regression", "train.json", "baselines/monai_vit_resample.json")
     for key in ("fixed_fps", "fixed_pixel_spacing", "clip_period", "fixed_grid"):
-        assert afpe.get(key) == monai.get(key), key
-    assert afpe.get("network_def") == parser_for("afpe_echo_regression", "train.json").get("network_def")
+        assert monai.get(key) == shipped.get(key), key
+    assert "resample_frame_rate" in json.dumps(shipped.get("fixed_grid")) and shipped.get("clip_period") == 3
+    assert monai.get("network_def#_target_") != shipped.get("network_def#_target_")
 
 
-def test_echo_class_token_arm_changes_only_the_pooling_also_on_top_of_resampling():
-    """``class_token`` (and ``afpe_resample+class_token``, as `bundle-baselines` composes them) pools with a
-    class token where the shipped AFPEViT averages its tokens; nothing else in the network changes."""
-    shipped = parser_for("afpe_echo_regression", "train.json").get("network_def")
-    resampled = parser_for("afpe_echo_regression", "train.json", "baselines/afpe_resample.json")
-    for parser in (
-        parser_for("afpe_echo_regression", "train.json", "baselines/class_token.json"),
-        parser_for("afpe_echo_regression", "train.json", "baselines/afpe_resample.json", "baselines/class_token.json"),
-    ):
-        assert shipped["pooling"] == "mean" and parser.get("network_def#pooling") == "cls"
-        assert {k: v for k, v in parser.get("network_def").items() if k != "pooling"} == {
-            k: v for k, v in shipped.items() if k != "pooling"
-        }
-    assert parser.get("fixed_grid") == resampled.get("fixed_grid")
-    assert parser.get("clip_period") == resampled.get("clip_period")
+def test_echo_native_and_mean_pooling_compose_back_to_the_0_2_configuration():
+    """``native+mean_pooling`` (as `bundle-baselines` composes it) is the shipped configuration of 0.2.x: native
+    frame rate and pixel size, every 4th frame, AFPEViT averaging its tokens; each part changes one thing."""
+    shipped = parser_for("afpe_echo_regression", "train.json")
+    native = parser_for("afpe_echo_regression", "train.json", "baselines/native.json")
+    mean = parser_for("afpe_echo_regression", "train.json", "baselines/mean_pooling.json")
+    both = parser_for("afpe_echo_regression", "train.json", "baselines/native.json", "baselines/mean_pooling.json")
+    assert shipped.get("network_def#pooling") == "cls"
+    assert both.get("fixed_grid") == [] and both.get("clip_period") == 4 and both.get("network_def#pooling") == "mean"
+    assert native.get("network_def") == shipped.get("network_def") and native.get("fixed_grid") == []
+    assert mean.get("fixed_grid") == shipped.get("fixed_grid")
+    assert {k: v for k, v in mean.get("network_def").items() if k != "pooling"} == {
+        k: v for k, v in shipped.get("network_def").items() if k != "pooling"
+    }

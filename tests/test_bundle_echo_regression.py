@@ -22,11 +22,13 @@ from monai.bundle import ckpt_export, download, load, onnx_export, verify_metada
 
 BUNDLE = "afpe_echo_regression"
 CONFIGS = BUNDLES / BUNDLE / "configs"
-# 24 videos of 32x32 pixels (18 train, 3 val, 3 test), a two-layer network with 16 tokens per clip
+# 24 videos of 32x32 pixels (18 train, 3 val, 3 test; 4.4-5.6 mm pixels, resampled to 5 mm), a two-layer
+# network with 16 tokens per clip
 TINY = {
     "num_samples": 24,
     "synthetic_frame_size": 32,
     "frame_size": 32,
+    "fixed_pixel_spacing": 5.0,
     "batch_size": 6,
     "max_epochs": 2,
     "val_interval": 1,
@@ -87,13 +89,13 @@ def test_train_writes_data_and_checkpoints(trained):
     # the regression head starts in normalised units: output_scale is the training std of the EF
     train_ef = torch.tensor([float(r["EF"]) for r in rows if r["Split"] == "TRAIN"], dtype=torch.float64)
     assert float(last["model"]["output_scale"]) == pytest.approx(float(train_ef.std(unbiased=False)), rel=1e-5)
-    # the spacing contract: (clip period / fps, pixel spacing, pixel spacing) of the training clips, 32-pixel frames
+    # the spacing contract: every video was resampled to 30 fps and 5 mm pixels (from 30-60 fps and 4.4-5.6 mm),
+    # so every clip the network saw had frames 3 / 30 s apart and 5 mm pixels, 32-pixel frames
     contract = json.loads((root / "models" / "spacing_contract.json").read_text())
     train_rows = [r for r in rows if r["Split"] == "TRAIN"]
-    dt = [4.0 / float(r["FPS"]) for r in train_rows]
-    pixel = [float(r["PixelSpacing"]) for r in train_rows]
-    assert contract["min"] == pytest.approx([min(dt), min(pixel), min(pixel)], rel=1e-4)
-    assert contract["max"] == pytest.approx([max(dt), max(pixel), max(pixel)], rel=1e-4)
+    assert len({r["FPS"] for r in train_rows}) > 1 and len({r["PixelSpacing"] for r in train_rows}) > 1
+    assert contract["min"] == pytest.approx([0.1, 5.0, 5.0], rel=1e-4)
+    assert contract["max"] == pytest.approx([0.1, 5.0, 5.0], rel=1e-4)
     assert contract["units"] == ["s", "mm", "mm"] and contract["image_size"] == [16, 32, 32]
     assert contract["samples"] == iterations * TINY["batch_size"]
 
@@ -207,12 +209,15 @@ def test_inference_on_ultrasound_cine_dicom(trained, tmp_path):
         writer.writerows([dict(r, FileName=r["FileName"] + ".dcm", PixelSpacing="999") for r in rows])
     shutil.copytree(root / "models", tmp_path / "models")
     overrides = dict(INFER_TINY, dataset_format="dicom", infer_split="all")
+    # spacing from the DICOM (frame time, calibrated region), not from the CSV column; seen without the
+    # resampling (which makes every clip's spacing 0.1 s and fixed_pixel_spacing)
+    native = bundle_workflow(BUNDLE, ["inference.json", "baselines/native.json"], "infer", tmp_path, **overrides)
+    native.initialize()
+    expected = [4.0 / float(rows[0]["FPS"]), float(rows[0]["PixelSpacing"]), float(rows[0]["PixelSpacing"])]
+    torch.testing.assert_close(native.dataset[0]["image_spacing"], torch.tensor(expected), rtol=1e-3, atol=0)
     workflow = bundle_workflow(BUNDLE, ["inference.json"], "infer", bundle_root=tmp_path, **overrides)
     workflow.initialize()
-    item = workflow.dataset[0]
-    # spacing from the DICOM (frame time, calibrated region), not from the CSV column
-    expected = [4.0 / float(rows[0]["FPS"]), float(rows[0]["PixelSpacing"]), float(rows[0]["PixelSpacing"])]
-    torch.testing.assert_close(item["image_spacing"], torch.tensor(expected), rtol=1e-3, atol=0)
+    torch.testing.assert_close(workflow.dataset[0]["image_spacing"], torch.tensor([0.1, 5.0, 5.0]), rtol=1e-4, atol=0)
     workflow.run()
     workflow.finalize()
     assert set(read_predictions(tmp_path / "eval" / "predictions.csv", header=True)) == {
