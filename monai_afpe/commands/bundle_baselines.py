@@ -7,7 +7,7 @@ and frequency draw; the data stay those of ``data_seed``) and evaluates on the t
 metrics, the log and the wall time go to ``<bundle>/baselines/<arm>/seed<k>/``. A run whose
 ``eval/metrics.csv`` holds test metrics (``test_*``; training writes its validation metrics to the same
 file) is kept, so an interrupted table resumes where it stopped. Arms compose with ``+``:
-``afpe_resample+class_token`` merges ``afpe_resample.json`` and then ``class_token.json``, so one change can
+``native+mean_pooling`` merges ``native.json`` and then ``mean_pooling.json``, so one change can
 be tried on top of another without a file that repeats both. Arguments after
 ``--`` go to every ``python -m monai.bundle run`` unchanged (e.g. ``-- --max_epochs 2 --num_samples 48``
 for a smoke test).
