@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from monai_afpe.experiments.figures import save_figure
+
 __all__ = ["FINETUNE_TEST_SET", "finetune_sizes", "finetune_table", "plot_finetune_curve", "finetune_section"]
 
 FINETUNE_TEST_SET = re.compile(r"^(finetune|scratch)-(\d+)$")
@@ -96,11 +98,7 @@ def plot_finetune_curve(rows: Sequence[dict], metric: str, path: Path | str, lab
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:  # none when every value is undefined (AUROC of a one-class test set)
         ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def finetune_section(rows: Sequence[dict], metric: str, output_dir: Path | str, label: str = "") -> list[str]:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from monai_afpe.experiments.figures import save_figure
+
 __all__ = ["scale_ratio", "per_label_names", "ordered_arms", "per_label_table", "plot_per_label", "per_label_section"]
 
 
@@ -112,11 +114,7 @@ def plot_per_label(
     axes[0][0].set_ylabel(label or metric)
     if axes[0][0].get_legend_handles_labels()[0]:
         axes[0][0].legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def per_label_section(rows: Sequence[dict], metric: str, output_dir: Path | str, label: str = "") -> list[str]:

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from monai_afpe.experiments.config import PrimaryComparison
+from monai_afpe.experiments.figures import save_figure
 from monai_afpe.experiments.finetune_curve import finetune_section
 from monai_afpe.experiments.per_label import per_label_section
 from monai_afpe.experiments.statistics import (
@@ -832,17 +833,6 @@ def statistics_note(
     )
 
 
-def _save_figure(fig, path: Path | str) -> Path:
-    """Lay out, write and close ``fig``; return its path."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def plot_metric(rows: Sequence[dict], metric: str, path: Path | str, title: str = "") -> Path:
     """Per condition (and test set): every seed as a dot and the mean ± sd per arm."""
     import matplotlib.pyplot as plt
@@ -874,7 +864,7 @@ def plot_metric(rows: Sequence[dict], metric: str, path: Path | str, title: str 
     axes[0][0].set_ylabel(metric_label(metric))
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def _plot_paired(
@@ -916,7 +906,7 @@ def _plot_paired(
         ax.set_xlabel(f"Δ {metric_label(metric)} vs {reference}", fontsize=8)
         ax.set_title(_panel_title(condition, test, conditions, tests), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_paired_differences(

@@ -24,6 +24,7 @@ import numpy as np
 from monai_afpe.experiments.arms import build_network, model_options, resolve_scales
 from monai_afpe.experiments.augmentation import spacing_augmentation
 from monai_afpe.experiments.config import ArmConfig, ConfigError, ExperimentConfig
+from monai_afpe.experiments.figures import save_figure
 from monai_afpe.experiments.runner import DataCache, run_benchmark
 from monai_afpe.experiments.training import METRIC_DIRECTIONS, PRIMARY_METRICS, train_and_evaluate
 
@@ -189,8 +190,4 @@ def plot_search(
     ax.set_ylabel(f"validation {metric}")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
