@@ -158,7 +158,7 @@ def test_networks_are_built_per_arm():
             {"name": "a", "pos_embed": "sincos"},
             "ct_segmentation",
             {},
-            r"arm 'a': network 'afpe_vit' learns classification and regression, but data source 'ct_segmentation' is a "
+            r"arm 'a': network 'afpe_vit' learns classification, multilabel, regression, but data source 'ct_segmentation' is a "
             r"segmentation task; networks for it: afpe_unetr, monai_unetr",
         ),
         (

@@ -154,7 +154,7 @@ def build_network(
 
     if data.task not in NETWORK_TASKS[arm.network]:
         raise ValueError(
-            f"arm {arm.name!r}: network {arm.network!r} learns {' and '.join(NETWORK_TASKS[arm.network])}, "
+            f"arm {arm.name!r}: network {arm.network!r} learns {', '.join(NETWORK_TASKS[arm.network])}, "
             f"the data's task is {data.task!r}."
         )
     options = model_options(config, condition_model, arm.model, arm.network)

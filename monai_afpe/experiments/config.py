@@ -994,7 +994,7 @@ def _check_networks(config: ExperimentConfig) -> None:
             fitting = [n for n, tasks in NETWORK_TASKS.items() if task in tasks]
             _fail(
                 f"{at}.network",
-                f"arm {arm.name!r}: network {arm.network!r} learns {' and '.join(NETWORK_TASKS[arm.network])}, but data "
+                f"arm {arm.name!r}: network {arm.network!r} learns {', '.join(NETWORK_TASKS[arm.network])}, but data "
                 f"source {source!r} is a {task} task; networks for it: {', '.join(fitting)}.",
             )
         if task == "segmentation" and arm.augment is not None:
