@@ -541,6 +541,19 @@ def _decathlon_reader(label_paths: bool) -> Callable[[Path, str], list[dict]]:
     return read
 
 
+def _generator_arguments(options: Mapping, num_samples: int, **specific) -> dict:
+    """The arguments of a synthetic source's generator: ``num_samples`` (default as given), ``seed``,
+    ``fractions``, the source's own ``specific`` options, and last the config's ``generator`` mapping, which
+    overrides any of them."""
+    return {
+        "num_samples": int(options.get("num_samples", num_samples)),
+        "seed": int(options.get("seed", 0)),
+        **specific,
+        "fractions": tuple(options.get("fractions", (0.7, 0.15, 0.15))),
+        **dict(options.get("generator") or {}),
+    }
+
+
 def _generated_items(
     name: str,
     generate: Callable[..., Any],
@@ -620,15 +633,13 @@ def _load_organ_shapes(
     from monai_afpe.transforms import ExtractSpacingd
 
     protocol = options.get("protocol", "stride")
-    arguments = {
-        "num_samples": int(options.get("num_samples", 600)),
-        "seed": int(options.get("seed", 0)),
-        "protocol": protocol,
-        "spatial_size": options.get("spatial_size", 32),
-        "fractions": tuple(options.get("fractions", (0.7, 0.15, 0.15))),
+    arguments = _generator_arguments(
+        options,
+        600,
+        protocol=protocol,
+        spatial_size=options.get("spatial_size", 32),
         **({"anisotropy": int(options.get("anisotropy", 4))} if protocol == "stride" else {}),
-        **dict(options.get("generator") or {}),
-    }
+    )
     splits, drawn, folder = _generated_items(
         "organ_shapes",
         generate_organ_shapes,
@@ -670,13 +681,9 @@ def _load_ct_segmentation(
     from monai_afpe.networks.nets.afpe_unetr import UNETR_PATCH_SIZE
     from monai_afpe.transforms import ExtractSpacingd
 
-    arguments = {
-        "num_samples": int(options.get("num_samples", 120)),
-        "seed": int(options.get("seed", 0)),
-        "spatial_size": [int(s) for s in ensure_tuple_rep(options.get("spatial_size", (64, 64, 32)), 3)],
-        "fractions": tuple(options.get("fractions", (0.7, 0.15, 0.15))),
-        **dict(options.get("generator") or {}),
-    }
+    arguments = _generator_arguments(
+        options, 120, spatial_size=[int(s) for s in ensure_tuple_rep(options.get("spatial_size", (64, 64, 32)), 3)]
+    )
     if resample is not None:
         size_key, input_size = "resample.spatial_size", resample["spatial_size"]
     else:
@@ -739,13 +746,7 @@ def _load_chest_xray(
     from monai_afpe.transforms import ExtractSpacingd, SetPixelSpacingd
 
     image_format = options.get("format", "dicom")
-    arguments = {
-        "num_samples": int(options.get("num_samples", 600)),
-        "seed": int(options.get("seed", 0)),
-        "formats": [image_format],
-        "fractions": tuple(options.get("fractions", (0.7, 0.15, 0.15))),
-        **dict(options.get("generator") or {}),
-    }
+    arguments = _generator_arguments(options, 600, formats=[image_format])
     column = "Path" if image_format == "dicom" else "PNG"
 
     def read(labels_csv: Path, split: str) -> list[dict]:
@@ -826,15 +827,13 @@ def _load_echo(options: dict, cache_dir: Path, test_sets: Mapping[str, Mapping],
     from monai_afpe.data.synthetic.echo import generate_echo
     from monai_afpe.transforms import image_spacing
 
-    arguments = {
-        "num_samples": int(options.get("num_samples", 600)),
-        "seed": int(options.get("seed", 0)),
-        "frame_size": options.get("frame_size", 32),
-        "num_frames": int(options.get("num_frames", 128)),
-        "fps_range": tuple(options.get("fps_range", (48, 52))),
-        "fractions": tuple(options.get("fractions", (0.7, 0.15, 0.15))),
-        **dict(options.get("generator") or {}),
-    }
+    arguments = _generator_arguments(
+        options,
+        600,
+        frame_size=options.get("frame_size", 32),
+        num_frames=int(options.get("num_frames", 128)),
+        fps_range=tuple(options.get("fps_range", (48, 52))),
+    )
     folder = _cache_folder(cache_dir, "echo", arguments)
     if not (folder / "FileList.csv").is_file():
         generate_echo(folder, progress=progress, **arguments)
