@@ -541,6 +541,21 @@ def _decathlon_reader(label_paths: bool) -> Callable[[Path, str], list[dict]]:
     return read
 
 
+def _stacked_splits(
+    splits: Sequence[list[dict]], drawn: Mapping[str, list[dict] | None], transform, labels_as: Callable
+) -> tuple[Split, Split, dict[str, Split], float]:
+    """Train, validation and test sets stacked through ``transform`` (labels converted by ``labels_as``), the
+    extra test sets of ``drawn`` (``None``: the test split itself), and the mean load seconds per sample."""
+
+    def split(items: list[dict]) -> tuple[Split, float]:
+        images, labels, spacing, seconds = _stack_items(items, transform)
+        return Split(images, labels_as(labels), spacing), seconds
+
+    (train, s1), (validation, s2), (test, s3) = (split(items) for items in splits)
+    tests = {name: test if items is None else split(items)[0] for name, items in drawn.items()}
+    return train, validation, tests, float(np.mean([s1, s2, s3]))
+
+
 def _generator_arguments(options: Mapping, num_samples: int, **specific) -> dict:
     """The arguments of a synthetic source's generator: ``num_samples`` (default as given), ``seed``,
     ``fractions``, the source's own ``specific`` options, and last the config's ``generator`` mapping, which
@@ -717,12 +732,7 @@ def _load_ct_segmentation(
         ]
     )
 
-    def split(items: list[dict]) -> tuple[Split, float]:
-        images, labels, spacing, seconds = _stack_items(items, transform)
-        return Split(images, labels.round().long(), spacing), seconds
-
-    (train, s1), (validation, s2), (test, s3) = (split(items) for items in splits)
-    tests = {name: test if items is None else split(items)[0] for name, items in drawn.items()}
+    train, validation, tests, seconds = _stacked_splits(splits, drawn, transform, lambda y: y.round().long())
     return ExperimentData(
         task="segmentation",
         num_outputs=len(CT_SEGMENTATION_LABELS),
@@ -731,7 +741,7 @@ def _load_ct_segmentation(
         tests=tests,
         input_size=input_size,
         class_names=tuple(CT_SEGMENTATION_LABELS[k] for k in sorted(CT_SEGMENTATION_LABELS)),
-        info={"data_dir": str(folder), "load_seconds_per_sample": float(np.mean([s1, s2, s3]))},
+        info={"data_dir": str(folder), "load_seconds_per_sample": seconds},
     )
 
 
@@ -770,12 +780,7 @@ def _load_chest_xray(
         ]
     )
 
-    def split(items: list[dict]) -> tuple[Split, float]:
-        images, labels, spacing, seconds = _stack_items(items, transform)
-        return Split(images, labels.float(), spacing), seconds
-
-    (train, s1), (validation, s2), (test, s3) = (split(items) for items in splits)
-    tests = {name: test if items is None else split(items)[0] for name, items in drawn.items()}
+    train, validation, tests, seconds = _stacked_splits(splits, drawn, transform, lambda y: y.float())
     return ExperimentData(
         task="multilabel",
         num_outputs=len(CHEST_XRAY_LABELS),
@@ -784,7 +789,7 @@ def _load_chest_xray(
         tests=tests,
         input_size=tuple(train.images.shape[2:]),
         class_names=tuple(CHEST_XRAY_LABELS),
-        info={"data_dir": str(folder), "load_seconds_per_sample": float(np.mean([s1, s2, s3]))},
+        info={"data_dir": str(folder), "load_seconds_per_sample": seconds},
     )
 
 
