@@ -1,4 +1,5 @@
-"""What the four bundles log, read from their configs: the same choices everywhere (runs are in the bundle tests)."""
+"""What the four bundles log and how their multi-GPU runs end, read from their configs: the same choices everywhere
+(runs are in the bundle tests)."""
 
 import pytest
 from bundle_helpers import config_paths
@@ -69,3 +70,16 @@ def test_multi_gpu_configs_log_on_rank_0_only_and_alike():
         assert {"$import logging", "$import torch.distributed as dist"} <= set(config.get("imports")), bundle
         assert config.get("train#dataset#progress") == "$@rank == 0", bundle
         assert config.get("validate#dataset").get("progress", True) in (False, "$@rank == 0"), bundle
+
+
+@pytest.mark.parametrize("bundle", BUNDLES)
+@pytest.mark.parametrize("workflow", ["train", "evaluate"])
+def test_multi_gpu_ranks_meet_before_the_process_group_is_destroyed(bundle, workflow):
+    """A rank that destroys its gloo group while another still works can abort at exit (SIGABRT, "terminate called
+    without an active exception"): every rank waits at a barrier first, and destroying is the last step."""
+    configs = ["train.json"] + (["evaluate.json"] if workflow == "evaluate" else []) + [f"multi_gpu_{workflow}.json"]
+    finalize = parsed(bundle, *configs).get("finalize")
+    assert finalize[-2:] == [
+        "$dist.is_initialized() and dist.barrier()",
+        "$dist.is_initialized() and dist.destroy_process_group()",
+    ], bundle
