@@ -8,14 +8,47 @@ import pytest
 import torch
 from monai.bundle import ConfigParser
 
+from monai_afpe.data.synthetic import CHEST_XRAY_LABELS
+
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
-RECIPE = ("max_epochs", "batch_size", "learning_rate", "num_samples", "data_seed")
-# bundle -> tiny network sizes, input shape, spacing
+RECIPE = ("max_epochs", "batch_size", "learning_rate", "num_samples", "data_seed", "spatial_size", "patch_size")
+# bundle -> tiny network sizes, input shape, per-sample spacing, outputs of the network
 TINY = {
-    "afpe_echo_regression": ({"hidden_size": 24, "mlp_dim": 32, "num_layers": 1, "num_heads": 2}, (16, 64, 64)),
-    "afpe_unetr_ct_segmentation": ({"feature_size": 4, "hidden_size": 24, "mlp_dim": 32, "num_heads": 2}, (64, 64, 32)),
+    "afpe_ct_classification": (
+        {"hidden_size": 24, "num_layers": 1, "num_heads": 2},
+        (32, 32, 32),
+        [[0.7, 0.7, 3.0], [1.1, 1.1, 1.5]],
+        6,
+    ),
+    "afpe_cxr_multilabel": (
+        {"hidden_size": 24, "num_layers": 1, "num_heads": 2},
+        (64, 64),
+        [[0.6, 0.7], [1.1, 1.0]],
+        len(CHEST_XRAY_LABELS),
+    ),
+    "afpe_echo_regression": (
+        {"hidden_size": 24, "mlp_dim": 32, "num_layers": 1, "num_heads": 2},
+        (16, 64, 64),
+        [[0.1, 2.5, 2.5], [0.07, 2.2, 2.2]],
+        1,
+    ),
+    "afpe_unetr_ct_segmentation": (
+        {"feature_size": 4, "hidden_size": 24, "mlp_dim": 32, "num_heads": 2},
+        (64, 64, 32),
+        [[1.0, 1.0, 3.5], [0.8, 0.8, 2.0]],
+        5,
+    ),
 }
 EXPECTED = {
+    **{
+        (bundle, arm): expected
+        for bundle in ("afpe_ct_classification", "afpe_cxr_multilabel")
+        for arm, expected in {
+            "sincos": ("AFPEViT", "sincos", None, False),
+            "sincos_spacing_embedding": ("AFPEViT", "sincos", "cls", False),
+            "monai_vit_resample": ("MonaiViTClassifier", None, None, True),
+        }.items()
+    },
     ("afpe_echo_regression", "sincos"): ("AFPEViT", "sincos", None, True),
     ("afpe_echo_regression", "sincos_spacing_embedding"): ("AFPEViT", "sincos", "tokens", True),
     ("afpe_echo_regression", "monai_vit_resample"): ("MonaiViTClassifier", None, None, True),
@@ -44,7 +77,7 @@ def test_every_override_file_is_covered():
 @pytest.mark.parametrize("bundle, arm", sorted(EXPECTED))
 def test_override_changes_only_the_use_of_spacing(bundle, arm):
     network, pos_embed, spacing_embedding, resamples = EXPECTED[bundle, arm]
-    sizes, shape = TINY[bundle]
+    sizes, shape, spacing, outputs = TINY[bundle]
     parser = parser_for(bundle, "train.json", f"baselines/{arm}.json")
     shipped = parser_for(bundle, "train.json")
     for key in RECIPE:
@@ -54,15 +87,18 @@ def test_override_changes_only_the_use_of_spacing(bundle, arm):
             parser[f"network_def#{key}"] = value
     net = parser.get_parsed_content("network_def")
     assert type(net).__name__ == network
+
+    def resolved(key: str):
+        return parser.get_parsed_content(f"network_def#{key}") if key in parser.get("network_def") else None
+
     if pos_embed is not None:
-        assert parser.get("network_def#pos_embed") == pos_embed
-    assert parser.get("network_def").get("spacing_embedding") == spacing_embedding
-    spacing = torch.tensor([[0.1, 2.5, 2.5], [0.07, 2.2, 2.2]])
+        assert resolved("pos_embed") == pos_embed
+    assert resolved("spacing_embedding") == spacing_embedding
     with torch.no_grad():
-        out = net(torch.randn(2, 1, *shape), spacing=spacing)
-    assert out.shape[0] == 2
-    grid = json.dumps(parser.get("fixed_grid" if bundle == "afpe_echo_regression" else "load_transforms"))
-    assert ("resample_frame_rate" in grid or "Spacingd" in grid) == resamples
+        out = net(torch.randn(2, 1, *shape), spacing=torch.tensor(spacing))
+    assert out.shape[:2] == (2, outputs)
+    grid = parser.get("fixed_grid" if bundle == "afpe_echo_regression" else "load_transforms")
+    assert any(transform["_target_"] == "Spacingd" for transform in grid) == resamples
 
 
 @pytest.mark.parametrize(

@@ -421,38 +421,6 @@ def test_multi_gpu_evaluate_torchrun_gloo_gives_the_single_process_metrics(train
     ).read_text()
 
 
-@pytest.mark.parametrize(
-    "baseline, network, spacing_embedding, resamples",
-    [
-        ("sincos", "AFPEViT", None, False),
-        ("sincos_spacing_embedding", "AFPEViT", "cls", False),
-        ("monai_vit_resample", "MonaiViTClassifier", None, True),
-    ],
-)
-def test_baseline_overrides_change_only_the_use_of_spacing(baseline, network, spacing_embedding, resamples):
-    from monai.bundle import ConfigParser
-
-    parser = ConfigParser()
-    parser.read_config([str(CONFIGS / "train.json"), str(CONFIGS / "baselines" / f"{baseline}.json")])
-    parser.update({"bundle_root": ".", "hidden_size": 24, "num_layers": 1, "num_heads": 2})  # sincos: divisible by 6
-    net = parser.get_parsed_content("network_def")
-    assert type(net).__name__ == network
-    assert (
-        getattr(net, "spacing_embedding", None) is None
-        if spacing_embedding is None
-        else net.spacing_embedding.target == spacing_embedding
-    )
-    spacing = torch.tensor([[0.7, 0.7, 3.0], [1.1, 1.1, 1.5]])
-    with torch.no_grad():
-        assert net(torch.randn(2, 1, 32, 32, 32), spacing=spacing).shape == (2, NUM_CLASSES)
-    targets = [t["_target_"] for t in parser.get("load_transforms")]
-    assert ("Spacingd" in targets) == resamples
-    shipped = ConfigParser()
-    shipped.read_config(str(CONFIGS / "train.json"))
-    for key in ("max_epochs", "batch_size", "learning_rate", "num_samples", "spatial_size", "patch_size"):
-        assert parser.get(key) == shipped.get(key)  # same recipe and budget
-
-
 def test_training_batches_are_augmented_after_collation_and_leave_the_cache_unchanged(trained):
     root, _ = trained
     workflow = bundle_workflow(BUNDLE, ["train.json"], "train", bundle_root=root, **TINY)

@@ -308,32 +308,6 @@ def test_metadata_network_input_output_and_torchscript_export(trained, tmp_path)
     assert not torch.allclose(exported(x, spacing)[0], exported(x, spacing.flip(0))[0])
 
 
-@pytest.mark.parametrize(
-    "baseline, network, spacing_embedding, resamples",
-    [
-        ("sincos", "AFPEViT", None, False),
-        ("sincos_spacing_embedding", "AFPEViT", "cls", False),
-        ("monai_vit_resample", "MonaiViTClassifier", None, True),
-    ],
-)
-def test_baseline_overrides_change_only_the_use_of_spacing(baseline, network, spacing_embedding, resamples):
-    parser = ConfigParser()
-    parser.read_config([str(CONFIGS / "train.json"), str(CONFIGS / "baselines" / f"{baseline}.json")])
-    parser.update({"bundle_root": ".", "hidden_size": 24, "num_layers": 1, "num_heads": 2})
-    net = parser.get_parsed_content("network_def")
-    assert type(net).__name__ == network
-    assert (
-        getattr(net, "spacing_embedding", None) is None
-        if spacing_embedding is None
-        else net.spacing_embedding.target == spacing_embedding
-    )
-    with torch.no_grad():
-        out = net(torch.randn(2, 1, 64, 64), spacing=torch.tensor([[0.6, 0.7], [1.1, 1.0]]))
-    assert out.shape == (2, len(CHEST_XRAY_LABELS))
-    targets = [t["_target_"] for t in parser.get("load_transforms")]
-    assert ("Spacingd" in targets) == resamples and "Resized" in targets
-
-
 @pytest.mark.slow
 def test_finetune_to_another_label_set_keeps_everything_but_the_head(trained, tmp_path):
     root, _ = trained
