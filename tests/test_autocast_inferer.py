@@ -1,11 +1,13 @@
 """AutocastInferer: bfloat16 compute on CPU inside MONAI engines, float32 outputs, a switch that changes nothing."""
 
+import logging
+
 import pytest
 import torch
 from monai.engines import SupervisedTrainer
 from monai.inferers import SimpleInferer
 
-from monai_afpe.inferers import AutocastInferer, ClipAveragingInferer
+from monai_afpe.inferers import AutocastInferer, ClipAveragingInferer, computes_natively_in
 
 
 def _matmul_dtypes(net):
@@ -82,3 +84,30 @@ def test_outputs_in_containers_and_bad_arguments():
         AutocastInferer(dtype="float64")
     with pytest.raises(ValueError, match="inferer must be a callable MONAI inferer, got int"):
         AutocastInferer(inferer=3)
+
+
+def test_auto_follows_the_device_and_says_what_it_chose(tiny_vit, monkeypatch, caplog):
+    torch.manual_seed(0)
+    net = tiny_vit(1, 16, 8, num_classes=3).eval()
+    x, spacing = torch.randn(2, 1, 16, 16, 16), torch.tensor([[1.0, 1.0, 3.0], [0.8, 0.8, 5.0]])
+    seen = _matmul_dtypes(net)
+    for native, expected in ((True, torch.bfloat16), (False, torch.float32)):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda native=native: native)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+        assert computes_natively_in("cpu", torch.bfloat16) is native
+        inferer = AutocastInferer(enabled="auto")
+        seen.clear()
+        with caplog.at_level(logging.INFO, logger="monai_afpe.inferers.autocast"), torch.no_grad():
+            out = inferer(x, net, spacing=spacing)
+            inferer(x, net, spacing=spacing)
+        assert set(seen) == {expected} and out.dtype == torch.float32
+        messages = [r.getMessage() for r in caplog.records if "enabled='auto'" in r.getMessage()]
+        assert messages == [f"AutocastInferer(enabled='auto'): {str(expected).removeprefix('torch.')} on cpu."]
+        caplog.clear()
+    assert computes_natively_in("meta", torch.bfloat16) is False
+
+
+def test_enabled_takes_flags_from_configs_and_refuses_other_words():
+    assert AutocastInferer(enabled="false").enabled is False and AutocastInferer(enabled=" Auto ").enabled == "auto"
+    with pytest.raises(ValueError, match=r"enabled must be true, false or 'auto', got 'sometimes'"):
+        AutocastInferer(enabled="sometimes")

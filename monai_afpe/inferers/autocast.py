@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -11,9 +12,35 @@ from monai.utils import look_up_option
 
 from monai_afpe.validation import check_flag
 
-__all__ = ["AUTOCAST_DTYPES", "AutocastInferer"]
+__all__ = ["AUTOCAST_DTYPES", "AutocastInferer", "computes_natively_in"]
 
 AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+logger = logging.getLogger(__name__)
+
+
+def computes_natively_in(device: torch.device | str, dtype: torch.dtype) -> bool:
+    """Whether ``device`` has matrix units for ``dtype``, so that autocasting to it is faster than float32.
+
+    CUDA: bfloat16 where ``torch.cuda.is_bf16_supported()`` (Ampere and later), float16 always. CPU:
+    bfloat16 with AVX512-BF16 or AMX, float16 with AMX-FP16 (what oneDNN uses); without them PyTorch emulates
+    the type and a step is slower than in float32. Any other device: False.
+
+    Args:
+        device: the device the inputs are on.
+        dtype: ``torch.bfloat16`` or ``torch.float16``.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return dtype == torch.float16 or torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    probes = (
+        ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        if dtype == torch.bfloat16
+        else ("_is_amx_fp16_supported",)
+    )
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
 
 
 class AutocastInferer(Inferer):
@@ -32,7 +59,9 @@ class AutocastInferer(Inferer):
     Args:
         inferer: the inferer to wrap (default: ``SimpleInferer()``).
         dtype: ``"bfloat16"`` (default) or ``"float16"``.
-        enabled: False runs the wrapped inferer unchanged (so a config can switch precision with one key).
+        enabled: False runs the wrapped inferer unchanged (so a config can switch precision with one key);
+            ``"auto"`` autocasts where the inputs' device computes in ``dtype`` natively
+            (:func:`computes_natively_in`) and runs in float32 elsewhere, logging the choice once per device.
 
     Example::
 
@@ -40,18 +69,38 @@ class AutocastInferer(Inferer):
         logits = inferer(image, network, spacing=spacing)  # float32, computed in bfloat16
 
     Raises:
-        ValueError: an unknown ``dtype``, or an ``inferer`` that is not callable.
+        ValueError: an unknown ``dtype``, an ``enabled`` other than true, false or ``"auto"``, or an ``inferer``
+            that is not callable.
     """
 
-    def __init__(self, inferer: Inferer | None = None, dtype: str = "bfloat16", enabled: bool = True) -> None:
+    def __init__(self, inferer: Inferer | None = None, dtype: str = "bfloat16", enabled: bool | str = True) -> None:
         if inferer is not None and not callable(inferer):
             raise ValueError(f"inferer must be a callable MONAI inferer, got {type(inferer).__name__}.")
         self.inferer = SimpleInferer() if inferer is None else inferer
         self.dtype = look_up_option(dtype, AUTOCAST_DTYPES)
-        self.enabled = check_flag(enabled, "enabled")
+        self.enabled: bool | str
+        if isinstance(enabled, str) and enabled.strip().lower() == "auto":
+            self.enabled = "auto"
+        else:
+            try:
+                self.enabled = check_flag(enabled, "enabled")
+            except ValueError:
+                raise ValueError(f"enabled must be true, false or 'auto', got {enabled!r}.") from None
+        self._auto_choices: dict[str, bool] = {}
+
+    def autocasts_on(self, device: torch.device) -> bool:
+        """Whether inputs on ``device`` run under autocast (``enabled``, or the ``"auto"`` choice for it)."""
+        if self.enabled != "auto":
+            return bool(self.enabled)
+        key = str(device)
+        if key not in self._auto_choices:
+            self._auto_choices[key] = computes_natively_in(device, self.dtype)
+            precision = str(self.dtype).removeprefix("torch.") if self._auto_choices[key] else "float32"
+            logger.info(f"AutocastInferer(enabled='auto'): {precision} on {key}.")
+        return self._auto_choices[key]
 
     def __call__(self, inputs: torch.Tensor, network: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self.enabled:
+        if not self.autocasts_on(inputs.device):
             return self.inferer(inputs, network, *args, **kwargs)
         with torch.autocast(inputs.device.type, dtype=self.dtype):
             outputs = self.inferer(inputs, network, *args, **kwargs)
