@@ -31,6 +31,7 @@ from bundle_helpers import (
 from monai.data import list_data_collate
 
 from monai_afpe.commands.report import read_metrics
+from monai_afpe.inferers import AutocastInferer
 
 BUNDLE = "afpe_ct_classification"
 CONFIGS = BUNDLES / BUNDLE / "configs"
@@ -167,9 +168,10 @@ def test_inference_writes_the_networks_probabilities(trained):
     item = train.parser.get_parsed_content("validate#preprocessing")(
         {**first, "image": str(root / "data" / first["image"])}
     )
+    inferer = AutocastInferer(enabled=train.parser.get("bf16"))  # the bundle's precision ("auto" by default)
     with torch.no_grad():
-        expected = network.eval()(item["image"][None].as_tensor(), spacing=item["image_spacing"][None]).softmax(-1)[0]
-    torch.testing.assert_close(probabilities[0], expected, atol=1e-5, rtol=1e-4)
+        logits = inferer(item["image"][None].as_tensor(), network.eval(), spacing=item["image_spacing"][None])
+    torch.testing.assert_close(probabilities[0], logits.softmax(-1)[0], atol=1e-5, rtol=1e-4)
 
 
 def test_inference_on_unlabelled_images_from_a_folder_or_a_csv(trained, tmp_path):
