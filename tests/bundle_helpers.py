@@ -6,12 +6,14 @@ the repository; the configs themselves are read from ``bundles/<name>/configs``.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from monai.bundle import ConfigWorkflow
@@ -47,6 +49,21 @@ def run_workflow(workflow: ConfigWorkflow) -> ConfigWorkflow:
     workflow.run()
     workflow.finalize()
     return workflow
+
+
+def train_evaluate_and_infer(run: Callable[..., ConfigWorkflow], root: Path) -> tuple[Path, ConfigWorkflow]:
+    """Train (``train.json``), evaluate (``train.json`` + ``evaluate.json``) and infer (``inference.json``) in
+    ``root`` with a test file's ``run(configs, workflow_type, root)``; the training workflow comes back."""
+    train = run(["train.json"], "train", root)
+    run(["train.json", "evaluate.json"], "infer", root)
+    run(["inference.json"], "infer", root)
+    return root, train
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    """The non-empty rows of a CSV file, header included."""
+    with open(path, newline="") as f:
+        return [row for row in csv.reader(f) if row]
 
 
 def run_command(*args: str, cwd: Path | None = None, timeout: float = 600) -> str:

@@ -6,7 +6,6 @@ folder, so nothing is written into the repository.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import re
@@ -22,11 +21,13 @@ from bundle_helpers import (
     BUNDLES,
     bundle_workflow,
     logged_iterations,
+    read_rows,
     run_command,
     run_logged,
     run_torchrun,
     run_workflow,
     tensorboard_events,
+    train_evaluate_and_infer,
 )
 from monai.data import list_data_collate
 
@@ -56,19 +57,10 @@ def datalist(root: Path, split: str, folder: str = "data") -> list[dict]:
     return json.loads((root / folder / "datalist.json").read_text())[split]
 
 
-def read_rows(path: Path) -> list[list[str]]:
-    with open(path, newline="") as f:
-        return [row for row in csv.reader(f) if row]
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A bundle root after one tiny training run, evaluation and inference."""
-    root = tmp_path_factory.mktemp("ct_classification")
-    train = run(["train.json"], "train", root)
-    run(["train.json", "evaluate.json"], "infer", root)
-    run(["inference.json"], "infer", root)
-    return root, train
+    return train_evaluate_and_infer(run, tmp_path_factory.mktemp("ct_classification"))
 
 
 def test_train_generates_data_and_writes_checkpoints(trained):

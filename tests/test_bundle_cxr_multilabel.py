@@ -6,7 +6,6 @@ nothing is written into the repository.
 
 from __future__ import annotations
 
-import csv
 import math
 import shutil
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, run_torchrun, run_workflow
+from bundle_helpers import BUNDLES, bundle_workflow, read_rows, run_torchrun, run_workflow, train_evaluate_and_infer
 from ignite.engine import Engine
 from monai.bundle import ConfigParser, ckpt_export, verify_metadata, verify_net_in_out
 from monai.metrics import compute_average_precision
@@ -48,19 +47,10 @@ def run(configs: list[str], workflow_type: str, root: Path, **override):
     return run_workflow(bundle_workflow(BUNDLE, configs, workflow_type, bundle_root=root, **{**TINY, **override}))
 
 
-def read_rows(path: Path) -> list[list[str]]:
-    with open(path, newline="") as f:
-        return [row for row in csv.reader(f) if row]
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A bundle root after one tiny training run, evaluation and inference on the generated DICOM files."""
-    root = tmp_path_factory.mktemp("cxr_multilabel")
-    train = run(["train.json"], "train", root)
-    run(["train.json", "evaluate.json"], "infer", root)
-    run(["inference.json"], "infer", root)
-    return root, train
+    return train_evaluate_and_infer(run, tmp_path_factory.mktemp("cxr_multilabel"))
 
 
 def test_train_generates_dicom_data_and_records_the_resized_spacing(trained):

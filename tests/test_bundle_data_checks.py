@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import bundle_workflow, run_workflow
+from bundle_helpers import bundle_workflow, read_rows, run_workflow
 
 from monai_afpe.data import DatasetCheckError, DatasetCheckWarning
 from monai_afpe.data.synthetic.writers import spacing_affine, write_nifti
@@ -54,11 +54,6 @@ def write_rows(path: Path, rows: list[tuple], header=("image", "label", "split")
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
-
-
-def read_rows(path: Path) -> list[list[str]]:
-    with open(path, newline="") as f:
-        return [row for row in csv.reader(f) if row]
 
 
 def parse_error(workflow, key: str) -> BaseException:
