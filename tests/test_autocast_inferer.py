@@ -107,6 +107,13 @@ def test_auto_follows_the_device_and_says_what_it_chose(tiny_vit, monkeypatch, c
     assert computes_natively_in("meta", torch.bfloat16) is False
 
 
+def test_auto_counts_emulated_cuda_bfloat16_as_not_native(monkeypatch):
+    """Before Ampere, torch.cuda.is_bf16_supported() is True by emulation only; that is slower than float32."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert computes_natively_in("cuda", torch.bfloat16) is False
+    assert computes_natively_in("cuda:0", torch.float16) is True
+
+
 def test_enabled_takes_flags_from_configs_and_refuses_other_words():
     assert AutocastInferer(enabled="false").enabled is False and AutocastInferer(enabled=" Auto ").enabled == "auto"
     with pytest.raises(ValueError, match=r"enabled must be true, false or 'auto', got 'sometimes'"):

@@ -22,7 +22,8 @@ logger = logging.getLogger(__name__)
 def computes_natively_in(device: torch.device | str, dtype: torch.dtype) -> bool:
     """Whether ``device`` has matrix units for ``dtype``, so that autocasting to it is faster than float32.
 
-    CUDA: bfloat16 where ``torch.cuda.is_bf16_supported()`` (Ampere and later), float16 always. CPU:
+    CUDA: bfloat16 on Ampere and later (``torch.cuda.is_bf16_supported`` without emulation: older GPUs can
+    run bfloat16 only emulated, slower than float32), float16 always. CPU:
     bfloat16 with AVX512-BF16 or AMX, float16 with AMX-FP16 (what oneDNN uses); without them PyTorch emulates
     the type and a step is slower than in float32. Any other device: False.
 
@@ -32,7 +33,7 @@ def computes_natively_in(device: torch.device | str, dtype: torch.dtype) -> bool
     """
     device = torch.device(device)
     if device.type == "cuda":
-        return dtype == torch.float16 or torch.cuda.is_bf16_supported()
+        return dtype == torch.float16 or torch.cuda.is_bf16_supported(including_emulation=False)
     if device.type != "cpu":
         return False
     probes = (
