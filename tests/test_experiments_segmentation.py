@@ -287,8 +287,12 @@ def test_segmentation_spacing_tiny_runs_end_to_end(run_tiny_benchmark):
         "afpeunetr-sincos",
         "afpeunetr-sincos-told",
         "monai-unetr-resample",
+        "afpeunetr-sincos-resample-fov",
     }
     assert len(rows) == len(arms) * 2 * 2  # seeds x test sets
+    tokens = {r["arm"]: r["tokens"] for r in rows}
+    # the field of view kept at 1 x 1 x 2.5 mm: 48 x 48 x 32 voxels (3 x 3 x 2 patches) against the native 2 x 2 x 1
+    assert tokens["afpeunetr-sincos-resample-fov"] == 18 and tokens["afpeunetr-physical"] == 4
     assert {r["test_set"] for r in rows} == {"test", "slices-4-6mm"}
     assert {r["network"] for r in rows if r["arm"] == "monai-unetr-resample"} == {"monai_unetr"}
     assert metrics_in(rows) == ["dice", "dice_liver", "dice_kidney", "dice_spleen", "dice_aorta", "loss"]
