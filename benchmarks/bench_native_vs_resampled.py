@@ -13,8 +13,8 @@ blocks):
     - the activations autograd saves for backward in one step (the part of memory that grows with tokens);
     - the resampling itself (MONAI ``Spacing`` + ``ResizeWithPadOrCrop``) per volume.
 
-The accuracy side of R4 is in ``docs/results/spacing_awareness`` (native arms against resample-sincos,
-which crops to 32³). Usage::
+The accuracy of the same pipelines, trained, is in ``docs/results/native_vs_resampled``
+(``configs/experiments/native_vs_resampled.yaml``). Usage::
 
     python benchmarks/bench_native_vs_resampled.py --rounds 5 --batch 32
 """
