@@ -1,5 +1,6 @@
 """Writers of small test files for the reader tests: DICOM slices and series, enhanced (any SOP class), XA, projection
-radiographs (CR, DX, MG), ultrasound cine and still DICOM, videos.
+radiographs (CR, DX, MG), ultrasound cine and still DICOM, videos; and the filter that keeps the warnings about
+the data among those a reader raised.
 
 Files written with pydicom 3 (``Dataset``, ``FileMetaDataset``, ``save_as(enforce_file_format=True)``)
 and PyAV; paths of real files shipped inside installed packages are listed too.
@@ -8,6 +9,8 @@ and PyAV; paths of real files shipped inside installed packages are listed too.
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,6 +39,20 @@ STANDARD = NIBABEL_DATA / "standard.nii.gz"  # (4, 5, 7), 1 x 3 x 2 mm
 
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 UNSET = object()  # leave a tag out
+OPTIONAL_DECODER_NOTES = "nvImageCodec|NvImgCodec"  # MONAI's notes on its optional GPU image decoder
+
+
+def data_warnings(
+    caught: list[warnings.WarningMessage],
+    ignore: str | None = None,
+    library_categories: tuple[type[Warning], ...] = (DeprecationWarning, FutureWarning),
+) -> list[warnings.WarningMessage]:
+    """The recorded warnings about the data: library deprecations (``library_categories``), MONAI's notes on its
+    optional decoders (:data:`OPTIONAL_DECODER_NOTES`) and any warning whose message matches ``ignore`` left out."""
+    pattern = OPTIONAL_DECODER_NOTES if ignore is None else f"{OPTIONAL_DECODER_NOTES}|{ignore}"
+    return [
+        w for w in caught if not issubclass(w.category, library_categories) and not re.search(pattern, str(w.message))
+    ]
 
 
 def _base(sop_class: str, rows: int, columns: int, frames: int | None = None, samples: int = 1) -> Dataset:

@@ -29,7 +29,7 @@ from pydicom.uid import (
     LegacyConvertedEnhancedPETImageStorage,
     UltrasoundMultiFrameImageStorage,
 )
-from readers_testdata import us_region, write_enhanced, write_us_image, write_xa
+from readers_testdata import data_warnings, us_region, write_enhanced, write_us_image, write_xa
 
 from monai_afpe.cli import main
 from monai_afpe.data.readers import (
@@ -270,15 +270,6 @@ EXPORTS = [
 IDS = [e.id for e in EXPORTS]
 
 
-def _data_warnings(caught) -> list[str]:
-    return [
-        str(w.message)
-        for w in caught
-        if not issubclass(w.category, (DeprecationWarning, FutureWarning))
-        and not re.search("nvImageCodec|NvImgCodec", str(w.message))
-    ]
-
-
 @pytest.mark.parametrize("export", EXPORTS, ids=IDS)
 def test_select_reader_by_sop_class(export: Export, tmp_path):
     assert type(select_reader(export.make(tmp_path))) is export.reader
@@ -295,7 +286,7 @@ def test_load_image(export: Export, tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         img = load_image(path)
-    seen = _data_warnings(caught)
+    seen = [str(w.message) for w in data_warnings(caught)]
     if export.warning is None:
         assert seen == []
     else:
