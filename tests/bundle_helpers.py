@@ -19,6 +19,9 @@ from pathlib import Path
 from monai.bundle import ConfigWorkflow
 
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
+TINY_VIT_RUN = {"max_epochs": 1, "batch_size": 8, "hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_threads": 1}
+"""Overrides for a tiny run of a ViT classification bundle (CT, chest X-ray): one epoch of batches of 8 through a
+one-block, two-head ViT 32 features wide, on one thread; a test adds the bundle's ``num_samples``."""
 
 
 def config_paths(bundle: str, *configs: str) -> list[str]:

@@ -19,6 +19,7 @@ import pytest
 import torch
 from bundle_helpers import (
     BUNDLES,
+    TINY_VIT_RUN,
     bundle_workflow,
     logged_iterations,
     read_rows,
@@ -36,15 +37,7 @@ from monai_afpe.inferers import AutocastInferer
 
 BUNDLE = "afpe_ct_classification"
 CONFIGS = BUNDLES / BUNDLE / "configs"
-TINY = {
-    "num_samples": 60,
-    "max_epochs": 1,
-    "batch_size": 8,
-    "hidden_size": 32,
-    "num_layers": 1,
-    "num_heads": 2,
-    "num_threads": 1,
-}
+TINY = {"num_samples": 60, **TINY_VIT_RUN}
 NUM_CLASSES = 6
 
 

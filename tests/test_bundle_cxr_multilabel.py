@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, read_rows, run_torchrun, run_workflow, train_evaluate_and_infer
+from bundle_helpers import (
+    BUNDLES,
+    TINY_VIT_RUN,
+    bundle_workflow,
+    read_rows,
+    run_torchrun,
+    run_workflow,
+    train_evaluate_and_infer,
+)
 from ignite.engine import Engine
 from monai.bundle import ConfigParser, ckpt_export, verify_metadata, verify_net_in_out
 from monai.metrics import compute_average_precision
@@ -30,15 +38,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*(nvImageCodec|NvImgCodec).*")
 
 BUNDLE = "afpe_cxr_multilabel"
 CONFIGS = BUNDLES / BUNDLE / "configs"
-TINY = {
-    "num_samples": 40,
-    "max_epochs": 1,
-    "batch_size": 8,
-    "hidden_size": 32,
-    "num_layers": 1,
-    "num_heads": 2,
-    "num_threads": 1,
-}
+TINY = {"num_samples": 40, **TINY_VIT_RUN}
 SCORES = ("auroc", "auprc")
 
 
