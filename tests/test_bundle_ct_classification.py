@@ -28,6 +28,7 @@ from bundle_helpers import (
     run_torchrun,
     run_workflow,
     tensorboard_events,
+    torchrun_train,
     train_evaluate_and_infer,
 )
 from monai.data import list_data_collate
@@ -378,9 +379,7 @@ def test_onnx_export(trained, tmp_path):
 @pytest.mark.slow
 def test_multi_gpu_train_torchrun_gloo(trained, tmp_path):
     root, _ = trained
-    shutil.copytree(root / "data", tmp_path / "data")
-    run_torchrun(BUNDLE, ["train.json", "multi_gpu_train.json"], tmp_path, TINY)
-    last = torch.load(tmp_path / "models" / "checkpoint_epoch=1.pt", weights_only=True)
+    last = torchrun_train(BUNDLE, root, tmp_path, TINY)
     per_rank = 48 // 2  # DistributedSampler: half of the 48 training volumes on each rank
     assert last["trainer"]["iteration"] == per_rank // TINY["batch_size"]
     assert not any(key.startswith("module.") for key in last["model"])

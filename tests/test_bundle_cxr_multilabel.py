@@ -20,6 +20,7 @@ from bundle_helpers import (
     read_rows,
     run_torchrun,
     run_workflow,
+    torchrun_train,
     train_evaluate_and_infer,
 )
 from ignite.engine import Engine
@@ -317,9 +318,7 @@ def test_finetune_to_another_label_set_keeps_everything_but_the_head(trained, tm
 @pytest.mark.slow
 def test_multi_gpu_train_and_evaluate_torchrun_gloo(trained, tmp_path):
     root, _ = trained
-    shutil.copytree(root / "data", tmp_path / "data")
-    run_torchrun(BUNDLE, ["train.json", "multi_gpu_train.json"], tmp_path, TINY)
-    last = torch.load(tmp_path / "models" / "checkpoint_epoch=1.pt", weights_only=True)
+    last = torchrun_train(BUNDLE, root, tmp_path, TINY)
     assert last["trainer"]["iteration"] == (32 // 2) // TINY["batch_size"]  # half of the 32 training images per rank
     shutil.rmtree(tmp_path / "models")
     shutil.copytree(root / "models", tmp_path / "models")
