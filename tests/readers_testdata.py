@@ -1,6 +1,6 @@
 """Writers of small test files for the reader tests: DICOM slices and series, enhanced (any SOP class), XA, projection
 radiographs (CR, DX, MG), ultrasound cine and still DICOM, videos; and the filter that keeps the warnings about
-the data among those a reader raised.
+the data among those a reader raised, and the check of ``monai-afpe info --json`` on one file.
 
 Files written with pydicom 3 (``Dataset``, ``FileMetaDataset``, ``save_as(enforce_file_format=True)``)
 and PyAV; paths of real files shipped inside installed packages are listed too.
@@ -8,6 +8,7 @@ and PyAV; paths of real files shipped inside installed packages are listed too.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -53,6 +54,40 @@ def data_warnings(
     return [
         w for w in caught if not issubclass(w.category, library_categories) and not re.search(pattern, str(w.message))
     ]
+
+
+def info_json(path: Path, capsys, error: str | None, warning: str | None, *options: str, ignore: str | None = None):
+    """Run ``monai-afpe info <path> --json <options>`` and check its exit code and standard error.
+
+    Args:
+        path: the file.
+        capsys: pytest's ``capsys`` fixture of the test.
+        error: the whole error message expected (``{p}`` stands for the path), or None for success.
+        warning: a pattern of the one warning expected (``{p}`` stands for the escaped path), or None for none.
+        options: further command-line options.
+        ignore: a pattern of lines of standard error to leave out (library notes).
+
+    Returns:
+        the file's JSON record, or None when the expected error was given.
+    """
+    from monai_afpe.cli import main
+
+    code = main(["info", str(path), "--json", *options])
+    out, err = capsys.readouterr()
+    if ignore is not None:
+        err = "".join(line + "\n" for line in err.splitlines() if not re.search(ignore, line))
+    if error is not None:
+        assert code == 1 and out == ""
+        assert err == "monai-afpe info: error: " + error.replace("{p}", str(path)) + "\n"
+        return None
+    assert code == 0
+    (record,) = [json.loads(line) for line in out.splitlines()]
+    if warning is None:
+        assert err == ""
+    else:
+        (line,) = err.splitlines()
+        assert re.search("^monai-afpe info: warning: " + warning.replace("{p}", re.escape(str(path))), line)
+    return record
 
 
 def _base(sop_class: str, rows: int, columns: int, frames: int | None = None, samples: int = 1) -> Dataset:
