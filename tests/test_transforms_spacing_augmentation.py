@@ -13,13 +13,9 @@ from monai.transforms import Compose
 from monai_afpe.transforms import (
     ExtractSpacingd,
     RandFrameRate,
-    RandFrameRateD,
     RandFrameRated,
-    RandFrameRateDict,
     RandSpacing,
-    RandSpacingD,
     RandSpacingd,
-    RandSpacingDict,
     image_spacing,
 )
 
@@ -55,11 +51,6 @@ def _video(num_frames=31, fps=30.0, size=4) -> MetaTensor:
     data = (2.0 + 3.0 * t).view(1, -1, 1, 1).expand(1, num_frames, size, size).clone()
     affine = torch.diag(torch.tensor([1.0 / fps, 0.5, 0.5, 1.0], dtype=torch.float64))
     return MetaTensor(data, affine=affine, meta={"filename_or_obj": "echo.avi", "frame_rate": f"{fps:g}"})
-
-
-def test_aliases():
-    assert RandSpacingD is RandSpacingd and RandSpacingDict is RandSpacingd
-    assert RandFrameRateD is RandFrameRated and RandFrameRateDict is RandFrameRated
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
