@@ -56,6 +56,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from monai_afpe.networks.blocks import build_positional_embedding
 from monai_afpe.networks.nets import AFPEUNETR, AFPEViT, MonaiUNETR, MonaiViTClassifier
 
+VIT_BASE = dict(hidden_size=768, mlp_dim=3072, num_layers=12, num_heads=12)
+"""The transformer sizes of ViT-Base (MONAI's ``ViT`` and ``UNETR`` defaults), shared by the ``ct`` and ``unetr`` configurations."""
+
 CONFIGS = {
     # EchoNet-Dynamic video ViT of the paper: 16 frames of 112 x 112, tubelets 2 x 8 x 8 -> 8 x 14 x 14 tokens
     "echo": dict(
@@ -75,10 +78,7 @@ CONFIGS = {
         in_channels=1,
         img_size=(96, 96, 96),
         patch_size=(16, 16, 16),
-        hidden_size=768,
-        mlp_dim=3072,
-        num_layers=12,
-        num_heads=12,
+        **VIT_BASE,
         batch=2,
         spacing=(0.8, 0.8, 2.5),
         reference_extent=200.0,
@@ -90,10 +90,7 @@ CONFIGS = {
         img_size=(96, 96, 96),
         patch_size=(16, 16, 16),
         feature_size=16,
-        hidden_size=768,
-        mlp_dim=3072,
-        num_layers=12,
-        num_heads=12,
+        **VIT_BASE,
         batch=1,
     ),
 }

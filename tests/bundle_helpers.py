@@ -11,14 +11,19 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
 from monai.bundle import ConfigWorkflow
 
 BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
+TINY_VIT_RUN = {"max_epochs": 1, "batch_size": 8, "hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_threads": 1}
+"""Overrides for a tiny run of a ViT classification bundle (CT, chest X-ray): one epoch of batches of 8 through a
+one-block, two-head ViT 32 features wide, on one thread; a test adds the bundle's ``num_samples``."""
 
 
 def config_paths(bundle: str, *configs: str) -> list[str]:
@@ -88,6 +93,16 @@ def run_torchrun(bundle: str, configs: list[str], bundle_root: Path, overrides: 
         command, capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1")
     )
     assert result.returncode == 0, result.stderr[-5000:]
+
+
+def torchrun_train(bundle: str, trained_root: Path, bundle_root: Path, overrides: dict) -> dict:
+    """Train ``bundle`` on two processes (``train.json`` + ``multi_gpu_train.json``, :func:`run_torchrun`) in
+    ``bundle_root``, on a copy of the data of ``trained_root``; the checkpoint of the last epoch
+    (``overrides["max_epochs"]``) comes back, loaded on the CPU."""
+    shutil.copytree(trained_root / "data", bundle_root / "data")
+    run_torchrun(bundle, ["train.json", "multi_gpu_train.json"], bundle_root, overrides)
+    last = bundle_root / "models" / f"checkpoint_epoch={overrides['max_epochs']}.pt"
+    return torch.load(last, weights_only=True)
 
 
 class _Messages(logging.Handler):

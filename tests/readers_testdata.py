@@ -1,5 +1,6 @@
 """Writers of small test files for the reader tests: DICOM slices and series, enhanced (any SOP class), XA, projection
-radiographs (CR, DX, MG), ultrasound cine and still DICOM, videos.
+radiographs (CR, DX, MG), ultrasound cine and still DICOM, videos; and the filter that keeps the warnings about
+the data among those a reader raised, and the check of ``monai-afpe info --json`` on one file.
 
 Files written with pydicom 3 (``Dataset``, ``FileMetaDataset``, ``save_as(enforce_file_format=True)``)
 and PyAV; paths of real files shipped inside installed packages are listed too.
@@ -7,7 +8,10 @@ and PyAV; paths of real files shipped inside installed packages are listed too.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,6 +40,54 @@ STANDARD = NIBABEL_DATA / "standard.nii.gz"  # (4, 5, 7), 1 x 3 x 2 mm
 
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 UNSET = object()  # leave a tag out
+OPTIONAL_DECODER_NOTES = "nvImageCodec|NvImgCodec"  # MONAI's notes on its optional GPU image decoder
+
+
+def data_warnings(
+    caught: list[warnings.WarningMessage],
+    ignore: str | None = None,
+    library_categories: tuple[type[Warning], ...] = (DeprecationWarning, FutureWarning),
+) -> list[warnings.WarningMessage]:
+    """The recorded warnings about the data: library deprecations (``library_categories``), MONAI's notes on its
+    optional decoders (:data:`OPTIONAL_DECODER_NOTES`) and any warning whose message matches ``ignore`` left out."""
+    pattern = OPTIONAL_DECODER_NOTES if ignore is None else f"{OPTIONAL_DECODER_NOTES}|{ignore}"
+    return [
+        w for w in caught if not issubclass(w.category, library_categories) and not re.search(pattern, str(w.message))
+    ]
+
+
+def info_json(path: Path, capsys, error: str | None, warning: str | None, *options: str, ignore: str | None = None):
+    """Run ``monai-afpe info <path> --json <options>`` and check its exit code and standard error.
+
+    Args:
+        path: the file.
+        capsys: pytest's ``capsys`` fixture of the test.
+        error: the whole error message expected (``{p}`` stands for the path), or None for success.
+        warning: a pattern of the one warning expected (``{p}`` stands for the escaped path), or None for none.
+        options: further command-line options.
+        ignore: a pattern of lines of standard error to leave out (library notes).
+
+    Returns:
+        the file's JSON record, or None when the expected error was given.
+    """
+    from monai_afpe.cli import main
+
+    code = main(["info", str(path), "--json", *options])
+    out, err = capsys.readouterr()
+    if ignore is not None:
+        err = "".join(line + "\n" for line in err.splitlines() if not re.search(ignore, line))
+    if error is not None:
+        assert code == 1 and out == ""
+        assert err == "monai-afpe info: error: " + error.replace("{p}", str(path)) + "\n"
+        return None
+    assert code == 0
+    (record,) = [json.loads(line) for line in out.splitlines()]
+    if warning is None:
+        assert err == ""
+    else:
+        (line,) = err.splitlines()
+        assert re.search("^monai-afpe info: warning: " + warning.replace("{p}", re.escape(str(path))), line)
+    return record
 
 
 def _base(sop_class: str, rows: int, columns: int, frames: int | None = None, samples: int = 1) -> Dataset:

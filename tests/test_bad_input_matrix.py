@@ -32,6 +32,7 @@ from monai.transforms import LoadImage
 from pydicom.uid import EnhancedMRImageStorage, EnhancedPETImageStorage, EnhancedUSVolumeStorage
 from readers_testdata import (
     UNSET,
+    data_warnings,
     rotation_z,
     sample_frames,
     us_region,
@@ -1680,16 +1681,6 @@ INFO_CASES = [
 CASES = NIFTI_CASES + DICOM_CASES + VIDEO_CASES + TRANSFORM_CASES + NETWORK_CASES + INFO_CASES
 
 
-def _data_warnings(caught) -> list[warnings.WarningMessage]:
-    """Warnings about the data: library deprecations and MONAI's optional-decoder notes left out."""
-    return [
-        w
-        for w in caught
-        if not issubclass(w.category, (DeprecationWarning, FutureWarning, PendingDeprecationWarning))
-        and not re.search("nvImageCodec|NvImgCodec|torch.jit", str(w.message))
-    ]
-
-
 def _xfail(case: Case):
     reason, raises = case.xfail
     return pytest.mark.xfail(strict=True, reason=reason, raises=raises)
@@ -1710,7 +1701,9 @@ def test_bad_input(case: Case, tmp_path):
                 case.call(made)
             return
         result = case.call(made)
-    seen = _data_warnings(caught)
+    seen = data_warnings(
+        caught, ignore="torch.jit", library_categories=(DeprecationWarning, FutureWarning, PendingDeprecationWarning)
+    )
     if case.warning is not None:
         kind, pattern = case.warning
         pattern = pattern.replace("{p}", name)

@@ -19,6 +19,7 @@ import pytest
 import torch
 from bundle_helpers import (
     BUNDLES,
+    TINY_VIT_RUN,
     bundle_workflow,
     logged_iterations,
     read_rows,
@@ -27,6 +28,7 @@ from bundle_helpers import (
     run_torchrun,
     run_workflow,
     tensorboard_events,
+    torchrun_train,
     train_evaluate_and_infer,
 )
 from monai.data import list_data_collate
@@ -36,15 +38,7 @@ from monai_afpe.inferers import AutocastInferer
 
 BUNDLE = "afpe_ct_classification"
 CONFIGS = BUNDLES / BUNDLE / "configs"
-TINY = {
-    "num_samples": 60,
-    "max_epochs": 1,
-    "batch_size": 8,
-    "hidden_size": 32,
-    "num_layers": 1,
-    "num_heads": 2,
-    "num_threads": 1,
-}
+TINY = {"num_samples": 60, **TINY_VIT_RUN}
 NUM_CLASSES = 6
 
 
@@ -385,9 +379,7 @@ def test_onnx_export(trained, tmp_path):
 @pytest.mark.slow
 def test_multi_gpu_train_torchrun_gloo(trained, tmp_path):
     root, _ = trained
-    shutil.copytree(root / "data", tmp_path / "data")
-    run_torchrun(BUNDLE, ["train.json", "multi_gpu_train.json"], tmp_path, TINY)
-    last = torch.load(tmp_path / "models" / "checkpoint_epoch=1.pt", weights_only=True)
+    last = torchrun_train(BUNDLE, root, tmp_path, TINY)
     per_rank = 48 // 2  # DistributedSampler: half of the 48 training volumes on each rank
     assert last["trainer"]["iteration"] == per_rank // TINY["batch_size"]
     assert not any(key.startswith("module.") for key in last["model"])

@@ -13,7 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import BUNDLES, bundle_workflow, read_rows, run_torchrun, run_workflow, train_evaluate_and_infer
+from bundle_helpers import (
+    BUNDLES,
+    TINY_VIT_RUN,
+    bundle_workflow,
+    read_rows,
+    run_torchrun,
+    run_workflow,
+    torchrun_train,
+    train_evaluate_and_infer,
+)
 from ignite.engine import Engine
 from monai.bundle import ConfigParser, ckpt_export, verify_metadata, verify_net_in_out
 from monai.metrics import compute_average_precision
@@ -30,15 +39,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*(nvImageCodec|NvImgCodec).*")
 
 BUNDLE = "afpe_cxr_multilabel"
 CONFIGS = BUNDLES / BUNDLE / "configs"
-TINY = {
-    "num_samples": 40,
-    "max_epochs": 1,
-    "batch_size": 8,
-    "hidden_size": 32,
-    "num_layers": 1,
-    "num_heads": 2,
-    "num_threads": 1,
-}
+TINY = {"num_samples": 40, **TINY_VIT_RUN}
 SCORES = ("auroc", "auprc")
 
 
@@ -317,9 +318,7 @@ def test_finetune_to_another_label_set_keeps_everything_but_the_head(trained, tm
 @pytest.mark.slow
 def test_multi_gpu_train_and_evaluate_torchrun_gloo(trained, tmp_path):
     root, _ = trained
-    shutil.copytree(root / "data", tmp_path / "data")
-    run_torchrun(BUNDLE, ["train.json", "multi_gpu_train.json"], tmp_path, TINY)
-    last = torch.load(tmp_path / "models" / "checkpoint_epoch=1.pt", weights_only=True)
+    last = torchrun_train(BUNDLE, root, tmp_path, TINY)
     assert last["trainer"]["iteration"] == (32 // 2) // TINY["batch_size"]  # half of the 32 training images per rank
     shutil.rmtree(tmp_path / "models")
     shutil.copytree(root / "models", tmp_path / "models")

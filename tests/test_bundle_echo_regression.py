@@ -13,9 +13,9 @@ from bundle_helpers import (
     bundle_workflow,
     logged_iterations,
     run_logged,
-    run_torchrun,
     run_workflow,
     tensorboard_events,
+    torchrun_train,
 )
 from ignite.engine import Events
 from monai.bundle import ckpt_export, download, load, onnx_export, verify_metadata, verify_net_in_out
@@ -297,9 +297,7 @@ def test_onnx_export(trained, tmp_path):
 @pytest.mark.slow
 def test_multi_gpu_train_torchrun_gloo(trained, tmp_path):
     root, _ = trained
-    shutil.copytree(root / "data", tmp_path / "data")
-    run_torchrun(BUNDLE, ["train.json", "multi_gpu_train.json"], tmp_path, TINY)
-    last = torch.load(tmp_path / "models" / "checkpoint_epoch=2.pt", weights_only=True)
+    last = torchrun_train(BUNDLE, root, tmp_path, TINY)
     rows = read_file_list(tmp_path / "data")
     per_rank = -(-sum(r["Split"] == "TRAIN" for r in rows) // 2)  # DistributedSampler pads to an even split
     assert last["trainer"]["iteration"] == 2 * (per_rank // TINY["batch_size"])

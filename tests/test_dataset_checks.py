@@ -275,44 +275,41 @@ def echo_root(tmp_path_factory):
     return root
 
 
-def test_truncated_avi_is_an_error_and_skipped_under_skip(echo_root, tmp_path):
+def _check_echo_items(items, **options):
+    """``check_dataset`` of echo training items read as grey frames of 1 mm pixels, frame counts in ``num_frames``."""
     from monai_afpe.data.readers import VideoReader
 
+    reader = VideoReader(pixel_spacing=1.0, grayscale=True)
+    return check_dataset(items, "training", reader=reader, frames_key="num_frames", **options)
+
+
+def test_truncated_avi_is_an_error_and_skipped_under_skip(echo_root, tmp_path):
     items = load_echonet_datalist(echo_root, "train")
     bad = tmp_path / "Echo_cut.avi"
     bad.write_bytes(Path(items[1]["image"]).read_bytes())
     truncate(bad)
     items[1] = dict(items[1], image=str(bad))
-    reader = VideoReader(pixel_spacing=1.0, grayscale=True)
     with pytest.raises(
         DatasetCheckError,
         match=rf"^{re.escape(str(bad))}: image \(training item 1\): cannot be read: ImageMetadataError: "
         r"frames: declared 24 \(container header\), decoded \d+: the file is truncated or damaged$",
     ):
-        check_dataset(items, "training", reader=reader, frames_key="num_frames")
+        _check_echo_items(items)
     with pytest.warns(DatasetCheckWarning, match="skipped 1 of 3"):
-        kept = check_dataset(
-            items, "training", reader=reader, frames_key="num_frames", policy="skip", report_dir=tmp_path
-        )
+        kept = _check_echo_items(items, policy="skip", report_dir=tmp_path)
     assert kept == [items[0], items[2]]
 
 
 def test_decoded_frames_other_than_the_data_list_says(echo_root, tmp_path):
-    from monai_afpe.data.readers import VideoReader
-
     items = load_echonet_datalist(echo_root, "train")
     items[0] = dict(items[0], num_frames=30)
-    reader = VideoReader(pixel_spacing=1.0, grayscale=True)
     with pytest.raises(
         DatasetCheckError,
         match=rf"^{re.escape(items[0]['image'])}: image \(training item 0\): "
         r"frames: decoded 24, data list 30 \(num_frames\): the file is truncated or the list is wrong$",
     ):
-        check_dataset(items, "training", reader=reader, frames_key="num_frames")
+        _check_echo_items(items)
     with pytest.warns(
         DatasetCheckWarning, match=r"frames: decoded 24, data list 30 \(num_frames\); using the decoded frames"
     ):
-        assert (
-            check_dataset(items, "training", reader=reader, frames_key="num_frames", frame_count_mismatch="warn")
-            == items
-        )
+        assert _check_echo_items(items, frame_count_mismatch="warn") == items

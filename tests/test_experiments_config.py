@@ -491,7 +491,12 @@ def test_shipped_configs_load_to_their_documented_values():
     segmentation = load_experiment_config(config["segmentation_spacing"], "full")
     assert segmentation.primary_comparison == PrimaryComparison(
         arm=("afpeunetr-physical", "afpeunetr-rotary-physical"),
-        reference=("afpeunetr-sincos", "afpeunetr-sincos-told", "monai-unetr-resample", "afpeunetr-sincos-resample-fov"),
+        reference=(
+            "afpeunetr-sincos",
+            "afpeunetr-sincos-told",
+            "monai-unetr-resample",
+            "afpeunetr-sincos-resample-fov",
+        ),
     )
     assert segmentation.arm("monai-unetr-resample").resample == ResampleConfig([1.0, 1.0, 2.5], [64, 64, 32])
     echo = load_experiment_config(config["echo_ablation"])

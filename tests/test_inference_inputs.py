@@ -14,6 +14,12 @@ def _files(folder, names):
     return folder
 
 
+def _csv_rows(path):
+    """The rows of a CSV file, as lists of strings."""
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
 def test_folder_csv_or_nothing(tmp_path):
     folder = _files(tmp_path / "images", ["b.nii.gz", "a.nii.gz", "readme.txt"])
     assert inference_items(folder) == [{"image": str(folder / "a.nii.gz")}, {"image": str(folder / "b.nii.gz")}]
@@ -52,9 +58,7 @@ def test_prediction_table_gets_a_header_and_the_predicted_class(tmp_path):
     path = tmp_path / "predictions.csv"
     path.write_text("a.nii.gz,0.1,0.7,0.2\nb.nii.gz,0.5,0.2,0.3\n")
     label_prediction_csv(path, ["sphere", "torus", "capsule"])
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    assert rows == [
+    assert _csv_rows(path) == [
         ["image", "p_sphere", "p_torus", "p_capsule", "predicted"],
         ["a.nii.gz", "0.1", "0.7", "0.2", "torus"],
         ["b.nii.gz", "0.5", "0.2", "0.3", "sphere"],
@@ -73,9 +77,7 @@ def test_multi_label_prediction_table_lists_every_label_at_or_above_the_threshol
     path = tmp_path / "predictions.csv"
     path.write_text("a.dcm,0.9,0.5,0.1\nb.dcm,0.2,0.49,0.3\n")
     label_prediction_csv(path, ["Effusion", "Nodule", "Cardiomegaly"], threshold=0.5)
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    assert rows == [
+    assert _csv_rows(path) == [
         ["image", "p_Effusion", "p_Nodule", "p_Cardiomegaly", "predicted"],
         ["a.dcm", "0.9", "0.5", "0.1", "Effusion;Nodule"],
         ["b.dcm", "0.2", "0.49", "0.3", ""],

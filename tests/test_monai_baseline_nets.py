@@ -5,32 +5,16 @@ import torch
 
 from monai_afpe.networks.nets import MonaiUNETR, MonaiViTClassifier
 
+TINY = dict(in_channels=1, img_size=16, hidden_size=16, mlp_dim=16, num_heads=2)
+"""Sizes both tiny baselines share: one channel, a 16^3 image, 16 features, two heads."""
+
 
 def _vit(dropout_rate):
-    return MonaiViTClassifier(
-        in_channels=1,
-        img_size=16,
-        patch_size=8,
-        hidden_size=16,
-        mlp_dim=16,
-        num_layers=2,
-        num_heads=2,
-        num_classes=3,
-        dropout_rate=dropout_rate,
-    )
+    return MonaiViTClassifier(**TINY, patch_size=8, num_layers=2, num_classes=3, dropout_rate=dropout_rate)
 
 
 def _unetr(dropout_rate):
-    return MonaiUNETR(
-        in_channels=1,
-        out_channels=2,
-        img_size=16,
-        feature_size=4,
-        hidden_size=16,
-        mlp_dim=16,
-        num_heads=2,
-        dropout_rate=dropout_rate,
-    )
+    return MonaiUNETR(**TINY, out_channels=2, feature_size=4, dropout_rate=dropout_rate)
 
 
 @pytest.mark.parametrize("build, blocks", [(_vit, lambda n: n.vit.blocks), (_unetr, lambda n: n.unetr.vit.blocks)])
@@ -46,7 +30,7 @@ def test_fused_attention_only_without_dropout_and_evaluation_is_deterministic(bu
 
 def test_regression_head_starts_at_the_target_mean_in_normalised_units():
     torch.manual_seed(0)
-    kwargs = dict(in_channels=1, img_size=16, patch_size=8, hidden_size=16, mlp_dim=16, num_layers=1, num_heads=2)
+    kwargs = dict(**TINY, patch_size=8, num_layers=1)
     net = MonaiViTClassifier(**kwargs, num_classes=1, task="regression", output_bias=55.0, output_scale=12.0)
     torch.testing.assert_close(net.vit.classification_head.bias, torch.tensor([55.0 / 12.0]))
     with torch.no_grad():

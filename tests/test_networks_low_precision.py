@@ -34,18 +34,9 @@ ARMS = {
 }
 
 
-def _net(arm: str) -> AFPEViT:
-    torch.manual_seed(0)
-    net = AFPEViT(
-        1,
-        img_size=(16, 16, 8),
-        patch_size=(4, 4, 2),
-        hidden_size=48,
-        mlp_dim=64,
-        num_layers=2,
-        num_heads=2,
-        **ARMS[arm],
-    )
+def _net(tiny_vit, arm: str) -> AFPEViT:
+    """A seeded two-block ``AFPEViT`` of the arm, in evaluation mode (``tiny_vit``: the conftest fixture)."""
+    net = tiny_vit(1, (16, 16, 8), (4, 4, 2), hidden_size=48, mlp_dim=64, num_layers=2, num_heads=2, **ARMS[arm])
     if arm == "spacing-embedding":  # the last layer starts at zero: give the embedding something to say
         torch.nn.init.normal_(net.spacing_embedding.mlp[2].weight, std=0.5)
     return net.eval()
@@ -63,8 +54,8 @@ def _run_or_skip(net: torch.nn.Module, x: torch.Tensor, spacing: torch.Tensor) -
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
 @pytest.mark.parametrize("arm", sorted(ARMS))
-def test_cast_network_runs_and_follows_the_float32_network(arm, dtype):
-    reference = _net(arm)
+def test_cast_network_runs_and_follows_the_float32_network(arm, dtype, tiny_vit):
+    reference = _net(tiny_vit, arm)
     x = torch.randn(2, 1, 16, 16, 8)
     with torch.no_grad():
         expected = reference(x, spacing=SPACING)

@@ -7,7 +7,6 @@ the one data warning, if any) or the exact error text naming the file and the fi
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Callable
@@ -29,9 +28,8 @@ from pydicom.uid import (
     LegacyConvertedEnhancedPETImageStorage,
     UltrasoundMultiFrameImageStorage,
 )
-from readers_testdata import us_region, write_enhanced, write_us_image, write_xa
+from readers_testdata import data_warnings, info_json, us_region, write_enhanced, write_us_image, write_xa
 
-from monai_afpe.cli import main
 from monai_afpe.data.readers import (
     ENHANCED_MULTIFRAME_STORAGE,
     PROJECTION_XRAY_STORAGE,
@@ -270,15 +268,6 @@ EXPORTS = [
 IDS = [e.id for e in EXPORTS]
 
 
-def _data_warnings(caught) -> list[str]:
-    return [
-        str(w.message)
-        for w in caught
-        if not issubclass(w.category, (DeprecationWarning, FutureWarning))
-        and not re.search("nvImageCodec|NvImgCodec", str(w.message))
-    ]
-
-
 @pytest.mark.parametrize("export", EXPORTS, ids=IDS)
 def test_select_reader_by_sop_class(export: Export, tmp_path):
     assert type(select_reader(export.make(tmp_path))) is export.reader
@@ -295,7 +284,7 @@ def test_load_image(export: Export, tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         img = load_image(path)
-    seen = _data_warnings(caught)
+    seen = [str(w.message) for w in data_warnings(caught)]
     if export.warning is None:
         assert seen == []
     else:
@@ -309,22 +298,12 @@ def test_load_image(export: Export, tmp_path):
 @pytest.mark.parametrize("export", EXPORTS, ids=IDS)
 def test_info(export: Export, tmp_path, capsys):
     path = export.make(tmp_path)
-    code = main(["info", str(path), "--json", "--temporal-base-scale", "1"])
-    out, err = capsys.readouterr()
-    if export.error is not None:
-        assert code == 1 and out == ""
-        assert err == "monai-afpe info: error: " + export.error.replace("{p}", str(path)) + "\n"
+    record = info_json(path, capsys, export.error, export.warning, "--temporal-base-scale", "1")
+    if record is None:
         return
-    assert code == 0
-    (record,) = [json.loads(line) for line in out.splitlines()]
     assert record["spacing"] == pytest.approx(export.spacing, rel=1e-6) and tuple(record["units"]) == export.units
     assert record["scales"] is not None
     assert record["orientation"] == export.orientation
-    if export.warning is None:
-        assert err == ""
-    else:
-        (line,) = err.splitlines()
-        assert re.search("^monai-afpe info: warning: " + export.warning.replace("{p}", re.escape(str(path))), line)
 
 
 @pytest.mark.parametrize("sop_class", sorted({**ENHANCED_MULTIFRAME_STORAGE, **PROJECTION_XRAY_STORAGE}))

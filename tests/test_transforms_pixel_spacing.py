@@ -9,7 +9,7 @@ from monai.data import MetaTensor
 from monai.transforms import Rotate90
 
 from monai_afpe.transforms import ExtractSpacingd, image_spacing
-from monai_afpe.transforms.pixel_spacing import SetPixelSpacing, SetPixelSpacingD, SetPixelSpacingd, SetPixelSpacingDict
+from monai_afpe.transforms.pixel_spacing import SetPixelSpacing, SetPixelSpacingd
 
 
 def _video(dt=0.02, dy=1.0, dx=1.0, name="clip.avi"):
@@ -45,7 +45,6 @@ def test_dictionary_per_item_default_and_extract():
     assert torch.allclose(d["image_spacing"], torch.tensor([0.02, 2.5, 2.5]))
     d = t({"image": _video()})
     assert math.isclose(float(image_spacing(d["image"])[1]), 0.3)
-    assert SetPixelSpacingD is SetPixelSpacingd and SetPixelSpacingDict is SetPixelSpacingd
 
 
 def test_dictionary_missing_spacing_warns_and_keeps():

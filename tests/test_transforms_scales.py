@@ -12,7 +12,6 @@ from monai_afpe.transforms import (
     ComputeAFPEScales,
     ComputeAFPEScalesD,
     ComputeAFPEScalesd,
-    ComputeAFPEScalesDict,
     compute_afpe_scales,
 )
 
@@ -174,4 +173,3 @@ def test_compute_afpe_scalesd_writes_scales_under_configurable_keys():
     assert out["video"] is clip
     out = ComputeAFPEScalesD("video", (2, 8, 8), "fixed", scales=0.5, scales_key_postfix="afpe")({"video": clip})
     assert set(out) == {"video", "video_afpe"}
-    assert ComputeAFPEScalesDict is ComputeAFPEScalesd is ComputeAFPEScalesD

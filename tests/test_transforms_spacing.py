@@ -20,7 +20,6 @@ from monai_afpe.transforms import (
     ExtractSpacing,
     ExtractSpacingD,
     ExtractSpacingd,
-    ExtractSpacingDict,
     image_spacing,
     image_spatial_shape,
     spacing_from_affine,
@@ -212,7 +211,6 @@ def test_extract_spacingd_writes_spacing_and_units_under_configurable_keys():
     assert out["video"] is video  # the image itself is untouched
     custom = ExtractSpacingD("volume", spacing_key_postfix="pixdim", units_key_postfix=None)({"volume": volume})
     assert set(custom) == {"volume", "volume_pixdim"}
-    assert ExtractSpacingDict is ExtractSpacingd is ExtractSpacingD
     assert ExtractSpacingd("missing", allow_missing_keys=True)({"volume": volume}) == {"volume": volume}
     with pytest.raises(KeyError, match="missing"):
         ExtractSpacingd("missing")({"volume": volume})

@@ -621,21 +621,38 @@ def _generated_items(
     return splits, drawn, _cache_folder(cache_dir, name, arguments)
 
 
-def _classification_data(
-    splits: list[list[dict]], transform, class_names: tuple[str, ...], data_dir: Path | str
+def _experiment_data(
+    task: str,
+    splits: Sequence[list[dict]],
+    drawn: Mapping[str, list[dict] | None],
+    transform,
+    labels_as: Callable,
+    class_names: Sequence[str],
+    data_dir: Path | str,
+    input_size: tuple[int, ...] | None = None,
 ) -> ExperimentData:
-    """Classification data from the items of the training, validation and test splits, in that order."""
-    stacked = [_stack_items(items, transform) for items in splits]
-    train, validation, test = (Split(images, labels.long(), spacing) for images, labels, spacing, _ in stacked)
+    """The data of a source read item by item: its splits and test sets stacked through ``transform``.
+
+    Args:
+        task: the :attr:`ExperimentData.task`.
+        splits: the items of the training, validation and test splits, in that order.
+        drawn: the test sets, as for :func:`_stacked_splits` (``{"test": None}``: the test split alone).
+        transform: the preprocessing of one item.
+        labels_as: converts the stacked labels (class indices, label maps or multi-label targets).
+        class_names: one name per output; their number is :attr:`ExperimentData.num_outputs`.
+        data_dir: the data folder (or file), recorded in :attr:`ExperimentData.info`.
+        input_size: spatial size of a network input; None: that of the training images.
+    """
+    train, validation, tests, seconds = _stacked_splits(splits, drawn, transform, labels_as)
     return ExperimentData(
-        task="classification",
+        task=task,
         num_outputs=len(class_names),
         train=train,
         validation=validation,
-        tests={"test": test},
-        input_size=tuple(train.images.shape[2:]),
+        tests=tests,
+        input_size=tuple(train.images.shape[2:]) if input_size is None else input_size,
         class_names=tuple(class_names),
-        info={"data_dir": str(data_dir), "load_seconds_per_sample": float(np.mean([s[3] for s in stacked]))},
+        info={"data_dir": str(data_dir), "load_seconds_per_sample": seconds},
     )
 
 
@@ -676,15 +693,7 @@ def _load_organ_shapes(
             ExtractSpacingd("image", units_key_postfix=None),
         ]
     )
-    data = _classification_data(splits, transform, ORGAN_SHAPE_CLASSES, folder)
-    test = data.tests.pop("test")
-    for name, items in drawn.items():
-        if items is None:
-            data.tests[name] = test
-        else:
-            images, labels, spacing, _ = _stack_items(items, transform)
-            data.tests[name] = Split(images, labels.long(), spacing)
-    return data
+    return _experiment_data("classification", splits, drawn, transform, lambda y: y.long(), ORGAN_SHAPE_CLASSES, folder)
 
 
 def _load_ct_segmentation(
@@ -732,16 +741,9 @@ def _load_ct_segmentation(
         ]
     )
 
-    train, validation, tests, seconds = _stacked_splits(splits, drawn, transform, lambda y: y.round().long())
-    return ExperimentData(
-        task="segmentation",
-        num_outputs=len(CT_SEGMENTATION_LABELS),
-        train=train,
-        validation=validation,
-        tests=tests,
-        input_size=input_size,
-        class_names=tuple(CT_SEGMENTATION_LABELS[k] for k in sorted(CT_SEGMENTATION_LABELS)),
-        info={"data_dir": str(folder), "load_seconds_per_sample": seconds},
+    class_names = [CT_SEGMENTATION_LABELS[k] for k in sorted(CT_SEGMENTATION_LABELS)]
+    return _experiment_data(
+        "segmentation", splits, drawn, transform, lambda y: y.round().long(), class_names, folder, input_size
     )
 
 
@@ -780,17 +782,7 @@ def _load_chest_xray(
         ]
     )
 
-    train, validation, tests, seconds = _stacked_splits(splits, drawn, transform, lambda y: y.float())
-    return ExperimentData(
-        task="multilabel",
-        num_outputs=len(CHEST_XRAY_LABELS),
-        train=train,
-        validation=validation,
-        tests=tests,
-        input_size=tuple(train.images.shape[2:]),
-        class_names=tuple(CHEST_XRAY_LABELS),
-        info={"data_dir": str(folder), "load_seconds_per_sample": seconds},
-    )
+    return _experiment_data("multilabel", splits, drawn, transform, lambda y: y.float(), CHEST_XRAY_LABELS, folder)
 
 
 def _load_organmnist3d(options: dict, resample: Mapping | None) -> ExperimentData:
@@ -821,7 +813,15 @@ def _load_organmnist3d(options: dict, resample: Mapping | None) -> ExperimentDat
             spacing=float(options.get("spacing", 1.0)),
         )
         splits.append(items[: int(limit)] if limit else items)
-    return _classification_data(splits, transform, ORGANMNIST3D_CLASS_NAMES, options["path"])
+    return _experiment_data(
+        "classification",
+        splits,
+        {"test": None},
+        transform,
+        lambda y: y.long(),
+        ORGANMNIST3D_CLASS_NAMES,
+        options["path"],
+    )
 
 
 def _load_echo(options: dict, cache_dir: Path, test_sets: Mapping[str, Mapping], progress: bool) -> ExperimentData:
