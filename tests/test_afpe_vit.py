@@ -12,6 +12,7 @@ from monai_afpe.networks.blocks import (
     PatchEmbedding,
     SDPASelfAttention,
     SDPATransformerBlock,
+    attention,
     check_patch_grid,
 )
 from monai_afpe.networks.nets import AFPEViT
@@ -149,6 +150,36 @@ def test_attention_equals_monai_reference_attention():
     fused.load_state_dict(reference.state_dict())
     x = torch.randn(3, 50, 48)
     torch.testing.assert_close(fused(x), reference(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("tokens", [65, attention.UNFUSED_BF16_CPU_MAX_TOKENS + 1])
+def test_bf16_attention_follows_float32_on_either_side_of_the_unfused_limit(tokens, monkeypatch):
+    torch.manual_seed(0)
+    module = SDPASelfAttention(48, 4, qkv_bias=True).eval()
+    x = torch.randn(2, tokens, 48)
+    fused_calls = []
+    fused = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(
+        attention.F, "scaled_dot_product_attention", lambda *a, **k: fused_calls.append(1) or fused(*a, **k)
+    )
+    with torch.no_grad():
+        reference = module(x)
+        assert len(fused_calls) == 1  # float32: always the fused kernel
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = module(x)
+    assert low.dtype == torch.bfloat16
+    assert len(fused_calls) == (1 if tokens <= attention.UNFUSED_BF16_CPU_MAX_TOKENS else 2)
+    torch.testing.assert_close(low.float(), reference, rtol=0.05, atol=0.02)
+
+
+def test_unfused_bf16_attention_drops_weights_in_training_only_and_scripts():
+    torch.manual_seed(0)
+    module = SDPASelfAttention(16, 2, dropout_rate=0.5).to(torch.bfloat16)
+    x = torch.randn(2, 9, 16, dtype=torch.bfloat16)
+    assert not torch.equal(module(x), module(x))
+    module.eval()
+    torch.testing.assert_close(module(x), module(x))
+    torch.testing.assert_close(torch.jit.script(module)(x), module(x))
 
 
 def test_transformer_block_loads_and_equals_monai_transformer_block():
