@@ -24,6 +24,24 @@ BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 TINY_VIT_RUN = {"max_epochs": 1, "batch_size": 8, "hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_threads": 1}
 """Overrides for a tiny run of a ViT classification bundle (CT, chest X-ray): one epoch of batches of 8 through a
 one-block, two-head ViT 32 features wide, on one thread; a test adds the bundle's ``num_samples``."""
+TINY_UNETR_ROI = [32, 32, 16]
+TINY_UNETR_NETWORK = {
+    "roi_size": TINY_UNETR_ROI,
+    "network_def#feature_size": 4,
+    "network_def#hidden_size": 32,
+    "network_def#mlp_dim": 32,
+    "network_def#num_heads": 2,
+}
+"""Overrides for a tiny network of the UNETR segmentation bundle: a two-head encoder 32 features wide and a decoder
+of 4 features, on windows of ``TINY_UNETR_ROI`` (32 x 32 x 16 voxels)."""
+TINY_UNETR_RUN = {
+    "num_samples": 10,
+    "synthetic_options#spatial_size": TINY_UNETR_ROI,
+    **TINY_UNETR_NETWORK,
+    "val_interval": 1,
+}
+"""Overrides for a tiny run of the UNETR segmentation bundle: :data:`TINY_UNETR_NETWORK` on ten synthetic abdomens
+of one window each, validated every epoch; a test adds ``max_epochs``."""
 
 
 def config_paths(bundle: str, *configs: str) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bundle_helpers import bundle_workflow, read_rows, run_workflow
+from bundle_helpers import TINY_UNETR_NETWORK, bundle_workflow, read_rows, run_workflow
 
 from monai_afpe.data import DatasetCheckError, DatasetCheckWarning
 from monai_afpe.data.synthetic.writers import spacing_affine, write_nifti
@@ -24,13 +24,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*(nvImageCodec|NvImgCodec).*")
 CT = "afpe_ct_classification"
 CT_TINY = {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_threads": 1, "batch_size": 2}
 UNETR = "afpe_unetr_ct_segmentation"
-UNETR_TINY = {
-    "roi_size": [32, 32, 16],
-    "network_def#feature_size": 4,
-    "network_def#hidden_size": 32,
-    "network_def#mlp_dim": 32,
-    "network_def#num_heads": 2,
-}
 EOF_ERROR = "EOFError: Compressed file ended before the end-of-stream marker was reached"
 SPLITS = r"training \(or train\), validation \(or val\), test"
 
@@ -195,8 +188,8 @@ def test_unetr_inference_folder_checks(tmp_path):
     for name in ("a", "b", "c"):
         write_volume(images / f"{name}.nii.gz", seed=ord(name), shape=(32, 32, 16))
     truncate(images / "b.nii.gz")
-    save_tiny_network(UNETR, tmp_path, UNETR_TINY)
-    workflow = bundle_workflow(UNETR, infer, "infer", tmp_path, image_dir=str(images), **UNETR_TINY)
+    save_tiny_network(UNETR, tmp_path, TINY_UNETR_NETWORK)
+    workflow = bundle_workflow(UNETR, infer, "infer", tmp_path, image_dir=str(images), **TINY_UNETR_NETWORK)
     with pytest.warns(DatasetCheckWarning, match=r"inference: skipped 1 of 3 items"):
         run_workflow(workflow)
     assert sorted(p.name for p in (tmp_path / "eval" / "predictions").iterdir()) == ["a_seg.nii.gz", "c_seg.nii.gz"]

@@ -20,6 +20,8 @@ import pytest
 import torch
 from bundle_helpers import (
     BUNDLES,
+    TINY_UNETR_ROI,
+    TINY_UNETR_RUN,
     assert_masks_are_the_networks,
     bundle_workflow,
     config_paths,
@@ -36,19 +38,9 @@ from monai.networks.utils import one_hot
 
 BUNDLE = "afpe_unetr_ct_segmentation"
 META = str(BUNDLES / BUNDLE / "configs" / "metadata.json")
-ROI = [32, 32, 16]
+ROI = TINY_UNETR_ROI
 # a tiny network and data set: each run takes seconds on two CPU cores
-TINY = {
-    "num_samples": 10,
-    "synthetic_options#spatial_size": ROI,
-    "roi_size": ROI,
-    "network_def#feature_size": 4,
-    "network_def#hidden_size": 32,
-    "network_def#mlp_dim": 32,
-    "network_def#num_heads": 2,
-    "max_epochs": 1,
-    "val_interval": 1,
-}
+TINY = {**TINY_UNETR_RUN, "max_epochs": 1}
 
 
 def cli_overrides(overrides: dict) -> list[str]:

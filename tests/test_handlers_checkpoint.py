@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from bundle_helpers import BUNDLES, config_paths
+from bundle_helpers import BUNDLES, TINY_UNETR_RUN, config_paths
 from checkpoint_training import EPOCH_LENGTH, build, weights
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, EarlyStopping
@@ -489,17 +489,7 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_cleanly(tmp_path):
 
 
 UNETR = "afpe_unetr_ct_segmentation"
-UNETR_TINY = {
-    "num_samples": 10,
-    "synthetic_options#spatial_size": [32, 32, 16],
-    "roi_size": [32, 32, 16],
-    "network_def#feature_size": 4,
-    "network_def#hidden_size": 32,
-    "network_def#mlp_dim": 32,
-    "network_def#num_heads": 2,
-    "max_epochs": 4,
-    "val_interval": 1,
-}
+UNETR_TINY = {**TINY_UNETR_RUN, "max_epochs": 4}
 
 
 def bundle_command(bundle_root: Path, *configs: str, torchrun: bool = False, **overrides) -> list[str]:
