@@ -8,6 +8,8 @@ Peers, at the same sizes and precision:
       ``nn.TransformerEncoder`` (pre-norm, GELU, fused attention) and a linear head on the same tokens;
     - for the ``unetr`` configuration: MONAI's ``UNETR`` by default and with fused attention, against
       ``AFPEUNETR`` with the same 12 blocks;
+    - with ``--bf16`` on CPU: our network with PyTorch's fused attention kernel at every sequence length
+      (by default it trains on sequences of at most 256 tokens unfused in bfloat16 on CPU);
     - with ``--compile``: ``torch.compile`` of AFPEViT and of the fastest eager peer (compile time and the
       number of recompiles over a second spacing are reported).
 timm's ViT blocks are not among them: timm needs torchvision, and torchvision's PyPI wheel for the pinned
@@ -29,6 +31,7 @@ Usage::
 
     python benchmarks/bench_networks.py                               # echo, ct and unetr on CPU, fp32
     python benchmarks/bench_networks.py --configs echo --bf16         # every network under bf16 autocast
+    python benchmarks/bench_networks.py --configs ct-bundle --bf16    # the CT bundle's small transformer
     python benchmarks/bench_networks.py --configs echo --compile      # adds compiled AFPEViT and peer
     python benchmarks/bench_networks.py --configs echo --steps 5 --device cuda --bf16
 
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import resource
 import statistics
@@ -53,7 +57,7 @@ import torch.nn.functional as F
 from monai.networks.nets import UNETR, ViT
 from torch.utils.flop_counter import FlopCounterMode
 
-from monai_afpe.networks.blocks import build_positional_embedding
+from monai_afpe.networks.blocks import SDPASelfAttention, build_positional_embedding
 from monai_afpe.networks.nets import AFPEUNETR, AFPEViT, MonaiUNETR, MonaiViTClassifier
 
 VIT_BASE = dict(hidden_size=768, mlp_dim=3072, num_layers=12, num_heads=12)
@@ -82,6 +86,20 @@ CONFIGS = {
         batch=2,
         spacing=(0.8, 0.8, 2.5),
         reference_extent=200.0,
+    ),
+    # the CT classification bundle's transformer on 32^3 volumes: patch 8 -> 4 x 4 x 4 tokens (with linear
+    # patches here, as the peers have; the bundle puts a convolutional stem in front)
+    "ct-bundle": dict(
+        in_channels=1,
+        img_size=(32, 32, 32),
+        patch_size=(8, 8, 8),
+        hidden_size=96,
+        mlp_dim=384,
+        num_layers=3,
+        num_heads=4,
+        batch=32,
+        spacing=(0.9, 0.9, 3.0),
+        reference_extent=32.0,
     ),
     # MONAI UNETR (ViT-Base encoder, 12 blocks) on a 96^3 CT crop against AFPEUNETR of the same sizes
     "unetr": dict(
@@ -224,6 +242,19 @@ def build_models(name: str, cfg: dict, device: torch.device) -> dict:
     }
 
 
+def with_fused_attention_only(ours: torch.nn.Module, label: str) -> dict:
+    """A copy of our network that uses PyTorch's fused attention kernel at every sequence length.
+
+    In bfloat16 on CPU, ``SDPASelfAttention`` attends short sequences without the fused kernel
+    (``UNFUSED_BF16_CPU_MAX_TOKENS``); this copy measures what that choice gains.
+    """
+    fused = copy.deepcopy(ours)
+    for module in fused.modules():
+        if isinstance(module, SDPASelfAttention):
+            module.unfused_bf16_cpu_max_tokens = 0
+    return {f"{label}, fused kernel only": (fused, fused)}
+
+
 def bench_config(name: str, cfg: dict, args, device: torch.device) -> dict:
     dtype = torch.bfloat16 if args.bf16 else torch.float32
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.bf16 else contextlib.nullcontext
@@ -233,6 +264,8 @@ def bench_config(name: str, cfg: dict, args, device: torch.device) -> dict:
     models = build_models(name, cfg, device)
     ours_label = next(iter(models))
     ours, ours_forward = models[ours_label]
+    if args.bf16 and device.type == "cpu":
+        models = {ours_label: models[ours_label], **with_fused_attention_only(ours, ours_label), **models}
     target = torch.zeros_like(ours_forward(x).float()).normal_()
     vit = ours.vit if name == "unetr" else ours
     grid = vit.grid_size
@@ -308,7 +341,8 @@ def compile_peers(models: dict, name: str, x, target, autocast, args, device, re
     import torch._dynamo
 
     ours_label = next(iter(models))
-    steps = {label: make_train_step(m, f, x, target, autocast) for label, (m, f) in list(models.items())[1:]}
+    peers = {label: model for label, model in models.items() if not label.startswith(ours_label)}
+    steps = {label: make_train_step(m, f, x, target, autocast) for label, (m, f) in peers.items()}
     peer_times = interleaved_seconds(steps, 1, 1, device)
     fastest = min(peer_times, key=lambda label: min(peer_times[label]))
     for label in (ours_label, fastest):

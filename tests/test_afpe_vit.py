@@ -162,14 +162,18 @@ def test_bf16_attention_follows_float32_on_either_side_of_the_unfused_limit(toke
     monkeypatch.setattr(
         attention.F, "scaled_dot_product_attention", lambda *a, **k: fused_calls.append(1) or fused(*a, **k)
     )
-    with torch.no_grad():
-        reference = module(x)
-        assert len(fused_calls) == 1  # float32: always the fused kernel
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            low = module(x)
+    reference = module(x)
+    assert len(fused_calls) == 1  # float32: always the fused kernel
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = module(x)
+        assert len(fused_calls) == (1 if tokens <= attention.UNFUSED_BF16_CPU_MAX_TOKENS else 2)
+        with torch.no_grad():
+            module(x)  # inference: the fused kernel's forward is the faster at every length
+        assert len(fused_calls) == (2 if tokens <= attention.UNFUSED_BF16_CPU_MAX_TOKENS else 3)
     assert low.dtype == torch.bfloat16
-    assert len(fused_calls) == (1 if tokens <= attention.UNFUSED_BF16_CPU_MAX_TOKENS else 2)
     torch.testing.assert_close(low.float(), reference, rtol=0.05, atol=0.02)
+    low.float().sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in module.parameters())
 
 
 def test_unfused_bf16_attention_drops_weights_in_training_only_and_scripts():

@@ -29,17 +29,31 @@ import torch.nn.functional as F
 from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding
 from monai_afpe.validation import check_num_heads, check_probability
 
-__all__ = ["SDPASelfAttention", "fuse_monai_attention", "UNFUSED_BF16_CPU_MAX_TOKENS"]
+__all__ = ["SDPASelfAttention", "UNFUSED_BF16_CPU_MAX_TOKENS", "fuse_monai_attention", "unfused_attention"]
 
-UNFUSED_BF16_CPU_MAX_TOKENS = 512
-"""Longest token sequence attended without the fused kernel in bfloat16 on CPU.
+UNFUSED_BF16_CPU_MAX_TOKENS = 256
+"""Longest token sequence attended by :func:`unfused_attention` when training in bfloat16 on CPU.
 
-PyTorch 2.13's fused CPU kernel is slow in bfloat16 on short sequences: forward and backward of one
-attention (2 CPU cores with AVX512-BF16, best of 3) took 11.8 ms fused against 2.3 ms as two matmuls and a
-float32 softmax at 65 tokens (batch 32, 4 heads of 24), 18.9 against 11.6 ms at 257 tokens, 29.1 against
-21.1 ms at 513, while from 1025 tokens on the fused kernel is 2.6x faster and never stores the ``N x N``
-matrix. In float32 and on GPUs the fused kernel is as fast or faster at every length and is always used.
+The backward of PyTorch 2.13's fused CPU kernel is slow in bfloat16 on short sequences, its forward is not:
+``benchmarks/bench_attention.py`` (2 CPU cores with AVX512-BF16) measured forward and backward 3.5x faster
+unfused at 65 and 129 tokens, 1-2x at 257 and slower from about 400 tokens on (2-2.6x from 1025), where the
+fused kernel also never stores the ``N x N`` matrix. So inference, float32 and GPUs always use the fused
+kernel.
 """
+
+
+def unfused_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, dropout_rate: float = 0.0, training: bool = False
+) -> torch.Tensor:
+    """``softmax(q kᵀ / sqrt(d)) v`` as two matmuls, the softmax in float32, in the dtype of ``value``.
+
+    Args:
+        query, key, value: ``(..., N, head_dim)``.
+        dropout_rate: dropout on the attention weights, applied when ``training``.
+        training: apply the dropout.
+    """
+    scores = torch.matmul(query * query.shape[-1] ** -0.5, key.transpose(-2, -1)).float()
+    return torch.matmul(F.dropout(scores.softmax(dim=-1).to(value.dtype), dropout_rate, training), value)
 
 
 class SDPASelfAttention(nn.Module):
@@ -49,11 +63,11 @@ class SDPASelfAttention(nn.Module):
     parameter names and layout (``qkv``: one linear layer whose output splits as ``(3, heads, head_dim)``;
     ``out_proj``), so MONAI ViT / UNETR weights load unchanged. The fused kernel never stores the
     ``N x N`` attention matrix, which makes long token sequences (a 1568-token echo clip) several times
-    faster and smaller on CPU and GPU. In bfloat16 on CPU, sequences of at most
-    :data:`UNFUSED_BF16_CPU_MAX_TOKENS` tokens are attended as two matmuls with a float32 softmax instead,
-    which is several times faster there (the CT bundle's 65 tokens: 5x for the attention, about 1.3x for
-    its whole train step). Unlike ``SABlock(use_flash_attention=True)`` in MONAI 1.6, the attention dropout
-    is applied in training only.
+    faster and smaller on CPU and GPU. When training in bfloat16 on CPU, sequences of at most
+    :data:`UNFUSED_BF16_CPU_MAX_TOKENS` tokens go through :func:`unfused_attention` instead, whose backward
+    is several times faster there (the CT bundle's transformer, 65 tokens: a 1.6x faster train step,
+    ``benchmarks/bench_networks.py --configs ct-bundle --bf16``). Unlike ``SABlock(use_flash_attention=True)``
+    in MONAI 1.6, the attention dropout is applied in training only.
 
     Args:
         hidden_size: token feature size.
@@ -79,7 +93,6 @@ class SDPASelfAttention(nn.Module):
         self.dropout_rate = check_probability(dropout_rate, "dropout_rate")
         self.num_heads = check_num_heads(hidden_size, num_heads)
         self.head_dim = int(hidden_size) // self.num_heads
-        self.scale = self.head_dim**-0.5
         self.unfused_bf16_cpu_max_tokens = UNFUSED_BF16_CPU_MAX_TOKENS
         self.qkv = nn.Linear(hidden_size, 3 * hidden_size, bias=qkv_bias)
         self.out_proj = nn.Linear(hidden_size, hidden_size)
@@ -104,10 +117,13 @@ class SDPASelfAttention(nn.Module):
         )
         if self.rotary is not None and positions is not None:
             query, key = self.rotary(query, key, positions, num_prefix_tokens)
-        if query.device.type == "cpu" and query.dtype == torch.bfloat16 and tokens <= self.unfused_bf16_cpu_max_tokens:
-            scores = torch.matmul(query * self.scale, key.transpose(-2, -1)).float()
-            weights = F.dropout(scores.softmax(dim=-1).to(value.dtype), self.dropout_rate, self.training)
-            attended = torch.matmul(weights, value)
+        if (
+            query.requires_grad
+            and query.device.type == "cpu"
+            and query.dtype == torch.bfloat16
+            and tokens <= self.unfused_bf16_cpu_max_tokens
+        ):
+            attended = unfused_attention(query, key, value, self.dropout_rate, self.training)
         else:
             attended = F.scaled_dot_product_attention(
                 query, key, value, dropout_p=self.dropout_rate if self.training else 0.0
