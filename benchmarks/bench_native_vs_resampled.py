@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,8 +33,11 @@ import torch.nn.functional as F
 from monai.data import MetaTensor
 from monai.transforms import ResizeWithPadOrCrop, Spacing
 
-from monai_afpe.experiments.training import saved_activation_bytes
-from monai_afpe.networks.nets import AFPEViT
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_networks import CT_BUNDLE_TRANSFORMER  # noqa: E402
+
+from monai_afpe.experiments.training import saved_activation_bytes  # noqa: E402
+from monai_afpe.networks.nets import AFPEViT  # noqa: E402
 
 NATIVE_SIZE = (32, 32, 32)
 COARSEST = (1.2, 1.2, 3.0)  # the largest spacing of the training range: the field of view to keep
@@ -63,10 +68,7 @@ def network(size) -> AFPEViT:
         1,
         size,
         8,
-        hidden_size=96,
-        mlp_dim=384,
-        num_layers=3,
-        num_heads=4,
+        **CT_BUNDLE_TRANSFORMER,
         num_classes=6,
         stem_channels=(16, 32, 64),
         pos_embed="afpe",

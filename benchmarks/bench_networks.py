@@ -63,6 +63,9 @@ from monai_afpe.networks.nets import AFPEUNETR, AFPEViT, MonaiUNETR, MonaiViTCla
 VIT_BASE = dict(hidden_size=768, mlp_dim=3072, num_layers=12, num_heads=12)
 """The transformer sizes of ViT-Base (MONAI's ``ViT`` and ``UNETR`` defaults), shared by the ``ct`` and ``unetr`` configurations."""
 
+CT_BUNDLE_TRANSFORMER = dict(hidden_size=96, mlp_dim=384, num_layers=3, num_heads=4)
+"""The transformer sizes of the CT classification bundle's AFPEViT (``bundles/afpe_ct_classification``)."""
+
 CONFIGS = {
     # EchoNet-Dynamic video ViT of the paper: 16 frames of 112 x 112, tubelets 2 x 8 x 8 -> 8 x 14 x 14 tokens
     "echo": dict(
@@ -93,10 +96,7 @@ CONFIGS = {
         in_channels=1,
         img_size=(32, 32, 32),
         patch_size=(8, 8, 8),
-        hidden_size=96,
-        mlp_dim=384,
-        num_layers=3,
-        num_heads=4,
+        **CT_BUNDLE_TRANSFORMER,
         batch=32,
         spacing=(0.9, 0.9, 3.0),
         reference_extent=32.0,
