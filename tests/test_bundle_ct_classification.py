@@ -156,7 +156,7 @@ def test_inference_writes_the_networks_probabilities(trained):
     )
     inferer = AutocastInferer(enabled=train.parser.get("bf16"))  # the bundle's precision ("auto" by default)
     with torch.no_grad():
-        logits = inferer(item["image"][None].as_tensor(), network.eval(), spacing=item["image_spacing"][None])
+        logits = inferer(item["image"][None], network.eval(), spacing=item["image_spacing"][None])
     torch.testing.assert_close(probabilities[0], logits.softmax(-1)[0], atol=1e-5, rtol=1e-4)
 
 

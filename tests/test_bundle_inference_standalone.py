@@ -52,7 +52,8 @@ DATA_DERIVED = {ECHO: ({"output_bias", "output_scale"}, {"head.bias", "output_sc
 TRAIN_OVERRIDES = {ECHO: {"target_mean": 55.0, "target_std": 12.0}}
 # every bundle's validation preprocessing is train.json's validate#preprocessing; echo validation takes every
 # 4th clip (val_clip_stride 4) to save time, evaluation (evaluate.json) and inference every clip
-VALIDATION_OVERRIDES = {ECHO: {"val_clip_stride": 1}}
+# the CT bundle caches validation volumes as plain tensors (the same values, no metadata): compared without that step
+VALIDATION_OVERRIDES = {ECHO: {"val_clip_stride": 1}, CT: {"plain_tensors": []}}
 
 
 def net_overrides(bundle: str) -> dict:
