@@ -36,7 +36,7 @@ UNFUSED_BF16_CPU_MAX_TOKENS = 256
 
 The backward of PyTorch 2.13's fused CPU kernel is slow in bfloat16 on short sequences, its forward is not:
 ``benchmarks/bench_attention.py`` (2 CPU cores with AVX512-BF16) measured forward and backward 3.5x faster
-unfused at 65 and 129 tokens, 1-2x at 257 and slower from about 400 tokens on (2-2.6x from 1025), where the
+unfused at 65 and 129 tokens, 1-2x at 257 and slower from about 400 tokens on (2.4-2.7x from 1025), where the
 fused kernel also never stores the ``N x N`` matrix. So inference, float32 and GPUs always use the fused
 kernel.
 """
