@@ -9,7 +9,7 @@ Peers, at the same sizes and precision:
     - for the ``unetr`` configuration: MONAI's ``UNETR`` by default and with fused attention, against
       ``AFPEUNETR`` with the same 12 blocks;
     - with ``--bf16`` on CPU: our network with PyTorch's fused attention kernel at every sequence length
-      (by default it trains on sequences of at most 256 tokens unfused in bfloat16 on CPU);
+      (by default it attends sequences of at most 256 tokens unfused in bfloat16 on CPU);
     - with ``--compile``: ``torch.compile`` of AFPEViT and of the fastest eager peer (compile time and the
       number of recompiles over a second spacing are reported).
 timm's ViT blocks are not among them: timm needs torchvision, and torchvision's PyPI wheel for the pinned

@@ -32,13 +32,13 @@ from monai_afpe.validation import check_num_heads, check_probability
 __all__ = ["SDPASelfAttention", "UNFUSED_BF16_CPU_MAX_TOKENS", "fuse_monai_attention", "unfused_attention"]
 
 UNFUSED_BF16_CPU_MAX_TOKENS = 256
-"""Longest token sequence attended by :func:`unfused_attention` when training in bfloat16 on CPU.
+"""Longest token sequence attended by :func:`unfused_attention` in bfloat16 on CPU.
 
-The backward of PyTorch 2.13's fused CPU kernel is slow in bfloat16 on short sequences, its forward is not:
-``benchmarks/bench_attention.py`` (2 CPU cores with AVX512-BF16) measured forward and backward 3.5x faster
-unfused at 65 and 129 tokens, 1-2x at 257 and slower from about 400 tokens on (2.4-2.7x from 1025), where the
-fused kernel also never stores the ``N x N`` matrix. So inference, float32 and GPUs always use the fused
-kernel.
+PyTorch 2.13's fused CPU kernel is slow in bfloat16 on short sequences. ``benchmarks/bench_attention.py`` (2 CPU
+cores with AVX512-BF16, two runs) measured forward and backward 3.4-4.5x faster unfused at 65 and 129 tokens and
+the forward alone 1.2-1.7x faster; at 257 and 513 tokens the two are near their crossing (from 2x faster to 1.35x
+slower between runs); from 1025 tokens on the fused kernel is 2.2-2.7x faster in training, 3.4-4.1x in the
+forward, and never stores the ``N x N`` matrix. Float32 and GPUs always use the fused kernel.
 """
 
 
@@ -63,9 +63,9 @@ class SDPASelfAttention(nn.Module):
     parameter names and layout (``qkv``: one linear layer whose output splits as ``(3, heads, head_dim)``;
     ``out_proj``), so MONAI ViT / UNETR weights load unchanged. The fused kernel never stores the
     ``N x N`` attention matrix, which makes long token sequences (a 1568-token echo clip) several times
-    faster and smaller on CPU and GPU. When training in bfloat16 on CPU, sequences of at most
-    :data:`UNFUSED_BF16_CPU_MAX_TOKENS` tokens go through :func:`unfused_attention` instead, whose backward
-    is several times faster there (the CT bundle's transformer, 65 tokens: a 1.6x faster train step,
+    faster and smaller on CPU and GPU. In bfloat16 on CPU, sequences of at most
+    :data:`UNFUSED_BF16_CPU_MAX_TOKENS` tokens go through :func:`unfused_attention` instead, which is several
+    times faster there in training (the CT bundle's transformer, 65 tokens: a 1.6x faster train step,
     ``benchmarks/bench_networks.py --configs ct-bundle --bf16``). Unlike ``SABlock(use_flash_attention=True)``
     in MONAI 1.6, the attention dropout is applied in training only.
 
@@ -117,12 +117,7 @@ class SDPASelfAttention(nn.Module):
         )
         if self.rotary is not None and positions is not None:
             query, key = self.rotary(query, key, positions, num_prefix_tokens)
-        if (
-            query.requires_grad
-            and query.device.type == "cpu"
-            and query.dtype == torch.bfloat16
-            and tokens <= self.unfused_bf16_cpu_max_tokens
-        ):
+        if query.device.type == "cpu" and query.dtype == torch.bfloat16 and tokens <= self.unfused_bf16_cpu_max_tokens:
             attended = unfused_attention(query, key, value, self.dropout_rate, self.training)
         else:
             attended = F.scaled_dot_product_attention(
