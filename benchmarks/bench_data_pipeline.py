@@ -5,8 +5,10 @@ optimiser), each round measures, interleaved:
 
 - ``data``: one pass over the training data loader alone (cache copies, random augmentation, spacing
   extraction, collation), keeping the batches;
-- ``network``: the trainer's own iteration (prepare_batch, inferer, loss, backward, optimiser step and the
-  iteration handlers) on those kept batches, so no data work is left in it;
+- ``network``: the trainer's own ``_iteration`` (prepare_batch, inferer, loss, backward, optimiser step and
+  the handlers of MONAI's ``IterationEvents``, such as gradient clipping) on those kept batches, so no data
+  work is left in it; ignite's ``ITERATION_COMPLETED`` handlers (post-processing, metrics, loggers, the
+  learning rate schedule) do not run;
 - ``epoch``: the trainer's iteration on batches as the data loader yields them, as in training.
 
 It prints the wall and CPU seconds of each, the epoch's ratio to the network steps alone (the performance

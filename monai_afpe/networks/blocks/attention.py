@@ -37,7 +37,7 @@ UNFUSED_BF16_CPU_MAX_TOKENS = 256
 PyTorch 2.13's fused CPU kernel is slow in bfloat16 on short sequences. ``benchmarks/bench_attention.py`` (2 CPU
 cores with AVX512-BF16, two runs) measured forward and backward 3.4-4.5x faster unfused at 65 and 129 tokens and
 the forward alone 1.2-1.7x faster; at 257 and 513 tokens the two are near their crossing (from 2x faster to 1.35x
-slower between runs); from 1025 tokens on the fused kernel is 2.2-2.7x faster in training, 3.4-4.1x in the
+slower between runs); from 1025 tokens on the fused kernel is 2.2-2.7x faster in training, 3.3-4.1x in the
 forward, and never stores the ``N x N`` matrix. Float32 and GPUs always use the fused kernel.
 """
 
