@@ -152,10 +152,13 @@ def test_attention_equals_monai_reference_attention():
     torch.testing.assert_close(fused(x), reference(x), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("tokens", [65, attention.UNFUSED_BF16_CPU_MAX_TOKENS + 1])
-def test_bf16_attention_follows_float32_on_either_side_of_the_unfused_limit(tokens, monkeypatch):
+def test_bf16_attention_follows_float32_on_either_side_of_the_unfused_limit(tokens, native, monkeypatch):
+    monkeypatch.setattr(attention, "computes_natively_in", lambda device, dtype: native)
     torch.manual_seed(0)
     module = SDPASelfAttention(48, 4, qkv_bias=True).eval()
+    unfused = native and tokens <= attention.UNFUSED_BF16_CPU_MAX_TOKENS  # emulated bfloat16: always fused
     x = torch.randn(2, tokens, 48)
     fused_calls = []
     fused = torch.nn.functional.scaled_dot_product_attention
@@ -166,10 +169,10 @@ def test_bf16_attention_follows_float32_on_either_side_of_the_unfused_limit(toke
     assert len(fused_calls) == 1  # float32: always the fused kernel
     with torch.autocast("cpu", dtype=torch.bfloat16):
         low = module(x)
-        assert len(fused_calls) == (1 if tokens <= attention.UNFUSED_BF16_CPU_MAX_TOKENS else 2)
+        assert len(fused_calls) == (1 if unfused else 2)
         with torch.no_grad():
             inferred = module(x)  # inference takes the same path
-        assert len(fused_calls) == (1 if tokens <= attention.UNFUSED_BF16_CPU_MAX_TOKENS else 3)
+        assert len(fused_calls) == (1 if unfused else 3)
     torch.testing.assert_close(inferred, low.detach())
     assert low.dtype == torch.bfloat16
     torch.testing.assert_close(low.float(), reference, rtol=0.05, atol=0.02)
@@ -177,9 +180,11 @@ def test_bf16_attention_follows_float32_on_either_side_of_the_unfused_limit(toke
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in module.parameters())
 
 
-def test_unfused_bf16_attention_drops_weights_in_training_only_and_scripts():
+def test_unfused_bf16_attention_drops_weights_in_training_only_and_scripts(monkeypatch):
+    monkeypatch.setattr(attention, "computes_natively_in", lambda device, dtype: True)
     torch.manual_seed(0)
     module = SDPASelfAttention(16, 2, dropout_rate=0.5).to(torch.bfloat16)
+    assert module.unfused_bf16_cpu_max_tokens == attention.UNFUSED_BF16_CPU_MAX_TOKENS
     x = torch.randn(2, 9, 16, dtype=torch.bfloat16)
     assert not torch.equal(module(x), module(x))
     module.eval()

@@ -26,19 +26,22 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from monai_afpe.inferers.autocast import computes_natively_in
 from monai_afpe.networks.blocks.rotary_embedding import RotaryEmbedding
 from monai_afpe.validation import check_num_heads, check_probability
 
 __all__ = ["SDPASelfAttention", "UNFUSED_BF16_CPU_MAX_TOKENS", "fuse_monai_attention", "unfused_attention"]
 
 UNFUSED_BF16_CPU_MAX_TOKENS = 256
-"""Longest token sequence attended by :func:`unfused_attention` in bfloat16 on CPU.
+"""Longest token sequence attended by :func:`unfused_attention` in bfloat16 on a CPU that computes in it natively.
 
 PyTorch 2.13's fused CPU kernel is slow in bfloat16 on short sequences. ``benchmarks/bench_attention.py`` (2 CPU
 cores with AVX512-BF16, two runs) measured forward and backward 3.4-4.5x faster unfused at 65 and 129 tokens and
 the forward alone 1.2-1.7x faster; at 257 and 513 tokens the two are near their crossing (from 2x faster to 1.35x
 slower between runs); from 1025 tokens on the fused kernel is 2.2-2.7x faster in training, 3.3-4.1x in the
-forward, and never stores the ``N x N`` matrix. Float32 and GPUs always use the fused kernel.
+forward, and never stores the ``N x N`` matrix. On a CPU without AVX512-BF16 or AMX (2 AVX2 cores) PyTorch emulates
+bfloat16 and the unfused path is the slow one (3.1x in training, 11-13x in the forward at 65 and 129 tokens), so
+there, as in float32 and on GPUs, every length uses the fused kernel.
 """
 
 
@@ -63,7 +66,8 @@ class SDPASelfAttention(nn.Module):
     parameter names and layout (``qkv``: one linear layer whose output splits as ``(3, heads, head_dim)``;
     ``out_proj``), so MONAI ViT / UNETR weights load unchanged. The fused kernel never stores the
     ``N x N`` attention matrix, which makes long token sequences (a 1568-token echo clip) several times
-    faster and smaller on CPU and GPU. In bfloat16 on CPU, sequences of at most
+    faster and smaller on CPU and GPU. In bfloat16 on a CPU with AVX512-BF16 or AMX
+    (:func:`~monai_afpe.inferers.computes_natively_in`), sequences of at most
     :data:`UNFUSED_BF16_CPU_MAX_TOKENS` tokens go through :func:`unfused_attention` instead, which is several
     times faster there in training (the CT bundle's transformer, 65 tokens: a 1.6x faster train step,
     ``benchmarks/bench_networks.py --configs ct-bundle --bf16``). Unlike ``SABlock(use_flash_attention=True)``
@@ -93,7 +97,9 @@ class SDPASelfAttention(nn.Module):
         self.dropout_rate = check_probability(dropout_rate, "dropout_rate")
         self.num_heads = check_num_heads(hidden_size, num_heads)
         self.head_dim = int(hidden_size) // self.num_heads
-        self.unfused_bf16_cpu_max_tokens = UNFUSED_BF16_CPU_MAX_TOKENS
+        self.unfused_bf16_cpu_max_tokens = (
+            UNFUSED_BF16_CPU_MAX_TOKENS if computes_natively_in("cpu", torch.bfloat16) else 0
+        )
         self.qkv = nn.Linear(hidden_size, 3 * hidden_size, bias=qkv_bias)
         self.out_proj = nn.Linear(hidden_size, hidden_size)
         self.drop_output = nn.Dropout(dropout_rate)
