@@ -317,6 +317,7 @@ def test_metadata_net_in_out_and_torchscript_export(trained, tmp_path):
     assert not torch.allclose(out[0], exported(x, spacing.flip(0))[0])
 
 
+@pytest.mark.slow
 def test_infer_properties_and_download_from_zip(trained, tmp_path):
     root, _ = trained
     archive = tmp_path / f"{BUNDLE}.zip"

@@ -602,6 +602,7 @@ def save_tiny_network(bundle: str, root: Path, overrides: dict) -> None:
     torch.save(workflow.parser.get_parsed_content("network_def").state_dict(), root / "models" / "model.pt")
 
 
+@pytest.mark.slow
 def test_echo_bundle_infers_on_an_image_folder_from_the_command_line_without_generating_data(tmp_path):
     """The README's ``inference.json --image_dir /data/new --pixel_spacing 0.7``: one prediction per video, named by
     file, and no synthetic data set generated into the default ``dataset_dir`` (the old config generated it)."""

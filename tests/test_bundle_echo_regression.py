@@ -268,6 +268,7 @@ def test_download_from_zip_and_load(trained, tmp_path):
         torch.testing.assert_close(value, state[key])
 
 
+@pytest.mark.slow
 def test_onnx_export(trained, tmp_path):
     pytest.importorskip("onnxruntime")
     root, _ = trained

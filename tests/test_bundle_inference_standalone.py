@@ -209,6 +209,7 @@ def test_inference_preprocessing_equals_validation_and_evaluation(bundle, tmp_pa
             same_outputs(inference(dict(inference_item)), expected, f"{name}, {Path(inference_item['image']).name}")
 
 
+@pytest.mark.slow
 def test_unetr_inference_alone_from_the_command_line_writes_a_mask_per_image(tmp_path):
     """The README's ``python -m monai.bundle run --config_file configs/inference.json``, run from the bundle folder."""
     overrides = {**TINY_DATA[UNETR], **net_overrides(UNETR)}

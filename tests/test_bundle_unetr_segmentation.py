@@ -311,6 +311,7 @@ def export_tiny_network(command: str, bundle_root: Path, exported: Path, *option
     )
 
 
+@pytest.mark.slow
 def test_torchscript_export_matches_the_network(trained, tmp_path):
     root, _ = trained
     exported = tmp_path / "model.ts"
@@ -337,6 +338,7 @@ def test_onnx_export(trained, tmp_path):
         np.testing.assert_allclose(out, net(x).numpy(), atol=1e-4, rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_download_from_a_local_zip_then_load(trained, tmp_path):
     root, _ = trained
     archive = tmp_path / f"{BUNDLE}.zip"

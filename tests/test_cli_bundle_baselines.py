@@ -83,6 +83,7 @@ def test_not_a_bundle_and_passthrough_to_a_command_without_it_are_errors(tmp_pat
     assert "report takes no arguments after --: --max_epochs 2" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_reported_with_its_log_and_the_others_still_run(bundle, capsys):
     (bundle / "configs" / "train.json").write_text('{"broken": "$undefined_name"')  # not JSON
     finish(bundle, "sincos", 0, test_r2=0.25)
@@ -95,6 +96,7 @@ def test_a_failing_run_is_reported_with_its_log_and_the_others_still_run(bundle,
     assert "| sincos | 0 | 0.250 |" in out  # the finished run was kept, not rerun
 
 
+@pytest.mark.slow
 def test_a_run_still_training_is_neither_tabled_nor_skipped(bundle, capsys):
     """Training writes its validation metrics to the same metrics.csv; only test metrics mark a finished run."""
     finish(bundle, "sincos", 0, test_r2=0.5)

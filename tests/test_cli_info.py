@@ -147,6 +147,7 @@ def test_bad_options_exit_2_with_one_line(capsys):
     assert code == 2 and out == "" and err.count("\n") == 1 and "policy" in err and "isotropic" in err
 
 
+@pytest.mark.slow
 def test_console_script_done_criterion():
     """The installed ``monai-afpe`` command: CT5N, functional.nii and the 30-frame echo cine."""
     script = Path(sys.executable).parent / "monai-afpe"

@@ -130,6 +130,7 @@ def test_onnx_vit_with_spacing_input_matches_eager(tmp_path, video_vit):
             torch.testing.assert_close(onnx_outputs(tmp_path / "net.onnx", x, spacing), net(x, spacing), **TOLERANCE)
 
 
+@pytest.mark.slow
 def test_torchscript_and_onnx_keep_spacing_embedding_and_physical_rotary_live(tmp_path, video_vit):
     require_onnx()
     net = with_trained_spacing_embedding(video_vit("sincos", **SPACING_OPTIONS))
@@ -147,6 +148,7 @@ def test_torchscript_and_onnx_keep_spacing_embedding_and_physical_rotary_live(tm
             torch.testing.assert_close(onnx_outputs(tmp_path / "net.onnx", x, spacing), expected, **TOLERANCE)
 
 
+@pytest.mark.slow
 def test_onnx_unetr_with_spacing_input_matches_eager(tmp_path, ct_unetr):
     require_onnx()
     net = ct_unetr(CT_PHYSICAL)

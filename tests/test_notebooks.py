@@ -18,6 +18,7 @@ def test_notebook_is_stored_without_outputs(name):
             assert cell.outputs == [] and cell.execution_count is None, f"{name}: outputs are not stripped"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MINE)
 def test_notebook_runs_end_to_end_on_the_tiny_preset(name, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
