@@ -229,6 +229,28 @@ def test_stem_keeps_the_patch_grid_and_centres_each_token_on_its_patch(patch):
     torch.testing.assert_close(centre, torch.tensor([p * i + (p - 1) / 2 for p, i in zip(patch, index)]))
 
 
+def test_3d_stem_runs_channels_last_with_the_values_and_gradients_of_the_default_layout():
+    torch.manual_seed(0)
+    stem = PatchEmbedding(2, (8, 8, 4), 16, spatial_dims=3, stem_channels=(4, 8, 8))
+    assert stem.channels_last
+    assert all(p.is_contiguous(memory_format=torch.channels_last_3d) for p in stem.parameters() if p.dim() == 5)
+    plain = PatchEmbedding(2, (8, 8, 4), 16, spatial_dims=3, stem_channels=(4, 8, 8))
+    plain.channels_last = False
+    plain.to(memory_format=torch.contiguous_format)
+    plain.load_state_dict(stem.state_dict())  # weights load across layouts
+    assert all(p.is_contiguous() for p in plain.parameters())
+    x = torch.randn(2, 2, 16, 16, 8)
+    (tokens, grid), (expected, expected_grid) = stem(x), plain(x)
+    assert grid == expected_grid == [2, 2, 2] and tokens.is_contiguous()
+    torch.testing.assert_close(tokens, expected, rtol=1e-5, atol=1e-5)
+    tokens.square().sum().backward()
+    expected.square().sum().backward()
+    for (name, ours), theirs in zip(stem.named_parameters(), plain.parameters()):
+        torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-4, msg=name)
+    assert not PatchEmbedding(1, 4, 8, spatial_dims=3).channels_last  # one patch convolution: default layout
+    assert not PatchEmbedding(1, 4, 8, spatial_dims=2, stem_channels=(4, 4)).channels_last
+
+
 def test_stem_vit_runs_in_physical_mode_and_scripts():
     net = make_vit("3d", physical=True, img_size=(16, 16, 8), patch_size=(8, 8, 2), stem_channels=(4, 8, 8)).eval()
     x = torch.randn(2, 1, 16, 16, 8)
