@@ -92,9 +92,9 @@ class PatchEmbedding(nn.Module):
     across patch borders (``bundles/afpe_ct_classification/docs/README.md`` measures what that gains
     over a linear patch projection). A 3D stem keeps its weights and activations channels-last
     (``torch.channels_last_3d``): oneDNN's backward pass of its stride-2 convolutions is slow in the default
-    layout (the CT bundle's float32 train step on 2 AVX2 cores: about 10% faster channels-last, best step
-    6-11% and median 9-10% over two interleaved runs; an earlier trial in bfloat16 on AVX512-BF16 cores found
-    no gain within noise). The values are those of the default layout, and weights load from either layout.
+    layout (the CT bundle's float32 train step on 2 AVX2 cores, ``benchmarks/bench_stem_layout.py``, two runs:
+    1.09-1.24x faster channels-last on the best step, 1.13-1.14x on the median; an earlier trial in bfloat16 on
+    AVX512-BF16 cores found no gain within noise). The values are those of the default layout, and weights load from either layout.
     The positional embedding is a separate module
     (:mod:`monai_afpe.networks.blocks.positional_embedding`).
 
